@@ -1,0 +1,44 @@
+"""sidecar_sync: supervise AI-agent sidecar processes from synchronous Python.
+
+Each session runs one runner process speaking newline-delimited JSON over stdio.
+A reader thread per session feeds raw stdout bytes through a C line framer and
+orjson, adapts provider events into :class:`AgentMessage` objects and hands them
+to callbacks or blocking iterators.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    FramerBusyError,
+    FramerError,
+    InvalidOptionError,
+    ProviderUnavailableError,
+    RunnerGoneError,
+    RunnerNotFoundError,
+    RunnerStartError,
+    SessionExistsError,
+    SessionNotActiveError,
+    SessionNotFoundError,
+    SidecarError,
+    UnknownProviderError,
+    WaitTimeoutError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "FramerBusyError",
+    "FramerError",
+    "InvalidOptionError",
+    "ProviderUnavailableError",
+    "RunnerGoneError",
+    "RunnerNotFoundError",
+    "RunnerStartError",
+    "SessionExistsError",
+    "SessionNotActiveError",
+    "SessionNotFoundError",
+    "SidecarError",
+    "UnknownProviderError",
+    "WaitTimeoutError",
+]

@@ -1,0 +1,358 @@
+"""NDJSON line framing: raw stdout bytes in, complete lines out, with hard memory caps.
+
+Two twins with identical behaviour:
+
+* :class:`CLineFramer` wraps the C framer in ``csrc/`` (compiled by cffi into
+  ``sidecar_sync._framer``): one C call per chunk, never one per line or per byte.
+* :class:`PyLineFramer` is the pure-Python reference.
+
+:data:`LineFramer` names the one in use and :data:`BACKEND` says which (``"c"`` or
+``"python"``). The environment variable ``SIDECAR_SYNC_FRAMER`` picks explicitly:
+``c`` (fail with ImportError if the C build is missing), ``python``, or ``auto``
+(the default: C if it was built, else Python with a logged warning, so a user who
+installed without a compiler still gets a working library).
+
+Rules shared by both twins:
+
+* a line ends at ``\\n``; surrounding ASCII whitespace (``\\r`` included) is trimmed;
+  blank lines are skipped;
+* a line longer than ``max_line_size`` bytes (raw, without its ``\\n``) is dropped
+  whole, and framing resumes after its ``\\n``;
+* the partial line carried between feeds never exceeds ``max_line_size``, which must
+  not exceed ``max_pending``; a feed larger than :data:`FEED_WINDOW` is framed in
+  windows, so the scratch memory of a framer stays bounded too.
+
+A framer belongs to one reader thread: feeding one framer from two threads at
+once raises :class:`~sidecar_sync.errors.FramerBusyError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Final, NamedTuple, Union
+
+from .errors import FramerBusyError, FramerError
+
+__all__ = [
+    "MAX_LINE_SIZE",
+    "MAX_PENDING",
+    "FEED_WINDOW",
+    "BACKEND",
+    "FramerStats",
+    "Segment",
+    "LineFramer",
+    "PyLineFramer",
+    "CLineFramer",
+]
+
+log = logging.getLogger(__name__)
+
+#: Default cap on one line, in bytes (10 MiB).
+MAX_LINE_SIZE: Final = 10 * 2**20
+#: Default cap on the bytes a framer holds between feeds (50 MiB).
+MAX_PENDING: Final = 50 * 2**20
+#: Feeds larger than this many bytes are framed in windows of this size.
+FEED_WINDOW: Final = 8 * 2**20
+
+_WHITESPACE: Final = b" \t\n\r\x0b\x0c"
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+#: One unit of :meth:`feed_segments` output: ``(text, count)``. With ``count > 0``
+#: ``text`` is a JSON array of ``count`` lines, each a single JSON object as far as
+#: brackets and strings go, separated by ``"\\n,"``; with ``count == 0`` it is one raw line.
+Segment = tuple[Union[bytes, memoryview], int]
+
+
+class FramerStats(NamedTuple):
+    """Counters of one framer since it was created."""
+
+    lines: int
+    """Lines returned."""
+    oversized_lines: int
+    """Lines dropped whole for exceeding ``max_line_size``."""
+    dropped_bytes: int
+    """Raw bytes of those lines (without their ``\\n``)."""
+    pending: int
+    """Bytes of the partial line held right now."""
+    bytes_in: int
+    """Bytes fed."""
+
+
+def _check_limits(max_line_size: int, max_pending: int) -> None:
+    for name, value in (("max_line_size", max_line_size), ("max_pending", max_pending)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise FramerError(f"{name} must be a positive int, got {value!r}")
+    if max_pending < max_line_size:
+        raise FramerError(
+            f"max_pending ({max_pending}) must be >= max_line_size ({max_line_size}): "
+            "a line is held whole until its newline arrives"
+        )
+
+
+def _as_bytes(data: Buffer) -> bytes:
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}")
+
+
+def _windows(data: bytes) -> list[bytes]:
+    if len(data) <= FEED_WINDOW:
+        return [data]
+    view = memoryview(data)
+    return [bytes(view[i : i + FEED_WINDOW]) for i in range(0, len(data), FEED_WINDOW)]
+
+
+class PyLineFramer:
+    """Pure-Python line framer; the reference twin of the C framer."""
+
+    __slots__ = ("max_line_size", "max_pending", "_pend", "_discarding", "_lines", "_oversized", "_dropped", "_in", "_lock")
+
+    def __init__(self, max_line_size: int = MAX_LINE_SIZE, max_pending: int = MAX_PENDING) -> None:
+        _check_limits(max_line_size, max_pending)
+        self.max_line_size = max_line_size
+        self.max_pending = max_pending
+        self._pend = bytearray()
+        self._discarding = False
+        self._lines = 0
+        self._oversized = 0
+        self._dropped = 0
+        self._in = 0
+        self._lock = threading.Lock()
+
+    def feed(self, data: Buffer) -> list[bytes]:
+        """Frame ``data``; return every line it completes, in order."""
+        data = _as_bytes(data)
+        if not self._lock.acquire(blocking=False):
+            raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+        try:
+            out: list[bytes] = []
+            for window in _windows(data):
+                self._feed(window, out)
+            return out
+        finally:
+            self._lock.release()
+
+    def _feed(self, data: bytes, out: list[bytes]) -> None:
+        self._in += len(data)
+        start = 0
+        nl = data.find(b"\n")
+        while nl != -1:
+            self._end_line(data, start, nl, out)
+            start = nl + 1
+            nl = data.find(b"\n", start)
+        self._carry(data, start)
+
+    def _end_line(self, data: bytes, start: int, stop: int, out: list[bytes]) -> None:
+        size = len(self._pend) + stop - start
+        if self._discarding:
+            self._discarding = False
+            self._oversized += 1
+            self._dropped += stop - start
+        elif size > self.max_line_size:
+            self._oversized += 1
+            self._dropped += size
+            self._pend.clear()
+        else:
+            if self._pend:
+                self._pend += data[start:stop]
+                line = bytes(self._pend).strip(_WHITESPACE)
+                self._pend.clear()
+            else:
+                line = data[start:stop].strip(_WHITESPACE)
+            if line:
+                self._lines += 1
+                out.append(line)
+
+    def _carry(self, data: bytes, start: int) -> None:
+        size = len(data) - start
+        if self._discarding:
+            self._dropped += size
+        elif len(self._pend) + size > self.max_line_size:
+            self._dropped += len(self._pend) + size
+            self._pend.clear()
+            self._discarding = True
+        else:
+            self._pend += data[start:]
+
+    def finish(self) -> list[bytes]:
+        """End of stream: return the residual partial line (if any) as a line."""
+        if self._discarding:
+            self._discarding = False
+            self._oversized += 1
+            return []
+        line = bytes(self._pend).strip(_WHITESPACE)
+        self._pend.clear()
+        if not line:
+            return []
+        self._lines += 1
+        return [line]
+
+    def feed_segments(self, data: Buffer) -> list[Segment]:
+        """Batch form of :meth:`feed`; the Python twin returns every line as a single segment."""
+        return [(line, 0) for line in self.feed(data)]
+
+    def finish_segments(self) -> list[Segment]:
+        """Batch form of :meth:`finish`."""
+        return [(line, 0) for line in self.finish()]
+
+    @property
+    def stats(self) -> FramerStats:
+        """A snapshot of the framer's counters."""
+        return FramerStats(self._lines, self._oversized, self._dropped, len(self._pend), self._in)
+
+
+def _load_c_backend() -> type:
+    """Import the compiled framer and define :class:`CLineFramer` around it."""
+    from ._framer import ffi, lib  # noqa: PLC0415 - the import is the point
+
+    head_keep, head_buffer = lib.NDJSON_HEAD_KEEP, lib.NDJSON_HEAD_BUFFER
+    seg_array, seg_data = lib.NDJSON_SEG_ARRAY, lib.NDJSON_SEG_DATA
+    feed_lines, feed_segs, finish = lib.ndjson_feed_lines, lib.ndjson_feed_segments, lib.ndjson_finish
+    buffer, unpack, cast = ffi.buffer, ffi.unpack, ffi.cast
+
+    def check(rc: int) -> None:
+        if rc != lib.NDJSON_OK:
+            raise MemoryError("the NDJSON framer could not allocate its buffers")
+
+    class CLineFramer:
+        """Line framer backed by the C implementation in ``csrc/ndjson_framer.c``."""
+
+        __slots__ = ("max_line_size", "max_pending", "_f", "_lock")
+
+        def __init__(self, max_line_size: int = MAX_LINE_SIZE, max_pending: int = MAX_PENDING) -> None:
+            _check_limits(max_line_size, max_pending)
+            ptr = lib.ndjson_framer_new(max_line_size, max_pending)
+            if ptr == ffi.NULL:
+                raise MemoryError("could not allocate an NDJSON framer")
+            self.max_line_size = max_line_size
+            self.max_pending = max_pending
+            self._f = ffi.gc(ptr, lib.ndjson_framer_free)
+            self._lock = threading.Lock()
+
+        def _enter(self) -> None:
+            if not self._lock.acquire(blocking=False):
+                raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+
+        def feed(self, data: Buffer) -> list[bytes]:
+            """Frame ``data``; return every line it completes, in order."""
+            data = _as_bytes(data)
+            self._enter()
+            try:
+                if len(data) <= FEED_WINDOW:
+                    return self._feed(data)
+                out: list[bytes] = []
+                for window in _windows(data):
+                    out += self._feed(window)
+                return out
+            finally:
+                self._lock.release()
+
+        def _feed(self, data: bytes) -> list[bytes]:
+            f = self._f
+            check(feed_lines(f, data, len(data)))
+            if not f.newlines:
+                return []
+            head = f.head_kind
+            if f.body_clean:
+                # Every line after the first '\n' is clean: the chunk's own split
+                # builds them in one C pass; only its first and last parts change.
+                lines = data.split(b"\n")
+                lines.pop()
+                if head == head_buffer:
+                    lines[0] = buffer(f.head, f.head_len)[:]
+                elif head != head_keep:
+                    del lines[0]
+                return lines
+            lines = buffer(f.out, f.out_len)[:].split(b"\n") if f.out_len else []
+            if head == head_keep:
+                lines.insert(0, data[: data.index(b"\n")])
+            elif head == head_buffer:
+                lines.insert(0, buffer(f.head, f.head_len)[:])
+            return lines
+
+        def finish(self) -> list[bytes]:
+            """End of stream: return the residual partial line (if any) as a line."""
+            self._enter()
+            try:
+                f = self._f
+                check(finish(f))
+                return [buffer(f.head, f.head_len)[:]] if f.head_kind == head_buffer else []
+            finally:
+                self._lock.release()
+
+        def feed_segments(self, data: Buffer) -> list[Segment]:
+            """Frame ``data`` into segments for batched JSON parsing (see :data:`Segment`).
+
+            Runs of object lines come back as one JSON array each, so a chunk of small
+            events parses with one ``orjson.loads``. Views point into ``data`` or into
+            the framer's buffers: use them before the next call on this framer.
+            """
+            data = _as_bytes(data)
+            if len(data) > FEED_WINDOW:
+                raise FramerError(f"feed_segments() takes at most {FEED_WINDOW} bytes per call, got {len(data)}")
+            self._enter()
+            try:
+                f = self._f
+                check(feed_segs(f, data, len(data)))
+                n = f.nsegs
+                if not n:
+                    return []
+                fields = unpack(cast("uint64_t *", f.segs), 4 * n)
+                out_view = memoryview(buffer(f.out, f.out_len)) if f.out_len else None
+                segments: list[Segment] = []
+                for i in range(0, 4 * n, 4):
+                    kind, offset, length, count = fields[i : i + 4]
+                    if kind == seg_array:
+                        segments.append((out_view[offset : offset + length], count))  # type: ignore[index]
+                    elif kind == seg_data:
+                        segments.append((memoryview(data)[offset : offset + length], 0))
+                    else:
+                        segments.append((memoryview(buffer(f.head, f.head_len))[offset : offset + length], 0))
+                return segments
+            finally:
+                self._lock.release()
+
+        def finish_segments(self) -> list[Segment]:
+            """Batch form of :meth:`finish`."""
+            return [(line, 0) for line in self.finish()]
+
+        @property
+        def stats(self) -> FramerStats:
+            """A snapshot of the framer's counters."""
+            f = self._f
+            return FramerStats(f.lines, f.oversized_lines, f.dropped_bytes, f.pend_len, f.bytes_in)
+
+    return CLineFramer
+
+
+def _select_backend() -> tuple[str, type]:
+    choice = os.environ.get("SIDECAR_SYNC_FRAMER", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "c", "python"):
+        raise ImportError(f"SIDECAR_SYNC_FRAMER={choice!r} is not one of: auto, c, python")
+    if choice == "python":
+        return "python", PyLineFramer
+    try:
+        return "c", _load_c_backend()
+    except ImportError as exc:
+        if choice == "c":
+            raise ImportError(
+                "SIDECAR_SYNC_FRAMER=c but the C framer is not built "
+                f"({exc}); install a C compiler and reinstall sidecar-sync"
+            ) from exc
+        log.warning(
+            "C framer not available (%s); using the pure-Python framer, which is several times "
+            "slower. Install a C compiler and reinstall sidecar-sync to build it.",
+            exc,
+        )
+        return "python", PyLineFramer
+
+
+BACKEND: str
+LineFramer: type
+BACKEND, LineFramer = _select_backend()
+CLineFramer = LineFramer if BACKEND == "c" else None
