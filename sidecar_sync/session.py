@@ -745,9 +745,9 @@ class Session:
             # bounded time to drain, then kill what is left of the group. Data already
             # in the pipe stays readable after the writers die, so nothing is lost.
             if not self._stdout_done.wait(self._stop_grace):
-                log.warning(
-                    "session %r: runner exited but its stdout stayed open for %g s (a child of it holds it?); "
-                    "killing its process group",
+                log.info(
+                    "session %r: runner exited but its stdout was not at EOF %g s later (a child of it holds it "
+                    "open, or the reader is behind); killing the rest of its process group",
                     self.session_id,
                     self._stop_grace,
                 )
@@ -761,12 +761,12 @@ class Session:
         """On the stdout thread after EOF: wait for exit, settle the final status, report."""
         process = self.process
         forced = None
-        if not process.exited.wait(self._stop_grace):
+        if not process.exited.wait(self._stop_grace) and not process.has_exited():
             # stdout closed but the runner lives on: it can say nothing more.
             forced = f"runner closed its stdout but did not exit within {self._stop_grace:g} s"
             log.warning("session %r: %s; stopping it", self.session_id, forced)
             process.signal_group(signal.SIGTERM)
-            if not process.exited.wait(self._kill_grace):
+            if not process.exited.wait(self._kill_grace) and not process.has_exited():
                 process.signal_group(signal.SIGKILL)
         self._exit_thread.join()
         returncode = process.reap()

@@ -112,11 +112,11 @@ def test_stderr_flood_does_not_block_the_session(manager: SidecarManager, record
 def test_stdin_closed_early_makes_write_prompt_fail_cleanly(manager: SidecarManager) -> None:
     manager.register_provider("nostdin", scripted("close_stdin", sleep=60))
     manager.start_session("s", "nostdin", "x")
-    time.sleep(0.3)  # let the runner close its stdin
+    deadline = time.monotonic() + TIMEOUT
     with pytest.raises(RunnerGoneError) as info:
-        for _ in range(10):  # the first write may still fit in the pipe before the close
+        while time.monotonic() < deadline:  # writes succeed until the runner has closed its stdin
             manager.write_prompt("s", "hello?")
-            time.sleep(0.1)
+            time.sleep(0.05)
     assert "closed its stdin" in str(info.value) and isinstance(info.value, BrokenPipeError)
     with pytest.raises(SessionNotActiveError, match="stdin closed"):
         manager.write_prompt("s", "again")
