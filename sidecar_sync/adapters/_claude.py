@@ -268,12 +268,7 @@ def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
     base = _event_id(event)
     out.append(AgentMessage(base, COST, content, None, ts))
     if failed:
-        if result:
-            text = result
-        elif errors:
-            text = "; ".join(errors)
-        else:
-            text = f"turn failed ({terminal_reason or subtype or 'error'})"
+        text = result or "; ".join(e for e in errors if e) or f"turn failed ({terminal_reason or subtype or 'error'})"
         out.append(AgentMessage(f"{base}-error", ERROR, ErrorContent(text), None, ts))
 
 
