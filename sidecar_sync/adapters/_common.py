@@ -106,14 +106,15 @@ class DispatchStreamAdapter(StreamAdapter):
         timestamp = now_ms()
         handlers = self._handlers
         for event in events:
-            kind = event.get("type") if type(event) is dict else None
-            handler = handlers.get(kind) if type(kind) is str else None
-            if handler is None:
+            try:
+                handler = handlers[event["type"]]
+            except Exception:  # not a dict, no type, an unhashable or unknown type: odd input, no bug
                 out.append(unknown_message(event, timestamp))
                 continue
             try:
                 handler(event, out, timestamp)
             except Exception:  # a bug, not bad input: keep the reader alive
+                kind = event.get("type")
                 log.exception("%s adapter failed on a %r event; passing it on as 'unknown'", self.provider, kind)
                 out.append(unknown_message(event, timestamp))
         return out
