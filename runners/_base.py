@@ -296,10 +296,20 @@ class RunnerHost:
         command_fd: where commands are read (the runner's stdin).
         output_fd: where protocol lines go (the runner's stdout).
         handle_signals: install SIGTERM/SIGINT/SIGHUP handlers (main thread only).
+        max_command_line: the longest command line accepted, in bytes.
     """
 
-    def __init__(self, runner: Runner, command_fd: int, output_fd: int, *, handle_signals: bool = True) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        command_fd: int,
+        output_fd: int,
+        *,
+        handle_signals: bool = True,
+        max_command_line: int = MAX_COMMAND_LINE,
+    ) -> None:
         self.runner = runner
+        self._max_command_line = max_command_line
         self._command_fd = command_fd
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -340,7 +350,7 @@ class RunnerHost:
         return code
 
     def _control_loop(self) -> int:
-        reader = CommandReader()
+        reader = CommandReader(self._max_command_line)
         command_fd, wake_r = self._command_fd, self._wake_r
         eof = False
         while True:
@@ -374,7 +384,7 @@ class RunnerHost:
     def _handle_line(self, line: bytes | None) -> bool:
         """Act on one command line; True when the runner must exit (``stop``)."""
         if line is None:
-            self._complain(f"command line too long (limit {MAX_COMMAND_LINE} bytes); dropped")
+            self._complain(f"command line too long (limit {self._max_command_line} bytes); dropped")
             return False
         try:
             command = orjson.loads(line)
