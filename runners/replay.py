@@ -51,6 +51,9 @@ and skips them, exactly as it would have live.
     Recorded pace only: the longest single wait between two lines (after ``speed``).
 ``format`` (``"auto"`` | ``"raw"`` | ``"runner"``, default ``"auto"``)
     How to treat protocol-typed lines, as described above.
+``adapter`` (string)
+    Read by the manager (which message adapter parses the events); the runner
+    only accepts it.
 
 In a gzipped transcript a line longer than 64 MiB is dropped (the runner does not
 buffer more); in a plain file it is passed on, for the manager's framer to drop
@@ -348,6 +351,7 @@ class ReplayRunner(Runner):
         self.speed = config.get_float("speed", 1.0, minimum=1e-6, maximum=1e6)
         self.max_gap = config.get_float("maxGap", None, minimum=0.0)
         self.format = config.get_str("format", "auto", choices=FORMATS)
+        config.get_str("adapter")  # the manager's key (which adapter reads the events), not ours
         config.warn_unused()
 
     def run_turn(self, turn: Turn) -> None:
