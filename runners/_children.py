@@ -166,6 +166,9 @@ class ChildProcess:
                     stream.close()
                 except OSError:
                     pass
+        # Let the stderr reader copy what the child wrote last (it sees EOF once
+        # the child and anything sharing its stderr are gone).
+        self._stderr_thread.join(0.5)
         self._forget()
         return self.popen.returncode
 

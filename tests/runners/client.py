@@ -75,6 +75,8 @@ class RunnerClient:
         assert self.proc.stdout is not None
         for line in iter(self.proc.stdout.readline, b""):
             self.raw_lines.append(line)
+            if not line.strip():
+                continue  # blank lines are legal on the wire (the manager skips them)
             try:
                 self._lines.put(orjson.loads(line))
             except orjson.JSONDecodeError:
@@ -152,11 +154,13 @@ class RunnerClient:
     # -- ending ----------------------------------------------------------------
 
     def wait(self, timeout: float = TIMEOUT) -> int:
-        """Wait for the process to exit; AssertionError on timeout."""
+        """Wait for the process to exit (and its stderr to be read); AssertionError on timeout."""
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"runner still running after {timeout}s; stderr: {self.stderr()}") from None
+        self._stderr_thread.join(timeout)
+        return code
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
