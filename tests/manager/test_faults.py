@@ -167,3 +167,29 @@ def test_raising_callbacks_are_logged_and_the_reader_goes_on(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and "callback" in r.getMessage()]
     assert errors and all(r.exc_info for r in errors)
     assert manager.get_session("s").status == "done"
+
+
+@pytest.mark.parametrize("which", ["exit", "stderr", "stdout"])
+def test_thread_start_failure_leaves_no_runner(
+    manager: SidecarManager, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """No thread to run the session (resource exhaustion): the runner is killed and reaped, the id stays free."""
+    import threading
+
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith(f"sidecar-{which}-"):
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    manager.register_provider("good", scripted("good", count=1))
+    before = descendants()
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        manager.start_session("s", "good", "x")
+    monkeypatch.undo()
+    assert descendants() == before
+    assert manager.list_sessions() == []
+    manager.start_session("s", "good", "x")
+    assert manager.wait("s", timeout=TIMEOUT).status == "idle"
