@@ -69,7 +69,6 @@ from ..messages import (
     unknown_message,
 )
 from ._common import (
-    EMPTY,
     DispatchStreamAdapter,
     Handler,
     as_dict,
