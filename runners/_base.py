@@ -605,7 +605,7 @@ class RunnerHost:
             self.runner.run_turn(turn)
         except OutputClosed:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: a runner bug must not kill the turn thread
             if turn.stopped:
                 log.debug("turn %d raised after stop: %r", turn.number, exc)
                 turn._finish(_STOPPED_LINE)  # noqa: SLF001
