@@ -52,6 +52,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import sys
 import socket
 import threading
 from typing import Any, Final, NoReturn
@@ -388,4 +389,4 @@ class OllamaRunner(Runner):
 
 
 if __name__ == "__main__":
-    run(OllamaRunner)
+    run(OllamaRunner, sys.argv[1:])

@@ -65,6 +65,7 @@ import calendar
 import logging
 import io
 import os
+import sys
 import re
 import stat
 import time
@@ -448,4 +449,4 @@ class ReplayRunner(Runner):
 
 
 if __name__ == "__main__":
-    run(ReplayRunner)
+    run(ReplayRunner, sys.argv[1:])
