@@ -317,6 +317,10 @@ class ClaudeRunner(Runner):
         if not self._write(proc, user_line(turn.prompt)):
             # The CLI is gone (it refused its flags, or crashed): report why.
             raise TurnError(self._exit_message(proc))
+        if turn.stopped:
+            # stop came while the CLI was starting: its interrupt may have gone out
+            # before the prompt, where the CLI ignores it. Interrupt the prompt now.
+            self.interrupt(turn)
         result = self._forward_until_result(turn)
         if result is None:
             if turn.stopped:
@@ -329,6 +333,7 @@ class ClaudeRunner(Runner):
         """Forward CLI lines until this turn's ``result`` (returned) or end of output (None)."""
         out = self._out
         assert out is not None
+        started = False  # has the CLI said anything about this turn yet?
         while True:
             batch, self._backlog = (self._backlog, []) if self._backlog else (out.read(), [])
             if not batch:
@@ -339,7 +344,13 @@ class ClaudeRunner(Runner):
                 kind = event.get("type")
                 if kind == _CONTROL_RESPONSE:
                     log.debug("control response: %s", raw[:200])
+                    if turn.stopped and not started:
+                        # The interrupt overtook the prompt: the CLI dropped it and
+                        # will print nothing for this turn.
+                        self._backlog = batch[index + 1 :]
+                        return None
                     continue
+                started = True
                 session_id = event.get("session_id")
                 if isinstance(session_id, str) and session_id:
                     self._session_id = session_id

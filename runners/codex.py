@@ -113,7 +113,7 @@ STDERR_NOISE: Final = (
     re.compile(r"could not create PATH aliases"),
     re.compile(r"^Reading (additional input|prompt) from stdin"),
 )
-_KEY_RE: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+_KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\Z")
 _THREAD_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
@@ -289,6 +289,8 @@ class CodexRunner(Runner):
 
     def run_turn(self, turn: Turn) -> None:
         assert self._cli is not None and self._plan is not None
+        if turn.stopped:
+            return
         argv = codex_argv(self._cli, self._plan, turn.prompt, self._thread_id)
         try:
             proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=DEVNULL, stdout=PIPE)
@@ -297,6 +299,8 @@ class CodexRunner(Runner):
         tree = ProcessTree(proc)
         with self._lock:
             self._tree = tree
+        if turn.stopped:  # stop came while it was being spawned: interrupt() missed it
+            tree.signal(signal.SIGTERM)
         try:
             state = self._forward(turn, CliOutput(proc, "codex"), tree)
             code = wait_exit(proc, EXIT_WAIT)

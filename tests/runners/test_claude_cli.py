@@ -15,7 +15,14 @@ import pytest
 
 from tests._proc import is_alive, wait_gone
 from tests.fakes import anthropic as fa
-from tests.runners.cli_fixtures import IS_ROOT, claude_cli, claude_setup, cli_runner  # noqa: F401
+from tests.runners.cli_fixtures import (  # noqa: F401 - fixtures are used by name
+    IS_ROOT,
+    assert_no_process_in,
+    claude_cli,
+    claude_setup,
+    cli_runner,
+    processes_in,
+)
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)
@@ -124,6 +131,7 @@ def test_stop_interrupts_a_slow_turn_and_leaves_no_process(claude_cli, claude_se
     claude_setup.api.wait_for_events(5)  # the model is streaming
     below = runner.tree()
     assert below, "the CLI should be running"
+    assert set(processes_in(claude_setup.work)) & below  # the leftover check can see the CLI
 
     runner.send({"type": "stop", "sessionId": "s1"})
     rest = runner.read_all(timeout=10)
@@ -134,6 +142,7 @@ def test_stop_interrupts_a_slow_turn_and_leaves_no_process(claude_cli, claude_se
     assert result["is_error"] is True and result["subtype"] == "error_during_execution"
     assert runner.wait(10) == 0
     assert not wait_gone(below, timeout=5), "the CLI outlived its runner"
+    assert_no_process_in(claude_setup.work)
     claude_setup.api.wait_for(lambda: claude_setup.api.disconnects >= 1, timeout=10)
     assert claude_setup.api.events_sent < 200  # the stream was cut short
 
@@ -289,3 +298,20 @@ def test_bad_option_is_reported_before_starting_the_cli(claude_cli, claude_setup
     assert "invalid option cwd" in lines[-1]["message"]
     assert not runner.tree()
     assert is_alive(runner.pid)
+
+
+def test_stop_right_after_the_query(claude_cli, claude_setup, cli_runner):
+    """stop while the CLI is still starting: the turn still ends promptly and nothing is left."""
+    claude_setup.api.default = fa.slow_text("z" * 400, pieces=400, delay=0.05)
+    runner = cli_runner("claude", claude_cli, env=claude_setup.env)
+    runner.send(claude_setup.query("long answer"))
+    assert runner.read()["type"] == "agent_started"
+    below = runner.tree()
+
+    runner.send({"type": "stop", "sessionId": "s1"})
+    rest = runner.read_all(timeout=10)
+
+    assert types(rest)[-1] == "agent_stopped", rest
+    assert runner.wait(10) == 0
+    assert not wait_gone(below, timeout=5)
+    assert_no_process_in(claude_setup.work)
