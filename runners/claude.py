@@ -298,7 +298,7 @@ class ClaudeRunner(Runner):
         assert self._cli is not None and self._plan is not None
         # First start: the caller's resume option. A restart after the CLI died:
         # resume the conversation it reported.
-        resume = self._session_id if self._started_once else self._plan.resume
+        resume = (self._session_id or self._plan.resume) if self._started_once else self._plan.resume
         argv = claude_argv(self._cli, self._plan, resume)
         log.info("starting %s", " ".join(argv[:1] + [a.split("=", 1)[0] for a in argv[1:]]))
         try:

@@ -7,13 +7,15 @@ Turns
 -----
 ``codex exec`` has no NDJSON input mode, so each query runs one process::
 
-    first turn:   codex exec --json --skip-git-repo-check <flags> -- PROMPT
-    follow-ups:   codex exec --json --skip-git-repo-check <flags> resume <thread_id> -- PROMPT
+    first turn:   codex exec --json --skip-git-repo-check <flags> -           (prompt on stdin)
+    follow-ups:   codex exec --json --skip-git-repo-check <flags> resume <thread_id> -
 
-with stdin at ``/dev/null`` (on an open pipe Codex waits for EOF forever). The
+The prompt is written to the process's stdin, which is then closed (the ``-``
+prompt argument; Codex reads stdin to EOF, and on a pipe left open it would wait
+forever). So a prompt is never on the command line: no 128 KiB argv limit, no
+prompt in ``ps``, and a prompt starting with ``-`` cannot be read as a flag. The
 thread id comes from the ``thread.started`` event of the first turn (or from the
-``resumeSessionId`` option); the conversation lives in ``CODEX_HOME``. The prompt
-follows ``--``, so a prompt starting with ``-`` is never read as a flag.
+``resumeSessionId`` option); the conversation lives in ``CODEX_HOME``.
 
 Every stdout line that is a JSON object is forwarded unchanged **always wrapped**
 in ``agent_event``: Codex has a top-level ``error`` event type that would
@@ -87,7 +89,7 @@ import orjson
 from sidecar_sync.discovery import search_codex_cli
 
 from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
-from ._children import DEVNULL, PIPE, ChildProcess
+from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["CodexRunner", "CodexPlan", "plan_codex", "codex_argv", "toml_value", "SANDBOX_BY_PERMISSION", "main"]
@@ -232,12 +234,28 @@ def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = Non
     return CodexPlan(flags, thread_id, cwd, env)
 
 
-def codex_argv(cli: str, plan: CodexPlan, prompt: str, thread_id: str | None = None) -> list[str]:
-    """The argv of one turn: a new thread, or ``resume <thread_id>``."""
+def codex_argv(cli: str, plan: CodexPlan, thread_id: str | None = None) -> list[str]:
+    """The argv of one turn: a new thread, or ``resume <thread_id>``; the prompt comes on stdin (``-``)."""
     argv = [cli, "exec", "--json", "--skip-git-repo-check", *plan.flags]
     if thread_id:
         argv += ["resume", thread_id]
-    return [*argv, "--", prompt]
+    return [*argv, "-"]
+
+
+def _send_prompt(proc: ChildProcess, prompt: str) -> None:
+    """Write the prompt to Codex's stdin and close it (EOF ends the prompt)."""
+    stdin = proc.stdin
+    if stdin is None:
+        return
+    try:
+        stdin.write(prompt.encode("utf-8", "replace"))
+    except (BrokenPipeError, OSError) as exc:
+        log.info("codex did not read its prompt (%s); its exit status will tell why", exc)
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
 
 
 class _TurnState:
@@ -291,9 +309,9 @@ class CodexRunner(Runner):
         assert self._cli is not None and self._plan is not None
         if turn.stopped:
             return
-        argv = codex_argv(self._cli, self._plan, turn.prompt, self._thread_id)
+        argv = codex_argv(self._cli, self._plan, self._thread_id)
         try:
-            proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=DEVNULL, stdout=PIPE)
+            proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=PIPE, stdout=PIPE)
         except OSError as exc:
             raise TurnError(f"cannot start the Codex CLI {self._cli!r}: {exc}") from exc
         tree = ProcessTree(proc)
@@ -301,6 +319,7 @@ class CodexRunner(Runner):
             self._tree = tree
         if turn.stopped:  # stop came while it was being spawned: interrupt() missed it
             tree.signal(signal.SIGTERM)
+        _send_prompt(proc, turn.prompt)
         try:
             state = self._forward(turn, CliOutput(proc, "codex"), tree)
             code = wait_exit(proc, EXIT_WAIT)

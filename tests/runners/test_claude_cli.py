@@ -64,6 +64,22 @@ def test_plain_turn(claude_cli, claude_setup, cli_runner):
     assert fa.last_user_text(requests[0].json()) == "say hi"
 
 
+def test_thinking_and_large_prompt(claude_cli, claude_setup, cli_runner):
+    """A 300 KB prompt reaches the model intact (stdin, not argv); a thinking block is forwarded."""
+    prompt = "-start " + "word " * 60_000 + "END"
+    claude_setup.api.script(fa.Reply([fa.Thinking("let me think"), fa.Text("thought about it")]))
+    runner = cli_runner("claude", claude_cli, env=claude_setup.env)
+
+    evs = _ok_turn(runner.turn(claude_setup.query(prompt)))
+
+    blocks = [b for e in evs if e["type"] == "assistant" for b in e["message"]["content"]]
+    assert blocks == [
+        {"type": "thinking", "thinking": "let me think", "signature": "fake-signature"},
+        {"type": "text", "text": "thought about it"},
+    ]
+    assert fa.last_user_text(claude_setup.api.model_requests()[0].json()) == prompt
+
+
 @pytest.mark.parametrize("tool", ["bash", "read"])
 def test_tool_call_runs_in_the_cli(claude_cli, claude_setup, cli_runner, tool):
     """The fake model asks for a tool; the real CLI runs it and the model answers from its result."""

@@ -8,6 +8,7 @@ process groups).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from runners._children import PIPE, ChildProcess
-from runners._cli_process import EXIT_DRAIN, CliOutput, ProcessTree, descendants, stderr_summary
+from runners._cli_process import CliOutput, ProcessTree, descendants, stderr_summary
 from tests._proc import is_alive, wait_gone
 
 
@@ -69,23 +70,27 @@ def test_output_parses_objects_and_skips_the_rest(caplog):
 
 def test_output_ends_when_the_cli_exits_but_a_grandchild_holds_stdout():
     """Exit is not EOF: a leftover grandchild keeping the pipe open does not hang the reader."""
+    # The grandchild sleeps past the test timeout: were exit not noticed, the test would hang.
     child = python_child(
         """
-        import subprocess, sys
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # inherits stdout
-        print('{"type":"done"}', flush=True)
+        import json, subprocess, sys
+        holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # inherits stdout
+        print(json.dumps({"type": "done", "holder": holder.pid}), flush=True)
         """
     )
-    tree = ProcessTree(child)
     out = CliOutput(child, "fake")
-    started = time.monotonic()
 
-    lines = read_all(out)
+    first = out.read()
+    holder = first[0][1]["holder"]
+    try:
+        rest = read_all(out)
 
-    assert [event for _raw, event in lines] == [{"type": "done"}]
-    assert time.monotonic() - started < 10  # EXIT_DRAIN after exit, not the grandchild's 30 s
-    assert EXIT_DRAIN < 10
-    tree.retire(1.0)
+        assert [event["type"] for _raw, event in first + rest] == ["done"]
+        assert is_alive(holder) and out.eof  # stdout still held open, yet reading ended
+    finally:
+        os.kill(holder, signal.SIGKILL)
+    assert not wait_gone({holder}, timeout=5)
+    assert reap(child) == 0
 
 
 def test_retire_kills_helpers_in_their_own_sessions():

@@ -16,7 +16,7 @@ def options(**wire: object) -> SessionOptions:
 
 
 def test_first_turn_and_resume_argv():
-    """A first turn runs `exec`, a follow-up `exec ... resume <thread>`; the prompt always follows `--`."""
+    """A first turn runs `exec`, a follow-up `exec ... resume <thread>`; the prompt is never in argv (`-`: stdin)."""
     plan = plan_codex(options(permissionMode="bypassPermissions"), base_env={})
     base = [
         "codex",
@@ -27,8 +27,8 @@ def test_first_turn_and_resume_argv():
         '--config=approval_policy="never"',
     ]
 
-    assert codex_argv("codex", plan, "-p looks like a flag") == [*base, "--", "-p looks like a flag"]
-    assert codex_argv("codex", plan, "next", "01a2-thread") == [*base, "resume", "01a2-thread", "--", "next"]
+    assert codex_argv("codex", plan) == [*base, "-"]
+    assert codex_argv("codex", plan, "01a2-thread") == [*base, "resume", "01a2-thread", "-"]
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,10 @@ def test_plain_turn(codex_cli, codex_setup, cli_runner):
 
 def test_tool_call_runs_in_the_cli(codex_cli, codex_setup, cli_runner):
     """The fake model asks for exec_command; Codex runs it and the model answers from its output."""
-    codex_setup.api.script(fo.exec_command("echo tool-output-$((40+2))"), fo.answer_with_tool_output("Tool said: {}"))
+    codex_setup.api.script(
+        fo.Reply([fo.Reasoning("I should run it"), fo.FunctionCall("exec_command", {"cmd": "echo tool-output-$((40+2))"})]),
+        fo.answer_with_tool_output("Tool said: {}"),
+    )
     runner = cli_runner("codex", codex_cli, env=codex_setup.env)
 
     evs = _ok_turn(runner.turn(codex_setup.query("run it")))
@@ -60,6 +63,8 @@ def test_tool_call_runs_in_the_cli(codex_cli, codex_setup, cli_runner):
     assert len(commands) == 1
     assert commands[0]["aggregated_output"].strip() == "tool-output-42"
     assert commands[0]["exit_code"] == 0
+    reasoning = [e["item"]["text"] for e in evs if e.get("item", {}).get("type") == "reasoning"]
+    assert reasoning == ["I should run it"]
     messages = [e["item"]["text"] for e in evs if e.get("item", {}).get("type") == "agent_message"]
     assert messages == ["Tool said: tool-output-42"]
     second = codex_setup.api.model_requests()[1].json()
@@ -80,6 +85,16 @@ def test_follow_up_resumes_the_thread(codex_cli, codex_setup, cli_runner):
     assert fo.user_texts(body)[-2:] == ["-first question", "second question"]
     assert "first answer" in json.dumps(body["input"])
     assert _metadata(codex_setup.api.model_requests()[1])["sandbox_mode"] == "danger-full-access"
+
+
+def test_large_prompt_goes_through_stdin(codex_cli, codex_setup, cli_runner):
+    """A prompt over the 128 KiB argv limit works: it is written to Codex's stdin, not its argv."""
+    prompt = "-start " + "word " * 40_000 + "END"
+    runner = cli_runner("codex", codex_cli, env=codex_setup.env)
+
+    _ok_turn(runner.turn(codex_setup.query(prompt)))
+
+    assert fo.user_texts(codex_setup.api.model_requests()[0].json())[-1] == prompt
 
 
 def test_stop_during_a_command_leaves_no_process(codex_cli, codex_setup, cli_runner):
