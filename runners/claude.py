@@ -277,6 +277,7 @@ class ClaudeRunner(Runner):
         self._stdin_lock = threading.Lock()  # user lines (turn thread) vs interrupts (control thread)
         self._session_id: str | None = None  # reported by the CLI; used to restart with --resume
         self._started_once = False
+        self._answered_on_proc = 0  # turns the current CLI process answered
         self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
         self._request_ids = itertools.count(1)
 
@@ -306,6 +307,7 @@ class ClaudeRunner(Runner):
         except OSError as exc:
             raise TurnError(f"cannot start the Claude Code CLI {self._cli!r}: {exc}") from exc
         self._started_once = True
+        self._answered_on_proc = 0
         self._proc, self._tree, self._out = proc, ProcessTree(proc), CliOutput(proc, "claude")
         self._backlog.clear()
         return proc
@@ -313,31 +315,50 @@ class ClaudeRunner(Runner):
     # -- turns -------------------------------------------------------------------
 
     def run_turn(self, turn: Turn) -> None:
-        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start_cli()
-        if not self._write(proc, user_line(turn.prompt)):
-            # The CLI is gone (it refused its flags, or crashed): report why.
-            raise TurnError(self._exit_message(proc))
-        if turn.stopped:
-            # stop came while the CLI was starting: its interrupt may have gone out
-            # before the prompt, where the CLI ignores it. Interrupt the prompt now.
-            self.interrupt(turn)
-        result = self._forward_until_result(turn)
+        result: dict[str, Any] | None = None
+        for attempt in (1, 2):
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                if proc is not None:
+                    log.warning("%s; restarting it with --resume", self._exit_message(proc, "between turns"))
+                proc = self._start_cli()
+            said_anything = False
+            if self._write(proc, user_line(turn.prompt)):
+                if turn.stopped:
+                    # stop came while the CLI was starting: its interrupt may have gone
+                    # out before the prompt, where the CLI ignores it. Interrupt now.
+                    self.interrupt(turn)
+                result, said_anything = self._forward_until_result(turn)
+            if result is not None or turn.stopped:
+                break
+            # The CLI ended without answering: it refused its flags, crashed, or was
+            # killed. If it had been working (it answered an earlier turn) and said
+            # nothing about this one, it died while idle: restart it once with
+            # --resume and send the prompt again, as nothing of this turn was lost.
+            message = self._exit_message(proc)
+            if attempt == 1 and not said_anything and self._answered_on_proc > 0:
+                log.warning("%s; restarting it with --resume and sending the prompt again", message)
+                continue
+            raise TurnError(message)
         if result is None:
-            if turn.stopped:
-                return
-            raise TurnError(self._exit_message(proc))
+            return  # stopped
+        self._answered_on_proc += 1
         if result.get("is_error") is True and not turn.stopped:
             raise TurnError(_result_error(result))
 
-    def _forward_until_result(self, turn: Turn) -> dict[str, Any] | None:
-        """Forward CLI lines until this turn's ``result`` (returned) or end of output (None)."""
+    def _forward_until_result(self, turn: Turn) -> tuple[dict[str, Any] | None, bool]:
+        """Forward CLI lines until this turn's ``result`` or the end of the CLI's output.
+
+        Returns:
+            ``(result event or None, whether the CLI printed anything for this turn)``.
+        """
         out = self._out
         assert out is not None
         started = False  # has the CLI said anything about this turn yet?
         while True:
             batch, self._backlog = (self._backlog, []) if self._backlog else (out.read(), [])
             if not batch:
-                return None
+                return None, started
             forward: list[bytes] = []
             result: dict[str, Any] | None = None
             for index, (raw, event) in enumerate(batch):
@@ -348,7 +369,7 @@ class ClaudeRunner(Runner):
                         # The interrupt overtook the prompt: the CLI dropped it and
                         # will print nothing for this turn.
                         self._backlog = batch[index + 1 :]
-                        return None
+                        return None, False
                     continue
                 started = True
                 session_id = event.get("session_id")
@@ -362,7 +383,7 @@ class ClaudeRunner(Runner):
             if forward:
                 turn.emit_lines(forward)
             if result is not None:
-                return result
+                return result, True
 
     def _write(self, proc: ChildProcess, data: bytes) -> bool:
         """Write to the CLI's stdin; False if it is closed (the CLI exited)."""
@@ -377,14 +398,15 @@ class ClaudeRunner(Runner):
                 return False
         return True
 
-    def _exit_message(self, proc: ChildProcess) -> str:
+    def _exit_message(self, proc: ChildProcess, when: str = "before the turn ended") -> str:
+        """Reap a CLI that ended (or closed its output) and say why, from its stderr."""
         code = wait_exit(proc, EXIT_WAIT)
         if self._tree is not None and self._tree.child is proc:
             self._tree.retire(0.0)  # reap it and anything it left behind
         self._proc = None  # the next turn starts a new CLI (resuming the conversation)
         stderr = stderr_summary(proc)
         status = "is still running but closed its output" if code is None else f"exited with code {code}"
-        message = f"Claude Code CLI {status} before the turn ended"
+        message = f"Claude Code CLI {status} {when}"
         if stderr:
             message += f": {stderr}"
         if _ROOT_REFUSAL.search(stderr):

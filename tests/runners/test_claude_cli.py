@@ -122,6 +122,11 @@ def test_follow_up_continues_the_conversation_in_the_same_cli(claude_cli, claude
     for text in ("first question", "first answer", "second question"):
         assert text in history
 
+    runner.send({"type": "stop", "sessionId": "s1"})  # stop while idle: the CLI exits with the runner
+    assert runner.read_all(timeout=10) == []
+    assert runner.wait(10) == 0
+    assert not wait_gone(cli_pids, timeout=5)
+
 
 def test_queued_follow_ups_run_in_order(claude_cli, claude_setup, cli_runner):
     """Queries sent while a turn runs are queued and answered one turn each, in order."""
@@ -193,18 +198,16 @@ def test_cli_killed_between_turns_is_restarted_with_resume(claude_cli, claude_se
     claude_setup.api.script(fa.text("before the crash"), fa.text("after the crash"))
     runner = cli_runner("claude", claude_cli, env=claude_setup.env)
     first = _ok_turn(runner.turn(claude_setup.query("remember me")))
-    for pid in runner.tree():
+    crashed = runner.tree()
+    for pid in crashed:
         os.kill(pid, signal.SIGKILL)
+    assert not wait_gone(crashed, timeout=5)
 
-    lines = runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"})
+    second = _ok_turn(runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"}))
 
-    # the dead CLI is noticed when the query is written or read: either the turn
-    # fails once (and the next works) or it already runs on a restarted CLI
-    if types(lines)[-1] == "agent_error":
-        assert "exited with code" in lines[-1]["message"]
-        lines = runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"})
-    second = _ok_turn(lines)
+    assert runner.tree().isdisjoint(crashed)  # a new CLI process
     assert second[0]["session_id"] == first[0]["session_id"]
+    assert "restarting it with --resume" in runner.stderr()
     history = json.dumps(claude_setup.api.model_requests()[-1].json()["messages"])
     assert "remember me" in history and "before the crash" in history
 

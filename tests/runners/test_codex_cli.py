@@ -86,6 +86,10 @@ def test_follow_up_resumes_the_thread(codex_cli, codex_setup, cli_runner):
     assert "first answer" in json.dumps(body["input"])
     assert _metadata(codex_setup.api.model_requests()[1])["sandbox_mode"] == "danger-full-access"
 
+    runner.send({"type": "stop", "sessionId": "s1"})  # stop while idle: the runner exits at once
+    assert runner.read_all(timeout=10) == []
+    assert runner.wait(10) == 0
+
 
 def test_large_prompt_goes_through_stdin(codex_cli, codex_setup, cli_runner):
     """A prompt over the 128 KiB argv limit works: it is written to Codex's stdin, not its argv."""
