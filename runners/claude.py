@@ -90,8 +90,9 @@ import logging
 import math
 import os
 import re
+import sys
 import threading
-from typing import Any, ClassVar, Final, Sequence
+from typing import Any, Final, Sequence
 
 import orjson
 
@@ -264,11 +265,14 @@ class ClaudeRunner(Runner):
     """Runs one long-lived Claude Code CLI per session (see the module docstring)."""
 
     name = "claude"
-    #: The CLI given by ``--cli``; None means "discover it".
-    cli_path: ClassVar[str | None] = None
+    def __init__(self, cli_path: str | None = None) -> None:
+        """Create the runner.
 
-    def __init__(self) -> None:
+        Args:
+            cli_path: the CLI given by ``--cli``; None means "discover it".
+        """
         super().__init__()
+        self.cli_path = cli_path
         self._cli: str | None = None
         self._plan: ClaudePlan | None = None
         self._proc: ChildProcess | None = None
@@ -282,9 +286,14 @@ class ClaudeRunner(Runner):
         self._request_ids = itertools.count(1)
 
     @classmethod
-    def with_cli(cls, path: str | None) -> type[ClaudeRunner]:
-        """A subclass bound to an explicit CLI path (what ``--cli`` does)."""
-        return type(cls.__name__, (cls,), {"cli_path": path})
+    def from_argv(cls, argv: Sequence[str]) -> ClaudeRunner:
+        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
+        parser = argparse.ArgumentParser(
+            prog="python -m sidecar_sync.runners.claude", description="Drive the Claude Code CLI over the runner protocol."
+        )
+        parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
+        args = parser.parse_args(list(argv))
+        return cls(cli_path=args.cli)
 
     # -- set-up ------------------------------------------------------------------
 
@@ -449,10 +458,7 @@ class ClaudeRunner(Runner):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m sidecar_sync.runners.claude [--cli PATH]``."""
-    parser = argparse.ArgumentParser(prog="python -m sidecar_sync.runners.claude", description=__doc__.split("\n")[0])
-    parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
-    args = parser.parse_args(argv)
-    run(ClaudeRunner.with_cli(args.cli))
+    run(ClaudeRunner, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -81,8 +81,9 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
-from typing import Any, ClassVar, Final, Mapping, Sequence
+from typing import Any, Final, Mapping, Sequence
 
 import orjson
 
@@ -281,11 +282,14 @@ class CodexRunner(Runner):
     """Runs ``codex exec`` once per turn, resuming the session's thread (see the module docstring)."""
 
     name = "codex"
-    #: The CLI given by ``--cli``; None means "discover it".
-    cli_path: ClassVar[str | None] = None
+    def __init__(self, cli_path: str | None = None) -> None:
+        """Create the runner.
 
-    def __init__(self) -> None:
+        Args:
+            cli_path: the CLI given by ``--cli``; None means "discover it".
+        """
         super().__init__()
+        self.cli_path = cli_path
         self._cli: str | None = None
         self._plan: CodexPlan | None = None
         self._thread_id: str | None = None
@@ -293,9 +297,14 @@ class CodexRunner(Runner):
         self._tree: ProcessTree | None = None
 
     @classmethod
-    def with_cli(cls, path: str | None) -> type[CodexRunner]:
-        """A subclass bound to an explicit CLI path (what ``--cli`` does)."""
-        return type(cls.__name__, (cls,), {"cli_path": path})
+    def from_argv(cls, argv: Sequence[str]) -> CodexRunner:
+        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
+        parser = argparse.ArgumentParser(
+            prog="python -m sidecar_sync.runners.codex", description="Drive the Codex CLI over the runner protocol."
+        )
+        parser.add_argument("--cli", help="path of the Codex CLI (default: discover it)")
+        args = parser.parse_args(list(argv))
+        return cls(cli_path=args.cli)
 
     def configure(self, options: SessionOptions) -> None:
         search = search_codex_cli(self.cli_path)
@@ -379,10 +388,7 @@ class CodexRunner(Runner):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m sidecar_sync.runners.codex [--cli PATH]``."""
-    parser = argparse.ArgumentParser(prog="python -m sidecar_sync.runners.codex", description=__doc__.split("\n")[0])
-    parser.add_argument("--cli", help="path of the Codex CLI (default: discover it)")
-    args = parser.parse_args(argv)
-    run(CodexRunner.with_cli(args.cli))
+    run(CodexRunner, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -142,3 +142,30 @@ def test_result_error_messages():
 
     odd = {"is_error": True, "result": 42, "api_error_status": True}
     assert _result_error(odd) == "Claude Code turn failed"
+
+
+@pytest.mark.parametrize("name", ["claude", "codex"])
+def test_bad_runner_arguments_exit_with_usage(name):
+    """An unknown argument makes the runner exit 2 with its usage, before any protocol output."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", f"sidecar_sync.runners.{name}", "--bogus"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert b"usage: python -m sidecar_sync.runners." + name.encode() in done.stderr
+
+
+def test_from_argv_takes_the_cli_path():
+    from runners.claude import ClaudeRunner
+    from runners.codex import CodexRunner
+
+    assert ClaudeRunner.from_argv(["--cli", "/opt/claude"]).cli_path == "/opt/claude"
+    assert CodexRunner.from_argv([]).cli_path is None
