@@ -26,8 +26,9 @@ the turn ends at the CLI's ``result`` line. The alternative, a new
 
 ``--resume`` is still used where it is the right tool: for the session option
 ``resumeSessionId``, and to restart the CLI transparently if it dies between
-turns (the next query starts a new CLI with ``--resume <the session id it
-reported>``).
+turns: the next query starts a new CLI with ``--resume <the session id it
+reported>`` (and if the death is only noticed when the prompt is written, the
+prompt is sent once more to the new CLI, since the old one never saw it).
 
 Protocol mapping
 ----------------
@@ -49,7 +50,9 @@ Protocol mapping
   machine, or pick another permission mode).
 * ``stop``: the runner sends ``interrupt``, the turn ends, the runner closes the
   CLI's stdin (the CLI exits), ends anything left of its process tree, and exits.
-  stdin EOF: queued turns finish first, then the same.
+  (An interrupt that overtakes a prompt the CLI has not started makes it drop
+  the prompt silently; the runner sees the bare ``control_response`` and ends the
+  turn at once.) stdin EOF: queued turns finish first, then the same.
 
 Session options -> CLI
 ----------------------
@@ -99,7 +102,7 @@ import orjson
 from sidecar_sync.discovery import search_claude_cli
 
 from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
-from ._children import PIPE, ChildProcess, child_env
+from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
@@ -183,7 +186,8 @@ def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None)
     if options.worktree_name:
         if not _WORKTREE_RE.match(options.worktree_name):
             raise InvalidOptionError(
-                f"invalid option worktree_name: expected letters, digits, '.', '_' or '-', got {options.worktree_name!r}"
+                "invalid option worktree_name: expected letters, digits, '.', '_' or '-', "
+                f"got {options.worktree_name!r}"
             )
         flags.append(f"--worktree={options.worktree_name}")
     resume = options.resume_session_id
@@ -265,6 +269,7 @@ class ClaudeRunner(Runner):
     """Runs one long-lived Claude Code CLI per session (see the module docstring)."""
 
     name = "claude"
+
     def __init__(self, cli_path: str | None = None) -> None:
         """Create the runner.
 
@@ -289,7 +294,8 @@ class ClaudeRunner(Runner):
     def from_argv(cls, argv: Sequence[str]) -> ClaudeRunner:
         """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
         parser = argparse.ArgumentParser(
-            prog="python -m sidecar_sync.runners.claude", description="Drive the Claude Code CLI over the runner protocol."
+            prog="python -m sidecar_sync.runners.claude",
+            description="Drive the Claude Code CLI over the runner protocol.",
         )
         parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
         args = parser.parse_args(list(argv))

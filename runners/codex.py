@@ -282,6 +282,7 @@ class CodexRunner(Runner):
     """Runs ``codex exec`` once per turn, resuming the session's thread (see the module docstring)."""
 
     name = "codex"
+
     def __init__(self, cli_path: str | None = None) -> None:
         """Create the runner.
 

@@ -120,8 +120,16 @@ def install(cli: NpmCli) -> Path:
         staging.mkdir()
         started = time.monotonic()
         done = subprocess.run(
-            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--loglevel=error",
-             f"{cli.package}@{cli.version}"],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(staging),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"{cli.package}@{cli.version}",
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=INSTALL_TIMEOUT,

@@ -160,8 +160,9 @@ class CodexSetup:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def query(self, prompt: str, session_id: str = "s1", provider_config: dict[str, Any] | None = None,
-              **options: Any) -> dict[str, Any]:
+    def query(
+        self, prompt: str, session_id: str = "s1", provider_config: dict[str, Any] | None = None, **options: Any
+    ) -> dict[str, Any]:
         """A first query carrying this setup's options (more options as wire keys)."""
         command = {
             "type": "query",

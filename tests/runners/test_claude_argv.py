@@ -130,8 +130,13 @@ def test_user_line_is_one_stream_json_message():
 
 def test_result_error_messages():
     """An is_error result gives a message with the CLI's text, subtype, reason and HTTP status."""
-    api = {"subtype": "success", "is_error": True, "terminal_reason": "api_error", "api_error_status": 500,
-           "result": "API Error: 500 boom"}
+    api = {
+        "subtype": "success",
+        "is_error": True,
+        "terminal_reason": "api_error",
+        "api_error_status": 500,
+        "result": "API Error: 500 boom",
+    }
     assert _result_error(api) == "Claude Code turn failed (api_error, HTTP 500): API Error: 500 boom"
 
     turns = {"subtype": "error_max_turns", "is_error": True, "errors": ["max turns reached"]}

@@ -100,7 +100,8 @@ def test_retire_kills_helpers_in_their_own_sessions():
         import os, signal, subprocess, sys, time
         helper = subprocess.Popen(
             [sys.executable, "-c",
-             "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"],
+             "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+             "print('up', flush=True); time.sleep(60)"],
             start_new_session=True, stdout=subprocess.PIPE,
         )
         helper.stdout.readline()

@@ -65,7 +65,10 @@ def test_provider_config_overrides(tmp_path):
                 "sandbox": "workspace-write",
                 "approvalPolicy": "on-failure",
                 "codexHome": str(tmp_path),
-                "config": {"model_providers.fake": {"name": "fake", "request_max_retries": 0}, "features.plugins": False},
+                "config": {
+                    "model_providers.fake": {"name": "fake", "request_max_retries": 0},
+                    "features.plugins": False,
+                },
                 "configOverrides": ["model_reasoning_effort=low"],
             },
         ),

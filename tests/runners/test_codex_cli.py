@@ -52,7 +52,9 @@ def test_plain_turn(codex_cli, codex_setup, cli_runner):
 def test_tool_call_runs_in_the_cli(codex_cli, codex_setup, cli_runner):
     """The fake model asks for exec_command; Codex runs it and the model answers from its output."""
     codex_setup.api.script(
-        fo.Reply([fo.Reasoning("I should run it"), fo.FunctionCall("exec_command", {"cmd": "echo tool-output-$((40+2))"})]),
+        fo.Reply(
+            [fo.Reasoning("I should run it"), fo.FunctionCall("exec_command", {"cmd": "echo tool-output-$((40+2))"})]
+        ),
         fo.answer_with_tool_output("Tool said: {}"),
     )
     runner = cli_runner("codex", codex_cli, env=codex_setup.env)

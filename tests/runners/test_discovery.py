@@ -115,7 +115,9 @@ def test_find_functions_use_the_real_environment(tmp_path, monkeypatch):
 
 def test_cli_version(tmp_path):
     """cli_version runs `<cli> --version` and returns its first line."""
-    program = make_program(tmp_path / "cli", "import sys\nassert sys.argv[1:] == ['--version']\nprint()\nprint('codex-cli 9.9.9')")
+    program = make_program(
+        tmp_path / "cli", "import sys\nassert sys.argv[1:] == ['--version']\nprint()\nprint('codex-cli 9.9.9')"
+    )
 
     assert discovery.cli_version(str(program)) == "codex-cli 9.9.9"
 

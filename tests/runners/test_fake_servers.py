@@ -115,7 +115,9 @@ def test_slow_stream_ends_when_the_server_closes():
 def test_responses_message_function_call_and_completed():
     """Items stream with added/delta/done events; response.completed carries id and usage."""
     with fo.FakeResponses() as api:
-        api.script(fo.Reply([fo.Reasoning("why"), fo.Message("hi there"), fo.FunctionCall("exec_command", {"cmd": "ls"})]))
+        api.script(
+            fo.Reply([fo.Reasoning("why"), fo.Message("hi there"), fo.FunctionCall("exec_command", {"cmd": "ls"})])
+        )
         status, _, body = post(f"{api.base_url}/responses", {"model": "gpt-5.5", "input": []})
 
     assert status == 200
