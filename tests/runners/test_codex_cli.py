@@ -182,7 +182,7 @@ def test_config_overrides_without_a_config_file(codex_cli, codex_setup, cli_runn
 
 @pytest.mark.parametrize(
     ("mode", "sandbox", "expected"),
-    [("default", None, "read-only"), ("plan", None, "read-only"), ("bypassPermissions", "read-only", "read-only")],
+    [("default", None, "read-only"), ("bypassPermissions", "read-only", "read-only")],
 )
 def test_permission_mode_selects_the_sandbox(codex_cli, codex_setup, cli_runner, mode, sandbox, expected):
     """permissionMode maps to a sandbox; providerConfig.sandbox overrides the mapping."""
