@@ -82,11 +82,11 @@ def test_bare_provider_events_without_protocol(manager: SidecarManager, recorder
 
 
 def test_ready_and_pong_are_not_forwarded_and_error_lines_are(manager: SidecarManager, recorder: Recorder) -> None:
-    manager.register_provider("good", scripted("good", count=1, error_line=1))
+    manager.register_provider("good", scripted("good", count=1, error_line=1, pong=1))
     manager.start_session("s", "good", "x", on_message=recorder.on_message)
     manager.wait("s", timeout=TIMEOUT)
     kinds = [m.type for m in recorder.messages]
-    assert kinds == ["error", "text", "cost"]  # ready never shows up
+    assert kinds == ["error", "text", "cost"]  # ready and pong never show up
     assert recorder.messages[0].content.message == "complaint 1"
     assert manager.get_session("s").status == "idle"  # a protocol complaint is not fatal
 
