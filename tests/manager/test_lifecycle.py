@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
 
@@ -317,3 +318,25 @@ def test_manager_constructor_validation() -> None:
         with pytest.raises(InvalidOptionError):
             SidecarManager(**kwargs)  # type: ignore[arg-type]
     SidecarManager(python=sys.executable).shutdown()
+
+
+def test_status_callback_drives_follow_ups(manager: SidecarManager) -> None:
+    """A callback may send the next prompt when a turn ends (the reader is not blocked by it)."""
+    manager.register_provider("good", scripted("good", count=2))
+    turns: list[str] = []
+    finished = threading.Event()
+
+    def on_status(session_id: str, status: str, error: str | None) -> None:
+        if status != "idle":
+            return
+        turns.append(status)
+        if len(turns) < 3:
+            manager.write_prompt(session_id, f"follow-up {len(turns)}")
+        else:
+            manager.stop_session(session_id)
+            finished.set()
+
+    recorder = Recorder()
+    manager.start_session("s", "good", "x", on_message=recorder.on_message, on_status=on_status)
+    assert finished.wait(TIMEOUT)
+    assert recorder.texts == ["1:0", "1:1", "2:0", "2:1", "3:0", "3:1"]
