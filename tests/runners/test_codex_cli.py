@@ -9,14 +9,13 @@ or ``providerConfig.config`` overrides.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests import realcli
 from tests._proc import wait_gone
 from tests.fakes import openai_responses as fo
-from tests.runners.cli_fixtures import assert_no_process_in, cli_runner, codex_cli, codex_setup  # noqa: F401
+from tests.runners.cli_fixtures import assert_no_process_in, cli_runner, cmdline, codex_cli, codex_setup  # noqa: F401
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)
@@ -112,7 +111,7 @@ def test_stop_during_a_command_leaves_no_process(codex_cli, codex_setup, cli_run
     while not any(e.get("type") == "item.started" for e in events(lines)):
         lines.append(runner.read(30))
     below = runner.tree()
-    assert any(b"sleep" in Path(f"/proc/{p}/cmdline").read_bytes() for p in below), below
+    assert any(b"sleep" in cmdline(p) for p in below), below
 
     runner.send({"type": "stop", "sessionId": "s1"})
     rest = runner.read_all(timeout=10)
