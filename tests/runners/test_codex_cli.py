@@ -230,3 +230,17 @@ def test_stop_right_after_the_query(codex_cli, codex_setup, cli_runner):
     assert runner.wait(10) == 0
     assert not wait_gone(below, timeout=5)
     assert_no_process_in(codex_setup.work)
+
+
+def test_codex_that_exits_early_gives_its_stderr(codex_cli, codex_setup, cli_runner):
+    """Codex refusing its configuration (no JSON events, exit 1) -> agent_error with its stderr, minus noise."""
+    runner = cli_runner("codex", codex_cli, env=codex_setup.env)
+
+    lines = runner.turn(codex_setup.query("hi", provider_config={"config": {"model_provider": "no-such-provider"}}))
+
+    assert types(lines) == ["agent_started", "agent_error"], lines
+    message = lines[-1]["message"]
+    assert message.startswith("Codex CLI ended without completing the turn (exit code 1): ")
+    assert "no-such-provider" in message
+    assert "PATH aliases" not in message and "Reading additional input" not in message
+    assert codex_setup.api.requests == []
