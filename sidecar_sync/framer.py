@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
-from typing import Final, NamedTuple, Union
+from typing import Final, Iterator, NamedTuple, Union
 
 from .errors import FramerBusyError, FramerError
 
@@ -83,8 +84,8 @@ class FramerStats(NamedTuple):
 
 def _check_limits(max_line_size: int, max_pending: int) -> None:
     for name, value in (("max_line_size", max_line_size), ("max_pending", max_pending)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise FramerError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= sys.maxsize:
+            raise FramerError(f"{name} must be an int in [1, {sys.maxsize}], got {value!r}")
     if max_pending < max_line_size:
         raise FramerError(
             f"max_pending ({max_pending}) must be >= max_line_size ({max_line_size}): "
@@ -92,19 +93,44 @@ def _check_limits(max_line_size: int, max_pending: int) -> None:
         )
 
 
-def _as_bytes(data: Buffer) -> bytes:
-    if type(data) is bytes:
-        return data
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}")
-
-
-def _windows(data: bytes) -> list[bytes]:
-    if len(data) <= FEED_WINDOW:
-        return [data]
+def _byte_view(data: Buffer) -> memoryview:
+    """A flat view of ``data`` as bytes, without copying it when it is already flat."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}")
     view = memoryview(data)
-    return [bytes(view[i : i + FEED_WINDOW]) for i in range(0, len(data), FEED_WINDOW)]
+    if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return view
+
+
+def _windows(data: Buffer) -> Iterator[bytes]:
+    """Yield ``data`` as bytes in pieces of at most :data:`FEED_WINDOW` bytes.
+
+    Pieces are copied one at a time, so a huge feed costs one window of scratch
+    memory, not a second copy of the whole input.
+    """
+    if type(data) is bytes and len(data) <= FEED_WINDOW:
+        yield data
+        return
+    view = _byte_view(data)
+    if len(view) <= FEED_WINDOW:
+        yield view.tobytes()
+        return
+    for start in range(0, len(view), FEED_WINDOW):
+        yield view[start : start + FEED_WINDOW].tobytes()
+
+
+def _check_segment_feed(data: Buffer) -> bytes:
+    """The bytes of a :meth:`feed_segments` chunk, which must fit in one window."""
+    if type(data) is not bytes:
+        data = _byte_view(data).tobytes()
+    if len(data) > FEED_WINDOW:
+        raise FramerError(f"feed_segments() takes at most {FEED_WINDOW} bytes per call, got {len(data)}")
+    return data
+
+
+def _busy() -> FramerBusyError:
+    return FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
 
 
 class PyLineFramer:
@@ -125,13 +151,18 @@ class PyLineFramer:
         self._lock = threading.Lock()
 
     def feed(self, data: Buffer) -> list[bytes]:
-        """Frame ``data``; return every line it completes, in order."""
-        data = _as_bytes(data)
+        """Frame ``data``; return every line it completes, in order.
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerBusyError: another thread is using this framer right now.
+        """
+        windows = _windows(data)
         if not self._lock.acquire(blocking=False):
-            raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+            raise _busy()
         try:
             out: list[bytes] = []
-            for window in _windows(data):
+            for window in windows:
                 self._feed(window, out)
             return out
         finally:
@@ -180,21 +211,34 @@ class PyLineFramer:
             self._pend += data[start:]
 
     def finish(self) -> list[bytes]:
-        """End of stream: return the residual partial line (if any) as a line."""
-        if self._discarding:
-            self._discarding = False
-            self._oversized += 1
-            return []
-        line = bytes(self._pend).strip(_WHITESPACE)
-        self._pend.clear()
-        if not line:
-            return []
-        self._lines += 1
-        return [line]
+        """End of stream: return the residual partial line (if any) as a line.
+
+        The framer stays usable: a later :meth:`feed` starts a new stream (the
+        counters keep counting).
+        """
+        if not self._lock.acquire(blocking=False):
+            raise _busy()
+        try:
+            if self._discarding:
+                self._discarding = False
+                self._oversized += 1
+                return []
+            line = bytes(self._pend).strip(_WHITESPACE)
+            self._pend.clear()
+            if not line:
+                return []
+            self._lines += 1
+            return [line]
+        finally:
+            self._lock.release()
 
     def feed_segments(self, data: Buffer) -> list[Segment]:
-        """Batch form of :meth:`feed`; the Python twin returns every line as a single segment."""
-        return [(line, 0) for line in self.feed(data)]
+        """Batch form of :meth:`feed`; the Python twin returns every line as a single segment.
+
+        Raises:
+            FramerError: ``data`` is longer than :data:`FEED_WINDOW`.
+        """
+        return [(line, 0) for line in self.feed(_check_segment_feed(data))]
 
     def finish_segments(self) -> list[Segment]:
         """Batch form of :meth:`finish`."""
@@ -236,17 +280,29 @@ def _load_c_backend() -> type:
 
         def _enter(self) -> None:
             if not self._lock.acquire(blocking=False):
-                raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+                raise _busy()
 
         def feed(self, data: Buffer) -> list[bytes]:
-            """Frame ``data``; return every line it completes, in order."""
-            data = _as_bytes(data)
+            """Frame ``data``; return every line it completes, in order.
+
+            Raises:
+                TypeError: ``data`` is not bytes, bytearray or memoryview.
+                FramerBusyError: another thread is using this framer right now.
+            """
+            if type(data) is not bytes or len(data) > FEED_WINDOW:
+                return self._feed_windows(data)
             self._enter()
             try:
-                if len(data) <= FEED_WINDOW:
-                    return self._feed(data)
+                return self._feed(data)
+            finally:
+                self._lock.release()
+
+        def _feed_windows(self, data: Buffer) -> list[bytes]:
+            windows = _windows(data)
+            self._enter()
+            try:
                 out: list[bytes] = []
-                for window in _windows(data):
+                for window in windows:
                     out += self._feed(window)
                 return out
             finally:
@@ -289,12 +345,13 @@ def _load_c_backend() -> type:
             """Frame ``data`` into segments for batched JSON parsing (see :data:`Segment`).
 
             Runs of object lines come back as one JSON array each, so a chunk of small
-            events parses with one ``orjson.loads``. Views point into ``data`` or into
-            the framer's buffers: use them before the next call on this framer.
+            events parses with one ``orjson.loads``. Segments are bytes or views of
+            bytes that this call owns, so they stay valid after later calls.
+
+            Raises:
+                FramerError: ``data`` is longer than :data:`FEED_WINDOW`.
             """
-            data = _as_bytes(data)
-            if len(data) > FEED_WINDOW:
-                raise FramerError(f"feed_segments() takes at most {FEED_WINDOW} bytes per call, got {len(data)}")
+            data = _check_segment_feed(data)
             self._enter()
             try:
                 f = self._f
@@ -303,16 +360,22 @@ def _load_c_backend() -> type:
                 if not n:
                     return []
                 fields = unpack(cast("uint64_t *", f.segs), 4 * n)
-                out_view = memoryview(buffer(f.out, f.out_len)) if f.out_len else None
+                # One copy of each framer buffer per call: views into the C buffers
+                # themselves would dangle once the next call reuses or frees them.
+                out = buffer(f.out, f.out_len)[:] if f.out_len else b""
+                head = buffer(f.head, f.head_len)[:] if f.head_len else b""
                 segments: list[Segment] = []
                 for i in range(0, 4 * n, 4):
                     kind, offset, length, count = fields[i : i + 4]
                     if kind == seg_array:
-                        segments.append((out_view[offset : offset + length], count))  # type: ignore[index]
-                    elif kind == seg_data:
-                        segments.append((memoryview(data)[offset : offset + length], 0))
+                        base = out
                     else:
-                        segments.append((memoryview(buffer(f.head, f.head_len))[offset : offset + length], 0))
+                        base = data if kind == seg_data else head
+                        count = 0
+                    if offset == 0 and length == len(base):
+                        segments.append((base, count))
+                    else:
+                        segments.append((memoryview(base)[offset : offset + length], count))
                 return segments
             finally:
                 self._lock.release()
