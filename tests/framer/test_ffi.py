@@ -35,11 +35,13 @@ def test_new_refuses_inconsistent_limits(max_line: int, max_pending: int) -> Non
 def test_one_chunk_through_the_c_api() -> None:
     """Clean lines stay in the chunk (one split in Python builds them); a dirty one is copied."""
     f = ffi.gc(lib.ndjson_framer_new(100, 100), lib.ndjson_framer_free)
-    assert lib.ndjson_feed_lines(f, b"a\nb\nc", 5) == lib.NDJSON_OK
+    assert lib.ndjson_feed_lines(f, b"a\nb\nc", 5) == lib.NDJSON_HEAD_KEEP | lib.NDJSON_BODY_CLEAN
     assert (f.newlines, f.head_kind, f.body_clean, f.pend_len, f.lines) == (2, lib.NDJSON_HEAD_KEEP, 1, 1, 2)
-    assert lib.ndjson_feed_lines(f, b"d\n x \n", 6) == lib.NDJSON_OK
+    assert lib.ndjson_feed_lines(f, b"d\n x \n", 6) == lib.NDJSON_HEAD_BUFFER
     assert f.head_kind == lib.NDJSON_HEAD_BUFFER and ffi.buffer(f.head, f.head_len)[:] == b"cd"
     assert f.body_clean == 0 and ffi.buffer(f.out, f.out_len)[:] == b"x"
+    assert lib.ndjson_feed_lines(f, b"no newline", 10) == lib.NDJSON_HEAD_NONE
+    assert lib.ndjson_feed_lines(f, b"\n", 1) == lib.NDJSON_HEAD_BUFFER | lib.NDJSON_BODY_CLEAN
     assert lib.ndjson_finish(f) == lib.NDJSON_OK and f.head_kind == lib.NDJSON_HEAD_NONE
 
 

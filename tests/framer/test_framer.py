@@ -202,29 +202,34 @@ def test_limits_may_be_equal(framer_cls: type) -> None:
 
 
 class _Paused:
-    """Makes a framer's next internal feed stop inside its lock until released."""
+    """Makes the next feed of any framer stop inside its lock until released.
 
-    def __init__(self, cls: type) -> None:
+    Both twins build the windows of a feed before taking the lock and iterate them
+    under it, so a paused window generator holds a real feed inside the lock.
+    """
+
+    def __init__(self) -> None:
         self.inside = threading.Event()
         self.release = threading.Event()
-        original = cls._feed
+        original = framer_module._windows  # noqa: SLF001
 
-        def paused_feed(framer: object, *args: object) -> object:
+        def paused_windows(data: object) -> object:
             self.inside.set()
             assert self.release.wait(10), "the test never released the paused feed"
-            return original(framer, *args)
+            yield from original(data)  # type: ignore[arg-type]
 
-        self.patch = mock.patch.object(cls, "_feed", paused_feed)
+        self.patch = mock.patch.object(framer_module, "_windows", paused_windows)
 
 
 @pytest.mark.parametrize("second", ["feed", "feed_segments", "finish"])
 def test_a_second_thread_gets_framer_busy(framer_cls: type, second: str) -> None:
     """While one thread is inside feed(), another call raises FramerBusyError and changes nothing."""
     f = framer_cls()
-    paused = _Paused(framer_cls)
+    paused = _Paused()
     results: queue.Queue[object] = queue.Queue()
     with paused.patch:
-        worker = threading.Thread(target=lambda: results.put(f.feed(b"a\nb")), name="framer-first-feeder")
+        # a bytearray takes the windowed path in both twins
+        worker = threading.Thread(target=lambda: results.put(f.feed(bytearray(b"a\nb"))), name="framer-first-feeder")
         worker.start()
         assert paused.inside.wait(10)
         with pytest.raises(FramerBusyError, match="two threads"):
