@@ -22,19 +22,12 @@ class ForgivingBuildExt(build_ext):
     """build_ext that reports a failed C build instead of failing the install."""
 
     def run(self) -> None:
+        # Caught here rather than per extension, so that the steps after a failed
+        # compile (copying the module into the tree, for editable installs) are skipped.
         try:
             super().run()
         except (CCompilerError, ExecError, PlatformError) as exc:
-            self.announce_fallback(exc)
-
-    def build_extension(self, ext) -> None:  # noqa: ANN001 - setuptools' Extension
-        try:
-            super().build_extension(ext)
-        except (CCompilerError, ExecError, PlatformError) as exc:
-            self.announce_fallback(exc)
-
-    def announce_fallback(self, exc: Exception) -> None:
-        self.warn(BANNER.format(rule="=" * 76, error=exc))
+            self.warn(BANNER.format(rule="=" * 76, error=exc))
 
 
 setup(cffi_modules=["csrc/framer_build.py:ffibuilder"], cmdclass={"build_ext": ForgivingBuildExt})
