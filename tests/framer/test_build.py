@@ -56,3 +56,13 @@ def test_a_build_without_a_compiler_succeeds_with_a_banner(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WARNING: the C NDJSON framer could not be compiled" in proc.stdout + proc.stderr
     assert not list((tmp_path / "sidecar_sync").glob("_framer*.so"))
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs exactly the test command the README opens with."""
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.split("```sh", 1)[1].split("```", 1)[0].splitlines() if line and line[0] != "#"]
+    ci_commands = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and line[0] != "#"]
+    assert len(commands) == 2
+    assert ci_commands[-1] == commands[1]
+    assert ci_commands[:2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."']
