@@ -422,8 +422,8 @@ def _select_backend() -> tuple[str, type]:
                 f"({exc}); install a C compiler and reinstall sidecar-sync"
             ) from exc
         log.warning(
-            "C framer not available (%s); using the pure-Python framer, which is several times "
-            "slower. Install a C compiler and reinstall sidecar-sync to build it.",
+            "C framer not available (%s); using the pure-Python framer, which is slower. "
+            "Install a C compiler and reinstall sidecar-sync to build it.",
             exc,
         )
         return "python", PyLineFramer
