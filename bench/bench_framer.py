@@ -39,8 +39,8 @@ import gc
 import io
 import statistics
 import time
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 import orjson
 import pytest
@@ -173,7 +173,7 @@ def paired(benchmark, request: pytest.FixtureRequest, contender: Contender, base
     benchmark.pedantic(run, setup=setup, rounds=rounds, warmup_rounds=1)
     times = benchmark.stats.stats.data
     base = baseline_times[-len(times) :]
-    benchmark.extra_info["paired_ratio"] = statistics.median(t / b for t, b in zip(times, base))
+    benchmark.extra_info["paired_ratio"] = statistics.median(t / b for t, b in zip(times, base, strict=True))
     benchmark.extra_info["baseline_median"] = statistics.median(base)
 
 
