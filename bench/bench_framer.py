@@ -171,6 +171,8 @@ def paired(benchmark, request: pytest.FixtureRequest, contender: Contender, base
 
     rounds = max(request.config.getoption("benchmark_min_rounds"), 5)
     benchmark.pedantic(run, setup=setup, rounds=rounds, warmup_rounds=1)
+    if benchmark.stats is None:
+        return  # --benchmark-disable: one untimed run, a correctness check only
     times = benchmark.stats.stats.data
     base = baseline_times[-len(times) :]
     benchmark.extra_info["paired_ratio"] = statistics.median(t / b for t, b in zip(times, base, strict=True))
