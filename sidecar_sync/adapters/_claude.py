@@ -309,6 +309,10 @@ def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
 
 
 def _stream_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    # The hottest handler: with --include-partial-messages three lines in four are
+    # stream events, most of them text/thinking deltas. Field checks are inlined
+    # (no helper calls: a Python call costs about what building the content does,
+    # bench/README.md "Hot path"), and the content and message are built positionally.
     inner = event.get("event")
     if type(inner) is dict and inner.get("type") == "content_block_delta":
         delta = inner.get("delta")
@@ -323,18 +327,25 @@ def _stream_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> No
                 cls = ThinkingContent
                 mtype = THINKING
             else:
-                out.append(unknown_message(event, ts))
+                cls = None
+            if cls is not None:
+                api_id = event.get("api_message_id")
+                index = inner.get("index")
+                if type(index) is not int:
+                    index = int_or_none(index)
+                uuid = event.get("uuid")
+                parent = event.get("parent_tool_use_id")
+                if parent is not None and (type(parent) is not str or not parent):
+                    parent = None
+                content = cls(
+                    text if type(text) is str else "", True, api_id if type(api_id) is str else None, index
+                )
+                message_id = uuid if type(uuid) is str and uuid else new_message_id()
+                out.append(AgentMessage(message_id, mtype, content, parent, ts))
                 return
-            message_id = event.get("api_message_id")
-            content = cls(
-                text if type(text) is str else "",
-                True,
-                message_id if type(message_id) is str else None,
-                int_or_none(inner.get("index")),
-            )
-            out.append(AgentMessage(_event_id(event), mtype, content, _parent(event), ts))
-            return
-    out.append(unknown_message(event, ts))
+    # every other stream event (message_start, content_block_start/stop, input_json_delta, ...)
+    uuid = event.get("uuid")
+    out.append(AgentMessage(uuid if type(uuid) is str and uuid else new_message_id(), UNKNOWN, event, None, ts))
 
 
 #: ``event["type"]`` -> handler; shared by every Claude stream adapter (they keep no state).
