@@ -579,6 +579,11 @@ class Session:
                         handle(events)
                     except Exception:
                         log.exception("session %r: failed to process %d events", self.session_id, len(events))
+                # Free the chunk's objects now, while they are still in this core's caches,
+                # not after the next read: by then other sessions' threads have run and the
+                # frees miss the cache. (With 16 sessions this was a quarter of the CPU;
+                # bench/README.md "Hot path".)
+                data = events = None  # type: ignore[assignment]
             tail = self._decoder.finish()
             if tail:
                 handle(tail)
