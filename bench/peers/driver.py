@@ -28,6 +28,7 @@ session started. Message counts are checked against the transcript by ``bench/pe
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -42,6 +43,8 @@ from typing import Any
 QUERY = b'{"type":"query","sessionId":"bench","prompt":"go","permissionMode":"bypassPermissions"}\n'
 STOP = b'{"type":"stop","sessionId":"bench"}\n'
 END_LINE = b'{"type":"agent_stopped"}'
+#: ``SIDECAR_BENCH_GC=tuned``: the GC recipe of bench/README.md (gen0 threshold 100,000).
+TUNED_GC_THRESHOLDS = (100_000, 50, 100)
 #: No turn of any scenario may take longer than this (a hung peer must not hang the bench).
 TURN_TIMEOUT = 600.0
 
@@ -301,6 +304,42 @@ PEERS: dict[str, Callable[[int, str, Tally], None]] = {
 }
 
 
+class GcWatch:
+    """Collections per generation and seconds spent in the cyclic GC while a run is measured."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._t = 0.0
+        self._stats0 = gc.get_stats()
+
+    def __call__(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._t
+
+    def __enter__(self) -> GcWatch:
+        self._stats0 = gc.get_stats()
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+        stats = gc.get_stats()
+        self.collections = [b["collections"] - a["collections"] for a, b in zip(self._stats0, stats)]
+
+
+def apply_gc_setting() -> str:
+    """``SIDECAR_BENCH_GC``: ``default`` (the interpreter's own settings, the headline figures) or
+    ``tuned`` (the recipe in bench/README.md, applied to every Python peer alike)."""
+    setting = os.environ.get("SIDECAR_BENCH_GC", "default")
+    if setting == "tuned":
+        gc.set_threshold(*TUNED_GC_THRESHOLDS)
+    elif setting != "default":
+        raise SystemExit(f"SIDECAR_BENCH_GC={setting!r}: use default or tuned")
+    return setting
+
+
 def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     """Run ``n`` sessions of ``peer`` at once; wall time runs from the first session start to
     the end of the last turn, CPU time (this process) from just before to just after."""
@@ -313,10 +352,11 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     base_rss = proc_status_kb("VmRSS")
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
-    try:
-        run(n, emitter, tally)
-    except Exception as exc:
-        tally.errors.append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
+    with GcWatch() as gcw:
+        try:
+            run(n, emitter, tally)
+        except Exception as exc:
+            tally.errors.append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
     t_end = tally.extra.pop("t_end", None) or max(tally.extra.pop("t_ends", None) or [time.perf_counter()])
     tally.extra.pop("t_ends", None)
     cpu = cpu_seconds() - cpu0
@@ -328,6 +368,8 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
         "wall_s": t_end - t_start,
         "cpu_s": cpu,
         "base_rss_kb": base_rss,
+        "gc_s": gcw.seconds,
+        "gc_collections": gcw.collections,
         "errors": tally.errors,
         **tally.extra,
     }
@@ -341,6 +383,7 @@ def main() -> int:
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--emitter", required=True)
     args = p.parse_args()
+    gc_setting = apply_gc_setting()
     if args.mode == "tput":
         result = measure(args.peer, args.sessions, args.emitter)
     else:
@@ -359,7 +402,7 @@ def main() -> int:
         else:
             result = {"available": True, "first_s": first, "messages": msgs, "errors": errors,
                       "base_rss_kb": proc_status_kb("VmRSS")}  # fmt: skip
-    result.update(peer=args.peer, mode=args.mode, sessions=args.sessions, hwm_kb=proc_status_kb("VmHWM"))
+    result.update(peer=args.peer, mode=args.mode, sessions=args.sessions, hwm_kb=proc_status_kb("VmHWM"), gc=gc_setting)
     print("@@RESULT " + json.dumps(result), flush=True)
     return 0
 
