@@ -23,11 +23,41 @@ from .errors import (
     UnknownProviderError,
     WaitTimeoutError,
 )
+from .messages import (
+    AgentMessage,
+    CompactionContent,
+    CostContent,
+    ErrorContent,
+    InitContent,
+    StatusContent,
+    StreamAdapter,
+    TextContent,
+    ThinkingContent,
+    ToolCallContent,
+    ToolResultContent,
+    new_stream_adapter,
+    parse_message,
+    register_adapter,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "AgentMessage",
+    "CompactionContent",
+    "CostContent",
+    "ErrorContent",
+    "InitContent",
+    "StatusContent",
+    "StreamAdapter",
+    "TextContent",
+    "ThinkingContent",
+    "ToolCallContent",
+    "ToolResultContent",
+    "new_stream_adapter",
+    "parse_message",
+    "register_adapter",
     "FramerBusyError",
     "FramerError",
     "InvalidOptionError",

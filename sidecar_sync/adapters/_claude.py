@@ -1,0 +1,328 @@
+"""Claude Code ``--output-format stream-json --verbose`` events -> AgentMessages.
+
+Shapes are those of the real CLI (recordings of Claude Code 2.1.330/2.1.197 in
+``tests/data/claude``) and of the Agent SDK message types (``sdk.d.ts``:
+``SDKCompactBoundaryMessage``, ``SDKStatusMessage``, ``SDKAPIRetryMessage``,
+``SDKResultError``, ``SDKPartialAssistantMessage``).
+
+Mapping (``parent_id`` is the line's ``parent_tool_use_id`` throughout):
+
+- ``system`` ``init`` -> init (session_id, model, cwd, tools).
+- ``system`` ``compact_boundary`` -> compaction (``compact_metadata.trigger``/``pre_tokens``).
+- ``system`` ``api_retry`` / ``permission_denied`` / ``status`` -> status with a
+  readable message ("API error 500 (server_error); retry 1/10 in 0.6 s",
+  "Permission denied: Bash: ...", "Requesting a model response"); other system
+  subtypes (hooks, local command output, ...) -> status named by the subtype.
+  ``data`` is the event.
+- ``assistant``: the CLI prints one line per content block (same
+  ``message.id``); each block becomes one message with id ``<uuid>-<type>-<n>``
+  (``n`` = block index in the line): ``text`` -> text, ``thinking`` -> thinking,
+  ``tool_use`` (and ``server_tool_use``/``mcp_tool_use``) -> tool_call, any
+  other block -> unknown (content = the block).
+- ``user``: each ``tool_result`` block -> tool_result (``content`` string or
+  block list as ``output``, ``is_error``; the line's structured
+  ``tool_use_result`` as ``structured`` when the line holds one result). A user
+  line with anything else (a replayed prompt, "[Request interrupted by user]")
+  also yields one unknown message with the whole event.
+- ``result`` -> cost, then, if the turn failed, an error message
+  (``<uuid>-error``) carrying the result text (or the ``errors`` list). A failed
+  turn is ``is_error`` or a non-``success`` subtype or an ``api_error_status``
+  or ``terminal_reason == "api_error"``: API errors still say
+  ``subtype: "success"``, so the subtype alone cannot be trusted.
+- ``stream_event`` (only with ``--include-partial-messages``):
+  ``content_block_delta`` ``text_delta``/``thinking_delta`` -> text/thinking
+  with ``delta=True``, ``message_id`` = ``api_message_id`` (the Anthropic
+  message id) and ``index`` = the block index. The complete block follows as an
+  ``assistant`` line (the CLI prints it just before ``content_block_stop``), so
+  streaming UIs append deltas and replace them with the full block; others skip
+  deltas. Every other stream event (message_start, content_block_start,
+  input_json_delta, content_block_stop, message_delta, message_stop) -> unknown.
+- anything else (``control_response``, future types) -> unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ..messages import (
+    COMPACTION,
+    COST,
+    ERROR,
+    INIT,
+    STATUS,
+    TEXT,
+    THINKING,
+    TOOL_CALL,
+    TOOL_RESULT,
+    UNKNOWN,
+    AgentMessage,
+    CompactionContent,
+    CostContent,
+    ErrorContent,
+    InitContent,
+    StatusContent,
+    TextContent,
+    ThinkingContent,
+    ToolCallContent,
+    ToolResultContent,
+    new_message_id,
+    unknown_message,
+)
+from ._common import (
+    EMPTY,
+    DispatchStreamAdapter,
+    Handler,
+    as_dict,
+    as_int,
+    as_str,
+    float_or_none,
+    int_or_none,
+    str_list,
+    str_or_none,
+    text_list,
+)
+
+__all__ = ["ClaudeStreamAdapter", "HANDLERS", "system_event"]
+
+_STATUS_TEXT: Final = {
+    "requesting": "Requesting a model response",
+    "compacting": "Compacting the conversation",
+}
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    uuid = event.get("uuid")
+    return uuid if type(uuid) is str and uuid else new_message_id()
+
+
+def _parent(event: dict[str, Any]) -> str | None:
+    parent = event.get("parent_tool_use_id")
+    return parent if type(parent) is str and parent else None
+
+
+# -- system ---------------------------------------------------------------------------
+
+
+def _system_status(subtype: str, event: dict[str, Any]) -> StatusContent:
+    if subtype == "api_retry":
+        status = event.get("error_status")
+        code = f"API error {status}" if type(status) is int else "API connection error"
+        error = event.get("error")
+        reason = f" ({error})" if type(error) is str and error else ""
+        delay = float_or_none(event.get("retry_delay_ms"))
+        when = f" in {delay / 1000:.1f} s" if delay is not None else ""
+        attempt = int_or_none(event.get("attempt"))
+        limit = int_or_none(event.get("max_retries"))
+        count = f" {attempt}/{limit}" if attempt is not None and limit is not None else ""
+        return StatusContent(subtype, f"{code}{reason}; retry{count}{when}", event)
+    if subtype == "permission_denied":
+        tool = as_str(event.get("tool_name"), "a tool")
+        detail = event.get("message")
+        suffix = f": {detail}" if type(detail) is str and detail else ""
+        return StatusContent(subtype, f"Permission denied: {tool}{suffix}", event)
+    if subtype == "status":
+        status = event.get("status")
+        if status is None:
+            return StatusContent(subtype, "Ready", event)
+        text = _STATUS_TEXT.get(status) if type(status) is str else None
+        return StatusContent(subtype, text or as_str(status, "status"), event)
+    return StatusContent(subtype, subtype.replace("_", " "), event)
+
+
+def system_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    """Adapt a ``system`` event (also used by the ``auto`` adapter before it decides)."""
+    subtype = event.get("subtype")
+    if subtype == "init":
+        out.append(
+            AgentMessage(
+                _event_id(event),
+                INIT,
+                InitContent(
+                    str_or_none(event.get("session_id")),
+                    str_or_none(event.get("model")),
+                    str_or_none(event.get("cwd")),
+                    str_list(event.get("tools")),
+                ),
+                None,
+                ts,
+            )
+        )
+    elif subtype == "compact_boundary":
+        meta = as_dict(event.get("compact_metadata"))
+        content = CompactionContent(as_str(meta.get("trigger"), "unknown"), as_int(meta.get("pre_tokens")))
+        out.append(AgentMessage(_event_id(event), COMPACTION, content, None, ts))
+    elif type(subtype) is str and subtype:
+        out.append(AgentMessage(_event_id(event), STATUS, _system_status(subtype, event), None, ts))
+    else:
+        out.append(unknown_message(event, ts))
+
+
+# -- assistant ------------------------------------------------------------------------
+
+
+def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    message = event.get("message")
+    blocks = message.get("content") if type(message) is dict else None
+    if type(blocks) is not list:
+        if type(blocks) is str:  # not produced by the CLI; the API allows a bare string
+            out.append(AgentMessage(_event_id(event), TEXT, TextContent(blocks), _parent(event), ts))
+        else:
+            out.append(unknown_message(event, ts))
+        return
+    uuid = event.get("uuid")
+    base = uuid if type(uuid) is str and uuid else new_message_id()
+    parent = event.get("parent_tool_use_id")
+    if type(parent) is not str or not parent:
+        parent = None
+    n = 0
+    for block in blocks:
+        kind = block.get("type") if type(block) is dict else None
+        if kind == "text":
+            text = block.get("text")
+            content: Any = TextContent(text if type(text) is str else "")
+            out.append(AgentMessage(f"{base}-text-{n}", TEXT, content, parent, ts))
+        elif kind == "tool_use" or kind == "server_tool_use" or kind == "mcp_tool_use":
+            tool_id = block.get("id")
+            name = block.get("name")
+            content = ToolCallContent(
+                tool_id if type(tool_id) is str else None,
+                name if type(name) is str else "",
+                block.get("input"),
+            )
+            out.append(AgentMessage(f"{base}-tool_call-{n}", TOOL_CALL, content, parent, ts))
+        elif kind == "thinking":
+            text = block.get("thinking")
+            content = ThinkingContent(text if type(text) is str else "")
+            out.append(AgentMessage(f"{base}-thinking-{n}", THINKING, content, parent, ts))
+        else:
+            out.append(AgentMessage(f"{base}-unknown-{n}", UNKNOWN, block, parent, ts))
+        n += 1
+
+
+# -- user -----------------------------------------------------------------------------
+
+
+def _user(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    message = event.get("message")
+    blocks = message.get("content") if type(message) is dict else None
+    if type(blocks) is not list:
+        out.append(unknown_message(event, ts))
+        return
+    results = [block for block in blocks if type(block) is dict and block.get("type") == "tool_result"]
+    if results:
+        uuid = event.get("uuid")
+        base = uuid if type(uuid) is str and uuid else new_message_id()
+        parent = _parent(event)
+        structured = event.get("tool_use_result") if len(results) == 1 else None
+        n = 0
+        for block in results:
+            tool_id = block.get("tool_use_id")
+            content = ToolResultContent(
+                tool_id if type(tool_id) is str else None,
+                block.get("content"),
+                block.get("is_error") is True,
+                structured,
+            )
+            out.append(AgentMessage(f"{base}-tool_result-{n}", TOOL_RESULT, content, parent, ts))
+            n += 1
+    if len(results) != len(blocks) or not blocks:
+        message_id = f"{event['uuid']}-unknown" if results and type(event.get("uuid")) is str else None
+        out.append(unknown_message(event, ts, message_id))
+
+
+# -- result ---------------------------------------------------------------------------
+
+
+def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    usage = event.get("usage")
+    if type(usage) is not dict:
+        usage = EMPTY
+    subtype = event.get("subtype")
+    subtype = subtype if type(subtype) is str else None
+    terminal_reason = str_or_none(event.get("terminal_reason"))
+    api_error_status = int_or_none(event.get("api_error_status"))
+    result = event.get("result")
+    result = result if type(result) is str else None
+    errors = text_list(event.get("errors"))
+    failed = (
+        event.get("is_error") is True
+        or (subtype is not None and subtype != "success")
+        or api_error_status is not None
+        or terminal_reason == "api_error"
+    )
+    content = CostContent(
+        float_or_none(event.get("total_cost_usd")),
+        int_or_none(event.get("duration_ms")),
+        as_int(usage.get("input_tokens")),
+        as_int(usage.get("output_tokens")),
+        int_or_none(event.get("num_turns")),
+        failed,
+        result,
+        errors,
+        as_int(usage.get("cache_read_input_tokens")),
+        subtype,
+        terminal_reason,
+        api_error_status,
+        usage if usage is not EMPTY else None,
+    )
+    base = _event_id(event)
+    out.append(AgentMessage(base, COST, content, None, ts))
+    if failed:
+        if result:
+            text = result
+        elif errors:
+            text = "; ".join(errors)
+        else:
+            text = f"turn failed ({terminal_reason or subtype or 'error'})"
+        out.append(AgentMessage(f"{base}-error", ERROR, ErrorContent(text), None, ts))
+
+
+# -- stream_event ---------------------------------------------------------------------
+
+
+def _stream_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
+    inner = event.get("event")
+    if type(inner) is dict and inner.get("type") == "content_block_delta":
+        delta = inner.get("delta")
+        if type(delta) is dict:
+            kind = delta.get("type")
+            if kind == "text_delta":
+                text = delta.get("text")
+                cls: Any = TextContent
+                mtype = TEXT
+            elif kind == "thinking_delta":
+                text = delta.get("thinking")
+                cls = ThinkingContent
+                mtype = THINKING
+            else:
+                out.append(unknown_message(event, ts))
+                return
+            message_id = event.get("api_message_id")
+            content = cls(
+                text if type(text) is str else "",
+                True,
+                message_id if type(message_id) is str else None,
+                int_or_none(inner.get("index")),
+            )
+            out.append(AgentMessage(_event_id(event), mtype, content, _parent(event), ts))
+            return
+    out.append(unknown_message(event, ts))
+
+
+#: ``event["type"]`` -> handler; shared by every Claude stream adapter (they keep no state).
+HANDLERS: Final[dict[str, Handler]] = {
+    "assistant": _assistant,
+    "user": _user,
+    "stream_event": _stream_event,
+    "system": system_event,
+    "result": _result,
+}
+
+
+class ClaudeStreamAdapter(DispatchStreamAdapter):
+    """Stream adapter for Claude Code stream-json output (stateless per event)."""
+
+    __slots__ = ()
+
+    def __init__(self, provider: str = "claude") -> None:
+        super().__init__(provider, HANDLERS)

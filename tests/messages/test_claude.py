@@ -1,0 +1,169 @@
+"""The Claude Code adapter on real recordings of ``claude -p --output-format stream-json --verbose``."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar_sync.messages import (
+    AgentMessage,
+    CostContent,
+    ErrorContent,
+    InitContent,
+    StatusContent,
+    TextContent,
+    ToolCallContent,
+    ToolResultContent,
+    new_stream_adapter,
+    parse_message,
+)
+from tests.messages.conftest import load_events
+
+
+def adapt(name: str) -> list[AgentMessage]:
+    return new_stream_adapter("claude").adapt_batch(load_events(f"claude/{name}"))
+
+
+def types(messages: list[AgentMessage]) -> list[str]:
+    return [m.type for m in messages]
+
+
+def test_plain_turn_maps_init_text_cost() -> None:
+    """A plain turn gives init, the assistant text and the cost of the result line."""
+    raw = load_events("claude/claude_plain.jsonl")
+    messages = adapt("claude_plain.jsonl")
+    assert types(messages) == ["init", "text", "cost"]
+    init, text, cost = messages
+    assert init.id == raw[0]["uuid"]
+    assert init.content == InitContent(raw[0]["session_id"], "claude-opus-5-5", raw[0]["cwd"], raw[0]["tools"])
+    assert "Bash" in init.content.tools
+    assert text.id == f"{raw[1]['uuid']}-text-0"
+    assert text.content == TextContent(raw[1]["message"]["content"][0]["text"])
+    assert text.parent_id is None
+    assert cost.id == raw[2]["uuid"]
+    content = cost.content
+    assert isinstance(content, CostContent)
+    assert content.total_cost_usd == raw[2]["total_cost_usd"]
+    assert content.duration_ms == raw[2]["duration_ms"]
+    assert (content.input_tokens, content.output_tokens) == (
+        raw[2]["usage"]["input_tokens"],
+        raw[2]["usage"]["output_tokens"],
+    )
+    assert content.num_turns == 1
+    assert content.is_error is False
+    assert content.result == raw[2]["result"]
+    assert content.subtype == "success" and content.terminal_reason == "completed"
+
+
+def test_older_cli_version_has_the_same_mapping() -> None:
+    """Claude Code 2.1.197 (fewer keys) maps the same way."""
+    assert types(adapt("claude_plain_v2.1.197.jsonl")) == ["init", "text", "cost"]
+
+
+def test_tool_turn_keeps_input_output_and_structured_result() -> None:
+    """A Bash tool call: tool_use input, tool_result string output, tool_use_result kept as structured."""
+    raw = load_events("claude/claude_tool_bash.jsonl")
+    messages = adapt("claude_tool_bash.jsonl")
+    assert types(messages) == ["init", "tool_call", "tool_result", "text", "cost"]
+    call, result = messages[1], messages[2]
+    block = raw[1]["message"]["content"][0]
+    assert call.id == f"{raw[1]['uuid']}-tool_call-0"
+    assert call.content == ToolCallContent(block["id"], "Bash", block["input"])
+    assert result.id == f"{raw[2]['uuid']}-tool_result-0"
+    assert result.content == ToolResultContent(block["id"], "hi", False, raw[2]["tool_use_result"])
+    assert result.content.structured["stdout"] == "hi"
+    assert messages[4].content.num_turns == 2
+
+
+def test_read_tool_structured_output() -> None:
+    """Read's tool_use_result (``{type: "text", file: {...}}``) stays available to UIs."""
+    raw = load_events("claude/claude_tool_read.jsonl")
+    result = adapt("claude_tool_read.jsonl")[2]
+    assert result.type == "tool_result"
+    assert result.content.structured == raw[2]["tool_use_result"]
+    assert result.content.structured["type"] == "text"
+
+
+@pytest.mark.parametrize("name", ["claude_api_error_500.jsonl", "claude_noauth.jsonl"])
+def test_api_error_result_says_success_but_is_an_error(name: str) -> None:
+    """``subtype: "success"`` with ``is_error: true``: the cost says is_error and an error message follows."""
+    raw = load_events(f"claude/{name}")
+    messages = adapt(name)
+    assert types(messages)[-2:] == ["cost", "error"]
+    result = raw[-1]
+    assert result["subtype"] == "success" and result["is_error"] is True
+    cost, error = messages[-2:]
+    assert cost.content.is_error is True
+    assert cost.content.terminal_reason == "api_error"
+    assert error.id == f"{result['uuid']}-error"
+    assert error.content == ErrorContent(result["result"])
+
+
+def test_api_error_status_is_kept() -> None:
+    cost = adapt("claude_api_error_500.jsonl")[-2]
+    assert cost.content.api_error_status == 500
+
+
+def test_api_retry_is_a_readable_status() -> None:
+    """system/api_retry (attempt, max_retries, retry_delay_ms, error_status, error) -> status text."""
+    status = adapt("claude_api_error_500.jsonl")[1]
+    assert status.type == "status"
+    assert status.content.subtype == "api_retry"
+    assert status.content.message == "API error 500 (server_error); retry 1/1 in 0.6 s"
+    assert status.content.data["retry_delay_ms"] == 558
+
+
+def test_stream_input_mode_turns_and_control_response() -> None:
+    """Long-lived stream-json input: one init per turn; control_response is unknown, kept raw."""
+    raw = load_events("claude/claude_stream_input.jsonl")
+    messages = adapt("claude_stream_input.jsonl")
+    assert types(messages) == ["unknown", "init", "text", "cost", "init", "tool_call", "tool_result", "text", "cost"]
+    assert messages[0].content == raw[0]
+    # total_cost_usd is cumulative over the session, usage is per turn
+    first, second = messages[3].content, messages[8].content
+    assert second.total_cost_usd > first.total_cost_usd
+    assert (first.input_tokens, second.input_tokens) == (12, 24)
+
+
+def test_partial_messages_give_text_deltas_then_the_full_block() -> None:
+    """stream_event text_delta -> text with delta=True; the assistant line still gives the full text."""
+    raw = load_events("claude/claude_partial_messages.jsonl")
+    messages = adapt("claude_partial_messages.jsonl")
+    texts = [m for m in messages if m.type == "text"]
+    deltas = [m for m in texts if m.content.delta]
+    full = [m for m in texts if not m.content.delta]
+    assert "".join(m.content.text for m in deltas) == "Tool said: hi"
+    assert [m.content.text for m in full] == ["Tool said: hi"]
+    api_id = raw[-2]["api_message_id"]
+    assert {m.content.message_id for m in deltas} == {api_id}
+    assert {m.content.index for m in deltas} == {0}
+    # every delta carries its line's uuid, so ids stay unique
+    assert len({m.id for m in messages}) == len(messages)
+    # system/status (requesting) is a readable status
+    statuses = [m for m in messages if m.type == "status"]
+    assert [s.content.message for s in statuses] == ["Requesting a model response"] * 2
+    # the other stream events are kept raw as unknown
+    unknown = [m for m in messages if m.type == "unknown"]
+    assert {m.content["event"]["type"] for m in unknown} >= {"message_start", "content_block_start", "message_stop"}
+
+
+def test_stateless_parse_matches_the_stream_adapter() -> None:
+    """Claude needs no per-stream state: parse_message gives the same messages (but its own timestamps)."""
+    for event in load_events("claude/claude_tool_bash.jsonl"):
+        one = parse_message("claude", event)
+        other = new_stream_adapter("claude").adapt(event)
+        assert [(m.id, m.type, m.content, m.parent_id) for m in one] == [
+            (m.id, m.type, m.content, m.parent_id) for m in other
+        ]
+
+
+def test_to_dict_is_json_ready() -> None:
+    import orjson
+
+    for message in adapt("claude_tool_bash.jsonl"):
+        data = message.to_dict()
+        assert orjson.loads(orjson.dumps(data)) == data
+        assert set(data) == {"id", "type", "parent_id", "timestamp", "content"}
+
+
+def test_status_content_is_typed() -> None:
+    assert isinstance(adapt("claude_api_error_500.jsonl")[1].content, StatusContent)
