@@ -27,7 +27,9 @@ Protocol lines in runner output are handled as a live session handles them:
 ``agent_event`` is unwrapped and its ``event`` adapted; ``ready``, ``pong``,
 ``agent_started`` and ``agent_stopped`` are counted as control lines and skipped;
 ``agent_error`` and ``error`` are counted as control lines *and* surface as an
-``error`` message carrying their ``message``.
+``error`` message carrying their ``message``. A bare ``error`` line counts as
+protocol only after another protocol line was seen in the same source: in a raw
+Codex transcript ``{"type": "error"}`` is Codex's own event and goes to the adapter.
 
 Cost accounting (see :class:`ReplaySummary`): a provider's ``total_cost_usd`` is
 a running total for its session, so within a file the latest value per session
@@ -48,7 +50,7 @@ from operator import attrgetter
 from typing import IO, Any, Callable, Final, Iterable, Iterator, NamedTuple, Sequence, Union
 
 from .decoder import EventDecoder
-from .errors import InvalidOptionError, ReplayError
+from .errors import FramerError, InvalidOptionError, ReplayError
 from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
 from .messages import (
     COST,
@@ -372,7 +374,18 @@ class _SourceReplay:
     cheap per-event scan for protocol lines.
     """
 
-    __slots__ = ("source", "name", "summary", "_decoder", "_adapter", "_counts", "_costs", "_session", "_sessions")
+    __slots__ = (
+        "source",
+        "name",
+        "summary",
+        "_decoder",
+        "_adapter",
+        "_counts",
+        "_costs",
+        "_session",
+        "_sessions",
+        "_runner_output",
+    )
 
     def __init__(self, source: Source, provider: Any, max_line_size: int, max_pending: int) -> None:
         self.source = source
@@ -384,6 +397,10 @@ class _SourceReplay:
         self._costs: dict[Any, float] = {}
         self._session: Any = None
         self._sessions: set[Any] = set()
+        # True once a runner protocol line was seen: only then is a bare
+        # {"type": "error"} a protocol complaint rather than a provider event
+        # (Codex prints {"type": "error", "message": ...} events of its own).
+        self._runner_output = False
 
     def batches(self, chunk_size: int, progress: Callable[[int], None] | None) -> Iterator[list[AgentMessage]]:
         """Yield the messages of each read chunk (empty lists are skipped)."""
@@ -424,9 +441,10 @@ class _SourceReplay:
         control = 0
         for event in events:
             kind = event.get("type")
-            if kind not in CONTROL_TYPES:
+            if kind not in CONTROL_TYPES or (kind == PROTOCOL_ERROR and not self._runner_output):
                 run.append(event)
                 continue
+            self._runner_output = True
             if kind == AGENT_EVENT:
                 inner = event.get("event")
                 # A malformed wrapper goes to the adapter whole (it comes out as unknown).
@@ -518,7 +536,10 @@ def _check_options(max_line_size: int, max_pending: int, chunk_size: int, provid
         raise InvalidOptionError(f"errors must be 'raise' or 'skip', got {errors!r}")
     # Building a decoder and an adapter validates the limits and the provider up
     # front, so a bad option fails before any file is opened.
-    EventDecoder(max_line_size, max_pending)
+    try:
+        EventDecoder(max_line_size, max_pending)
+    except FramerError as exc:
+        raise InvalidOptionError(str(exc)) from exc
     new_stream_adapter(provider)
 
 
