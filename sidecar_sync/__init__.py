@@ -9,6 +9,7 @@ to callbacks or blocking iterators.
 from __future__ import annotations
 
 from .errors import (
+    ExtraEnvRejectedError,
     FramerBusyError,
     FramerError,
     InvalidOptionError,
@@ -39,11 +40,17 @@ from .messages import (
     parse_message,
     register_adapter,
 )
+from .manager import SidecarManager
+from .session import MessageIterator, SessionState
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "SidecarManager",
+    "SessionState",
+    "MessageIterator",
+    "ExtraEnvRejectedError",
     "AgentMessage",
     "CompactionContent",
     "CostContent",

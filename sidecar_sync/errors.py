@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "SidecarError",
     "InvalidOptionError",
+    "ExtraEnvRejectedError",
     "SessionExistsError",
     "SessionNotFoundError",
     "SessionNotActiveError",
@@ -38,6 +39,19 @@ class SidecarError(Exception):
 
 class InvalidOptionError(SidecarError, ValueError):
     """An argument or session option is invalid (bad type, bad path, rejected key)."""
+
+
+class ExtraEnvRejectedError(InvalidOptionError):
+    """``extra_env`` holds keys a runner must not get (DESIGN §5); nothing was spawned.
+
+    Attributes:
+        rejected: each refused key (``repr`` for a non-str key) -> why it was refused.
+    """
+
+    def __init__(self, rejected: dict[str, str]) -> None:
+        detail = "; ".join(f"{key!r}: {reason}" for key, reason in rejected.items())
+        super().__init__(f"extra_env rejected ({len(rejected)} key(s)): {detail}")
+        self.rejected = dict(rejected)
 
 
 class SessionExistsError(SidecarError, ValueError):

@@ -1,0 +1,237 @@
+"""The provider registry: provider name -> how to start its runner and read its events.
+
+A provider is looked up by name in a registry, never pasted into a path, so a name
+like ``../../x`` simply is not found. Each :class:`Provider` knows how to build the
+runner's argv (the Python mapping of the seed's runner resolution and CLI
+detection), which message adapter reads its events, and what it needs before
+anything is spawned (a runner module, an agent CLI).
+
+Built-in providers run ``[python, "-m", "sidecar_sync.runners.<name>"]``:
+
+=========  ===========================================  ===================
+provider   runner arguments                             adapter
+=========  ===========================================  ===================
+claude     ``--cli <path of the Claude Code CLI>``      claude
+codex      ``--cli <path of the Codex CLI>``            codex
+ollama     (none)                                       ollama
+echo       (none)                                       claude
+replay     (none)                                       ``providerConfig.adapter`` or auto
+=========  ===========================================  ===================
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Final, Mapping, Sequence, Union
+
+from .errors import InvalidOptionError, ProviderUnavailableError, RunnerNotFoundError
+
+__all__ = [
+    "AdapterSpec",
+    "LaunchSettings",
+    "Launch",
+    "Provider",
+    "BUILTIN_PROVIDERS",
+    "RUNNER_PACKAGE",
+    "check_interpreter",
+    "custom_provider",
+    "validate_provider_name",
+]
+
+#: An adapter: a built-in provider name (``"claude"``, ``"codex"``, ...) or a callable
+#: ``(event: dict) -> list[AgentMessage]``.
+AdapterSpec = Union[str, Callable[[dict], list]]
+
+#: The package holding the built-in runners.
+RUNNER_PACKAGE: Final = "sidecar_sync.runners"
+
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """Manager-wide settings a provider needs to build its argv."""
+
+    python: str
+    claude_path: str | None = None
+    codex_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What to spawn for one session, and how to read it."""
+
+    argv: list[str]
+    adapter: AdapterSpec
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A registered provider.
+
+    Attributes:
+        name: the registry key.
+        adapter: the adapter for its events (see :data:`AdapterSpec`).
+        command: a fixed argv (custom providers), or ``None`` for a built-in runner.
+        cli: for claude/codex, which agent CLI the runner drives (``"claude"``/``"codex"``).
+    """
+
+    name: str
+    adapter: AdapterSpec
+    command: tuple[str, ...] | None = None
+    cli: str | None = None
+    config_adapter: bool = field(default=False)  # replay: providerConfig may name the adapter
+
+    def launch(self, settings: LaunchSettings, provider_config: Mapping[str, Any] | None) -> Launch:
+        """Resolve the argv and adapter for one session; check what must exist.
+
+        Raises:
+            RunnerNotFoundError: the interpreter, the runner module or the custom
+                command is missing (the message names what was looked for).
+            ProviderUnavailableError: the agent CLI the provider drives is missing
+                (the message says where it was looked for).
+            InvalidOptionError: ``provider_config`` names an unusable adapter.
+        """
+        adapter = self.adapter
+        if self.config_adapter and provider_config and provider_config.get("adapter") is not None:
+            adapter = provider_config["adapter"]
+            if not isinstance(adapter, str) or not adapter:
+                raise InvalidOptionError(f"provider_config['adapter'] must be an adapter name, got {adapter!r}")
+        if self.command is not None:
+            program = check_program(self.command[0], f"provider {self.name!r}")
+            return Launch([program, *self.command[1:]], adapter)
+        python = check_interpreter(settings.python)
+        module = f"{RUNNER_PACKAGE}.{self.name}"
+        if os.path.realpath(python) == os.path.realpath(sys.executable) and _find_module(module) is None:
+            raise RunnerNotFoundError(
+                errno.ENOENT,
+                f"runner module {module!r} for provider {self.name!r} not found in {sys.executable}; "
+                "is sidecar_sync installed with its runners?",
+                module,
+            )
+        argv = [python, "-m", module]
+        if self.cli is not None:
+            argv += ["--cli", _find_cli(self.cli, settings)]
+        return Launch(argv, adapter)
+
+
+def _find_module(module: str) -> object | None:
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+
+
+def _find_cli(cli: str, settings: LaunchSettings) -> str:
+    from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
+
+    explicit = settings.claude_path if cli == "claude" else settings.codex_path
+    option = f"{cli}_path"
+    if explicit is not None:
+        path = os.fspath(explicit)
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise ProviderUnavailableError(
+                f"the {cli} CLI given as {option}={path!r} is not an executable file"
+            )
+        return os.path.abspath(path)
+    found = discovery.find_claude_cli() if cli == "claude" else discovery.find_codex_cli()
+    if found is None:
+        looked = discovery.claude_candidates() if cli == "claude" else discovery.codex_candidates()
+        raise ProviderUnavailableError(
+            f"the {cli} CLI was not found (looked in: {', '.join(looked)}, and on PATH); "
+            f"install it or pass SidecarManager({option}=...)"
+        )
+    return found
+
+
+def check_program(program: str, what: str) -> str:
+    """Return the path ``program`` resolves to (via PATH if it has no slash).
+
+    Raises:
+        RunnerNotFoundError: not found or not executable.
+    """
+    if os.sep in program:
+        if os.path.isfile(program) and os.access(program, os.X_OK):
+            return program
+        raise RunnerNotFoundError(errno.ENOENT, f"{what}: program {program!r} not found or not executable", program)
+    found = shutil.which(program)
+    if found is None:
+        raise RunnerNotFoundError(errno.ENOENT, f"{what}: program {program!r} not found on PATH", program)
+    return found
+
+
+def check_interpreter(python: str) -> str:
+    """Resolve the Python interpreter runners are started with.
+
+    Raises:
+        RunnerNotFoundError: it does not exist or is not executable.
+    """
+    if os.sep in python:
+        if os.path.isfile(python) and os.access(python, os.X_OK):
+            return python
+        raise RunnerNotFoundError(
+            errno.ENOENT,
+            f"Python interpreter {python!r} not found or not executable; set SidecarManager(python=...)",
+            python,
+        )
+    found = shutil.which(python)
+    if found is None:
+        raise RunnerNotFoundError(
+            errno.ENOENT, f"Python interpreter {python!r} not found on PATH; set SidecarManager(python=...)", python
+        )
+    return found
+
+
+def validate_provider_name(name: object) -> str:
+    """Check a name for :func:`custom_provider`: letters, digits, ``_.-``, at most 64 chars."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidOptionError(
+            f"provider name must be 1-64 letters, digits, '_', '.' or '-' (not starting with a symbol), got {name!r}"
+        )
+    return name
+
+
+def custom_provider(name: str, command: Sequence[str], adapter: AdapterSpec) -> Provider:
+    """Build a provider that runs a fixed argv.
+
+    Args:
+        name: the registry key (see :func:`validate_provider_name`).
+        command: the argv to spawn; a string is refused (no shell, no splitting).
+        adapter: a built-in adapter name or a callable.
+
+    Raises:
+        InvalidOptionError: a bad name, command or adapter.
+    """
+    validate_provider_name(name)
+    if isinstance(command, (str, bytes)) or not isinstance(command, Sequence) or not command:
+        raise InvalidOptionError(f"command must be a non-empty argv list of str (no shell), got {command!r}")
+    argv = []
+    for arg in command:
+        try:
+            arg = os.fspath(arg)
+        except TypeError:
+            raise InvalidOptionError(f"command arguments must be str, got {arg!r}") from None
+        if not isinstance(arg, str) or "\0" in arg:
+            raise InvalidOptionError(f"command arguments must be str without NUL bytes, got {arg!r}")
+        argv.append(arg)
+    if not argv[0]:
+        raise InvalidOptionError("command[0] (the program) is empty")
+    if not callable(adapter) and not (isinstance(adapter, str) and adapter):
+        raise InvalidOptionError(f"adapter must be a provider name or a callable, got {adapter!r}")
+    return Provider(name=name, adapter=adapter, command=tuple(argv))
+
+
+#: The providers every manager starts with.
+BUILTIN_PROVIDERS: Final[Mapping[str, Provider]] = {
+    "claude": Provider("claude", adapter="claude", cli="claude"),
+    "codex": Provider("codex", adapter="codex", cli="codex"),
+    "ollama": Provider("ollama", adapter="ollama"),
+    "echo": Provider("echo", adapter="claude"),
+    "replay": Provider("replay", adapter="auto", config_adapter=True),
+}

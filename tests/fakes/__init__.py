@@ -1,0 +1,1 @@
+"""Fake servers for tests: loopback stand-ins for the model APIs the runners talk to."""
