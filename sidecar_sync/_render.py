@@ -18,6 +18,7 @@ not ``dumb``. Without colour, the markers alone carry the meaning.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import threading
@@ -28,7 +29,7 @@ import orjson
 
 from .messages import AgentMessage
 
-__all__ = ["Renderer", "JsonWriter", "ProgressBar", "use_color", "format_cost_line", "shorten"]
+__all__ = ["Renderer", "JsonWriter", "ProgressBar", "use_color", "write_all", "write_text", "format_cost_line", "shorten"]
 
 #: Longest tool input shown, in characters, before it is cut with an ellipsis.
 TOOL_INPUT_LIMIT: Final = 300
@@ -37,6 +38,43 @@ TOOL_RESULT_LINES: Final = 6
 TOOL_RESULT_CHARS: Final = 400
 
 _DIM, _RED, _CYAN, _GREEN, _YELLOW, _BOLD, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+
+
+def write_all(out: IO[bytes], data: bytes) -> None:
+    """Write ``data`` completely to a binary stream, raising if the reader went away.
+
+    A large write to a pipe whose reader exits midway comes back short from the
+    OS, and :class:`io.BufferedWriter` may then lose the rest without an error;
+    writing to the raw file in a loop turns that into a :class:`BrokenPipeError`.
+    """
+    if isinstance(out, io.RawIOBase):
+        raw = out  # e.g. sys.stdout.buffer under python -u: one short write and no error
+    else:
+        raw = getattr(out, "raw", None)
+        if raw is None:
+            out.write(data)
+            out.flush()
+            return
+        out.flush()
+    view = memoryview(data)
+    while view:
+        written = raw.write(view)
+        if written is None:  # a non-blocking stream: let the buffered layer cope
+            out.write(view)
+            out.flush()
+            return
+        view = view[written:]
+
+
+def write_text(out: IO[str], text: str) -> None:
+    """Write ``text`` to a text stream; through :func:`write_all` when it has a binary buffer."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(text)
+        out.flush()
+        return
+    out.flush()
+    write_all(buffer, text.encode(getattr(out, "encoding", None) or "utf-8", "replace"))
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -151,12 +189,13 @@ class Renderer:
     def messages(self, messages: Iterable[AgentMessage]) -> None:
         """Render a batch of messages, in order."""
         with self._lock:
-            write = self.out.write
+            parts = []
             for message in messages:
                 text = self._format(message)
                 if text is not None:
-                    write(text)
-            self.out.flush()
+                    parts.append(text)
+            if parts:
+                write_text(self.out, "".join(parts))
 
     def __call__(self, session_id: str, messages: list[AgentMessage]) -> None:
         """The ``on_message`` callback form."""
@@ -165,13 +204,16 @@ class Renderer:
     def status(self, session_id: str, status: str, error: str | None) -> None:
         """The ``on_status`` callback form: one line per status change."""
         line = f"· status: {status}" + (f" ({error})" if error else "")
-        self.line(self._paint(_RED if status == "error" else _DIM, line))
+        self.line(self._paint(_RED if status == "error" or error else _DIM, line))
+
+    def final(self, text: str, ok: bool) -> None:
+        """The closing line of a run: ``✓ ...`` in green, or ``✗ ...`` in red."""
+        self.line(self._paint(_GREEN if ok else _RED, ("✓ " if ok else "✗ ") + text))
 
     def line(self, text: str) -> None:
         """Write one line, ending any inline fragment stream first."""
         with self._lock:
-            self.out.write(self._end_inline() + text + "\n")
-            self.out.flush()
+            write_text(self.out, self._end_inline() + text + "\n")
 
     def _end_inline(self) -> str:
         if self._inline is None:
@@ -274,8 +316,7 @@ class JsonWriter:
             return
         lines.append(b"")
         with self._lock:
-            self.out.write(b"\n".join(lines))
-            self.out.flush()
+            write_all(self.out, b"\n".join(lines))
 
     def __call__(self, session_id: str, messages: list[AgentMessage]) -> None:
         """The ``on_message`` callback form."""

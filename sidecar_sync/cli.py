@@ -164,6 +164,7 @@ class _Interrupts:
         self.requested = threading.Event()
         self.count = 0
         self.reading_input = False
+        self.broken_pipe = False  # set by the output callbacks when stdout's reader left
         self._previous: Any = None
 
     def __enter__(self) -> _Interrupts:
@@ -226,16 +227,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError("--max-turns must be at least 1")
     config = _parse_config(args.config)
     writer: Any = JsonWriter(sys.stdout.buffer) if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
-    on_status = None if args.json else writer.status
     session_id = f"cli-{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
-    last_cost: list[Any] = []
+    turn_cost: list[Any] = []  # the cost content of the current turn, if any
 
     def on_message(sid: str, messages: list[Any]) -> None:
         for message in messages:
             if message.type == "cost":
-                last_cost[:] = [message.content]
-        writer(sid, messages)
+                turn_cost[:] = [message.content]
+        if interrupts.broken_pipe:
+            return
+        try:
+            writer(sid, messages)
+        except BrokenPipeError:
+            # The reader of our output went away (`| head`): stop the session.
+            interrupts.broken_pipe = True
+            interrupts.requested.set()
+
+    def on_status(sid: str, status: str, error: str | None) -> None:
+        if status not in _ENDED and not interrupts.broken_pipe:  # the final line reports the end
+            try:
+                writer.status(sid, status, error)
+            except BrokenPipeError:
+                interrupts.broken_pipe = True
+                interrupts.requested.set()
+
+    if not args.verbose:
+        # The session logs its failure reason; the command reports it itself, once.
+        logging.getLogger("sidecar_sync.session").setLevel(logging.ERROR)
 
     with _Interrupts() as interrupts, SidecarManager() as manager:
         try:
@@ -256,15 +275,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 permission_mode=args.permission_mode,
                 provider_config=config,
                 on_message=on_message,
-                on_status=on_status,
+                on_status=None if args.json else on_status,
             )
             state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
+            turn_failure = _turn_failure(state, turn_cost)
             while state is not None and interactive and state.status == "idle":
                 follow_up = _read_prompt(interrupts, stdin_tty)
                 if follow_up is None:
                     break
+                turn_cost.clear()
                 manager.write_prompt(session_id, follow_up)
                 state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
+                turn_failure = _turn_failure(state, turn_cost)
             if state is not None and state.status not in _ENDED:
                 manager.stop_session(session_id)
                 state = _wait_until(manager, session_id, _ENDED, interrupts)
@@ -272,12 +294,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 return _interrupted(manager, session_id, interrupts)
         except KeyboardInterrupt:
             return _interrupted(manager, session_id, interrupts)
-        return _finish_run(args, writer, state, last_cost, time.monotonic() - started)
+        return _finish_run(args, writer, state, turn_failure, time.monotonic() - started)
+
+
+def _turn_failure(state: Any, turn_cost: list[Any]) -> str | None:
+    """Why the turn that just ended failed, or None if it did not."""
+    if state is None:
+        return None
+    if state.status == "idle" and state.error:
+        return state.error  # the runner reported agent_error
+    if turn_cost and getattr(turn_cost[0], "is_error", False):
+        content = turn_cost[0]
+        return (
+            getattr(content, "result", None)
+            or "; ".join(getattr(content, "errors", None) or [])
+            or getattr(content, "terminal_reason", None)
+            or "the provider reported an error"
+        )
+    return None
 
 
 def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
-    """Ctrl-C: stop the session (stop, grace, kill) unless a second Ctrl-C asks to hurry."""
-    _error("interrupted; stopping the session (Ctrl-C again to kill it now)")
+    """Ctrl-C (or a closed stdout): stop the session (stop, grace, kill); a second Ctrl-C hurries."""
+    if interrupts.broken_pipe:
+        _silence_stdout()
+    else:
+        _error("interrupted; stopping the session (Ctrl-C again to kill it now)")
     try:
         try:
             manager.stop_session(session_id)
@@ -294,21 +336,19 @@ def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
             time.sleep(0.05)
     except KeyboardInterrupt:
         pass  # the manager's shutdown (leaving the `with`) kills what is left
-    return EXIT_INTERRUPTED
+    return EXIT_BROKEN_PIPE if interrupts.broken_pipe and interrupts.count == 0 else EXIT_INTERRUPTED
 
 
-def _finish_run(args: argparse.Namespace, writer: Any, state: Any, last_cost: list[Any], seconds: float) -> int:
-    failed_turn = bool(last_cost) and bool(getattr(last_cost[0], "is_error", False))
+def _finish_run(args: argparse.Namespace, writer: Any, state: Any, turn_failure: str | None, seconds: float) -> int:
+    failed = state.status == "error" or turn_failure is not None
     if not args.json:
         line = format_cost_line(state.status, state.cost_usd, state.input_tokens, state.output_tokens, seconds)
-        writer.line(("✗ " if state.status == "error" or failed_turn else "✓ ") + line)
+        writer.final(line, ok=not failed)
     if state.status == "error":
         _error(f"session failed: {state.error or 'unknown reason'}")
         return EXIT_FAILED
-    if failed_turn:
-        content = last_cost[0]
-        reason = getattr(content, "result", None) or getattr(content, "terminal_reason", None) or "the provider reported an error"
-        _error(f"the turn failed: {reason}")
+    if turn_failure is not None:
+        _error(f"the turn failed: {turn_failure}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -507,9 +547,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from
-        # complaining while it flushes stdout at exit.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): point stdout at /dev/null.
+
+    Python flushes stdout at exit; without this, that flush fails once more and
+    prints a complaint on stderr.
+    """
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-        return EXIT_BROKEN_PIPE
+    except (OSError, ValueError):
+        pass

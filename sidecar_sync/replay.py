@@ -24,10 +24,13 @@ Two ways in:
   the sources were given.
 
 Protocol lines in runner output are handled as a live session handles them:
-``agent_event`` is unwrapped and its ``event`` adapted; ``ready``, ``pong``,
+``agent_event`` is unwrapped and its ``event`` adapted (a wrapper without an
+object ``event`` is skipped and counted invalid); ``ready``, ``pong``,
 ``agent_started`` and ``agent_stopped`` are counted as control lines and skipped;
-``agent_error`` and ``error`` are counted as control lines *and* surface as an
-``error`` message carrying their ``message``. A bare ``error`` line counts as
+``error`` is counted and surfaces as an ``error`` message carrying its
+``message``, as in a live session. ``agent_error`` is counted and, since a replay
+has no status channel to report a failed turn on, also surfaces as an ``error``
+message (a live session reports it as the status change ``idle`` with an error). A bare ``error`` line counts as
 protocol only after another protocol line was seen in the same source: in a raw
 Codex transcript ``{"type": "error"}`` is Codex's own event and goes to the adapter.
 
@@ -93,6 +96,7 @@ ProgressCallback = Callable[[int, Union[int, None]], None]
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _TYPE_ORDER: Final = ("init", "text", "thinking", "tool_call", "tool_result", "status", "compaction", "cost", "error", "unknown")
 _get_type = attrgetter("type")
+_BAD_ENVELOPE_LOG_LIMIT: Final = 20
 
 
 # -- summaries ----------------------------------------------------------------------
@@ -108,7 +112,8 @@ class FileSummary:
         lines: non-blank lines framed (oversized lines excluded).
         events: lines that were JSON objects.
         control_lines: runner protocol lines (``ready``, ``agent_stopped``, ...).
-        invalid_lines: lines that were not a JSON object (logged, skipped).
+        invalid_lines: lines that were not a JSON object, and ``agent_event``
+            lines whose ``event`` is not one (logged, skipped).
         oversized_lines: lines dropped whole for exceeding ``max_line_size``.
         dropped_bytes: bytes of those oversized lines.
         messages: AgentMessages produced.
@@ -385,6 +390,7 @@ class _SourceReplay:
         "_session",
         "_sessions",
         "_runner_output",
+        "_bad_envelopes",
     )
 
     def __init__(self, source: Source, provider: Any, max_line_size: int, max_pending: int) -> None:
@@ -401,6 +407,7 @@ class _SourceReplay:
         # {"type": "error"} a protocol complaint rather than a provider event
         # (Codex prints {"type": "error", "message": ...} events of its own).
         self._runner_output = False
+        self._bad_envelopes = 0
 
     def batches(self, chunk_size: int, progress: Callable[[int], None] | None) -> Iterator[list[AgentMessage]]:
         """Yield the messages of each read chunk (empty lists are skipped)."""
@@ -447,8 +454,10 @@ class _SourceReplay:
             self._runner_output = True
             if kind == AGENT_EVENT:
                 inner = event.get("event")
-                # A malformed wrapper goes to the adapter whole (it comes out as unknown).
-                run.append(inner if type(inner) is dict else event)
+                if type(inner) is dict:
+                    run.append(inner)
+                else:  # as a live session does: a wrapper without an object is skipped
+                    self._bad_envelope(event)
                 continue
             control += 1
             if kind == AGENT_ERROR or kind == PROTOCOL_ERROR:
@@ -461,6 +470,11 @@ class _SourceReplay:
         self.summary.control_lines += control
         self._count(messages)
         return messages
+
+    def _bad_envelope(self, event: dict[str, Any]) -> None:
+        self._bad_envelopes += 1
+        level = logging.WARNING if self._bad_envelopes <= _BAD_ENVELOPE_LOG_LIMIT else logging.DEBUG
+        log.log(level, "%s: skipped agent_event without an object 'event': %.120r", self.name, event)
 
     def _count(self, messages: list[AgentMessage]) -> None:
         counts = Counter(map(_get_type, messages))
@@ -490,7 +504,7 @@ class _SourceReplay:
         summary = self.summary
         summary.lines = stats.lines
         summary.events = stats.events
-        summary.invalid_lines = stats.invalid_lines
+        summary.invalid_lines = stats.invalid_lines + self._bad_envelopes
         summary.oversized_lines = stats.oversized_lines
         summary.dropped_bytes = stats.dropped_bytes
         summary.by_type = _ordered_counts(self._counts)

@@ -88,11 +88,11 @@ def test_runner_errors_become_error_messages(tmp_path: Path) -> None:
     messages = list(Replay(path))
     errors = [m.content.message for m in messages if m.type == "error"]
     assert errors == ["unknown command 'bogus'", "claude exited with code 1", "the turn failed"]
-    # the malformed wrapper is passed on whole, as unknown
-    unknown = [m.content for m in messages if m.type == "unknown"]
-    assert unknown == [{"type": "agent_event", "event": "not an object"}]
+    # the malformed wrapper is skipped and counted invalid, as a live session does
+    assert not [m for m in messages if m.type == "unknown"]
     summary = replay(path)
     assert summary.control_lines == 4 + 3
+    assert summary.invalid_lines == 1
     # order is kept: the two wrapped events' messages come first
     first = shape(expected_messages(DATA / "claude_tool_bash.jsonl"))[:2]
     assert shape(messages[:2]) == first
