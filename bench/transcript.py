@@ -57,6 +57,8 @@ import orjson
 __all__ = [
     "VARIANTS",
     "KINDS",
+    "STREAM_KINDS",
+    "stream_kind",
     "TranscriptInfo",
     "build_block",
     "generate",
@@ -82,6 +84,29 @@ KINDS: Final = (
     "result",
 )
 _K = {k: i for i, k in enumerate(KINDS)}
+
+#: ``stream_event`` lines by inner event (deltas by delta type), for adapters that
+#: treat them differently (e.g. text deltas -> text, the rest -> unknown).
+STREAM_KINDS: Final = (
+    "message_start",
+    "content_block_start",
+    "text_delta",
+    "thinking_delta",
+    "signature_delta",
+    "input_json_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+)
+_SK = {k: i for i, k in enumerate(STREAM_KINDS)}
+
+
+def stream_kind(event: dict[str, Any]) -> str:
+    """The :data:`STREAM_KINDS` entry of a ``stream_event`` line."""
+    inner = event["event"]
+    if inner["type"] == "content_block_delta":
+        return str(inner["delta"]["type"])
+    return str(inner["type"])
 
 MODEL: Final = "claude-opus-5-5"
 CWD: Final = "/home/dev/project-root/work"
@@ -117,9 +142,11 @@ VARIANTS: Final = tuple(_VARIANTS)
 class TranscriptInfo:
     """What a generated transcript holds: enough to check a consumer's counts.
 
-    ``counts`` maps each of :data:`KINDS` to its number of lines. ``samples`` holds one
-    small representative line (parsed) per kind present, so a harness can compute the
-    messages any adapter should produce: see :meth:`expected_messages`.
+    ``counts`` maps each of :data:`KINDS` to its number of lines, ``stream_counts``
+    splits the ``stream_event`` lines by :data:`STREAM_KINDS`. ``samples`` and
+    ``stream_samples`` hold one small representative line (parsed) per kind present, so a
+    harness can compute the messages any adapter should produce: see
+    :meth:`expected_messages`.
     """
 
     variant: str
@@ -133,7 +160,9 @@ class TranscriptInfo:
     lines_over_1mib: int = 0
     lines_over_10mib: int = 0
     counts: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    stream_counts: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(STREAM_KINDS, 0))
     samples: dict[str, Any] = dataclasses.field(default_factory=dict)
+    stream_samples: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def expected_messages(
         self, parse: Callable[[dict[str, Any]], list[Any]], *, max_line: int | None = None, repeat: int = 1
@@ -151,8 +180,11 @@ class TranscriptInfo:
         """
         total = 0
         for kind, n in self.counts.items():
-            if n:
+            if n and kind != "stream_event":
                 total += n * len(parse(self.samples[kind]))
+        for kind, n in self.stream_counts.items():
+            if n:
+                total += n * len(parse(self.stream_samples[kind]))
         if max_line is not None:
             dropped = self.lines_over(max_line)
             total -= dropped * len(parse(self.samples["user/tool_result"]))
@@ -487,6 +519,7 @@ class _Renderer:
 class _Call:
     data: bytes  # every line of one model call, without the tool result
     counts: tuple[tuple[int, int], ...]  # (kind index, lines)
+    stream_counts: tuple[tuple[int, int], ...]  # (stream kind index, lines)
     lines: int
     tool: str | None  # tool name if the call ends in a tool_use
     tool_id: str
@@ -509,11 +542,14 @@ def _render_call(r: _Renderer, v: _Variant, use_tool: bool) -> _Call:
     request_id = f"req_{ids.hex12()}"
     lines: list[bytes] = []
     counts = [0] * len(KINDS)
+    scounts = [0] * len(STREAM_KINDS)
     se = _K["stream_event"]
 
     def stream(event: dict[str, Any], **extra: Any) -> None:
         lines.append(r.stream(msg_id, event, **extra))
         counts[se] += 1
+        sub = event["delta"]["type"] if event["type"] == "content_block_delta" else event["type"]
+        scounts[_SK[sub]] += 1
 
     counts[_K["system/status"]] += 1
     lines.append(r.status())
@@ -593,6 +629,7 @@ def _render_call(r: _Renderer, v: _Variant, use_tool: bool) -> _Call:
     return _Call(
         data=data,
         counts=tuple((k, c) for k, c in enumerate(counts) if c),
+        stream_counts=tuple((k, c) for k, c in enumerate(scounts) if c),
         lines=len(lines),
         tool=tool,
         tool_id=tool_id,
@@ -713,6 +750,8 @@ class _Builder:
                     info.max_line = call.max_line
                 for k, c in call.counts:
                     info.counts[KINDS[k]] += c
+                for k, c in call.stream_counts:
+                    info.stream_counts[STREAM_KINDS[k]] += c
                 info.lines += call.lines
                 in_tok += 12 * (i + 1)
                 out_tok += call.out_tokens
@@ -752,8 +791,10 @@ class _Builder:
         event = orjson.loads(raw)
         t = event["type"]
         if t == "stream_event":
-            kind = "stream_event"
-        elif t == "system":
+            self.info.samples.setdefault("stream_event", event)
+            self.info.stream_samples.setdefault(stream_kind(event), event)
+            return
+        if t == "system":
             kind = f"system/{event['subtype']}"
         elif t == "assistant":
             kind = f"assistant/{event['message']['content'][0]['type']}"

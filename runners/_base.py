@@ -214,15 +214,26 @@ class Turn:
                 log.warning("skipping a non-object output line: %r", line[:200])
         return self.write(b"".join(out)) if out else not self._ended
 
-    def _finish(self, line: bytes) -> bool:
-        """Write the turn's final line once; False if it had already ended."""
+    def _finish(self, line: bytes, timeout: float | None = None) -> bool:
+        """Write the turn's final line once; False if it had already ended.
+
+        Args:
+            line: the encoded ``agent_stopped`` / ``agent_error`` line.
+            timeout: for the control thread: give up after this many seconds if
+                the turn thread holds the writer (blocked on a full pipe).
+        """
         writer = self._writer
-        with writer.lock:
+        if not writer.lock.acquire(timeout=-1 if timeout is None else timeout):
+            log.warning("could not write the end of turn %d: the output is blocked", self.number)
+            return False
+        try:
             if self._ended:
                 return False
             self._ended = True
             writer.write_locked(line)
             return True
+        finally:
+            writer.lock.release()
 
 
 class Runner:
@@ -251,6 +262,18 @@ class Runner:
 
     def __init__(self) -> None:
         self._children: ChildRegistry | None = None
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> Runner:
+        """Build the runner from its command-line arguments (those after ``-m <module>``).
+
+        The default takes none; a runner with arguments (say, the path of its
+        CLI) overrides this. Raising ``SystemExit`` with a message is the way
+        to reject bad ones: it happens before ``ready``.
+        """
+        if argv:
+            raise SystemExit(f"{cls.name} runner: unexpected arguments {list(argv)!r}")
+        return cls()
 
     def configure(self, options: SessionOptions) -> None:
         """Check and keep the session options (first query only)."""
@@ -445,7 +468,7 @@ class RunnerHost:
             if not turn.ended:
                 log.warning("turn %d did not end within %.1fs of stop; ending it", turn.number, STOP_TURN_GRACE)
                 try:
-                    turn._finish(_STOPPED_LINE)  # noqa: SLF001 - the host owns turn endings
+                    turn._finish(_STOPPED_LINE, timeout=STOP_TURN_GRACE)  # noqa: SLF001 - the host ends turns
                 except OutputClosed:
                     pass
 
@@ -462,7 +485,7 @@ class RunnerHost:
             self._queue.clear()
             turn = self._current
             self._cond.notify_all()
-        if turn is not None and not turn.ended:
+        if turn is not None and not turn.stopped:
             if reason:
                 log.info("interrupting turn %d: %s", turn.number, reason)
             turn.request_stop()
@@ -474,12 +497,16 @@ class RunnerHost:
 
     def _on_signal(self, signum: int) -> int:
         name = signal.Signals(signum).name
-        turn = self._interrupt_all(f"received {name}")
+        with self._cond:
+            turn = self._current
         if turn is not None:
+            # End it first, so the turn's own (normal) ending cannot win the race.
+            message = encode({"type": AGENT_ERROR, "message": f"runner terminated by {name}"})
             try:
-                turn._finish(encode({"type": AGENT_ERROR, "message": f"runner terminated by {name}"}))  # noqa: SLF001
+                turn._finish(message, timeout=STOP_TURN_GRACE)  # noqa: SLF001 - the host ends turns
             except OutputClosed:
                 pass
+        self._interrupt_all(f"received {name}")
         return 128 + signum
 
     def _shutdown(self) -> None:
@@ -602,9 +629,12 @@ def _isolate_stdio() -> tuple[int, int]:
     Returns:
         ``(command_fd, output_fd)``.
     """
-    command_fd = os.dup(0)  # dup() fds are non-inheritable: children never see them
-    output_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        command_fd = os.dup(0)  # dup() fds are non-inheritable: children never see them
+    except OSError:  # started with stdin closed: no commands will ever come
+        command_fd = os.dup(devnull)
+    output_fd = os.dup(1)  # (stdout closed at start: OSError, nobody to talk to)
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
@@ -620,8 +650,9 @@ def run(runner_class: type[Runner]) -> None:
         stream=sys.stderr,
         format=f"{runner_class.name}-runner %(levelname)s %(name)s: %(message)s",
     )
+    runner = runner_class.from_argv(sys.argv[1:])
     command_fd, output_fd = _isolate_stdio()
-    host = RunnerHost(runner_class(), command_fd, output_fd)
+    host = RunnerHost(runner, command_fd, output_fd)
     code = host.serve()
     try:
         sys.stderr.flush()

@@ -17,6 +17,7 @@ to the writer, and every later write raises the same at once.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from typing import Callable, Final
 
@@ -65,8 +66,11 @@ class ProtocolWriter:
         done = 0
         try:
             while done < total:  # a pipe write can be partial when a signal arrives
-                done += os.write(self.fd, view[done:])
-        except (BrokenPipeError, ConnectionResetError, ValueError) as exc:  # ValueError: fd closed under us
+                try:
+                    done += os.write(self.fd, view[done:])
+                except BlockingIOError:  # someone made the fd non-blocking: wait until writable
+                    select.select([], [self.fd], [], 1.0)
+        except OSError as exc:  # EPIPE, ECONNRESET, EBADF: nobody is listening any more
             self.closed = True
             if self._on_closed is not None:
                 self._on_closed()

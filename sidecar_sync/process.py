@@ -20,7 +20,6 @@ and the manager.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -193,12 +192,10 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> Runne
         # The missing thing may be the program or the cwd (checked before, but racy).
         log.error("cannot start runner %r (cwd %r, PATH %r): %s", list(argv), cwd, env.get("PATH"), exc)
         missing = exc.filename or argv[0]
-        raise RunnerNotFoundError(
-            errno.ENOENT, f"runner program not found: {missing!r} (argv {list(argv)!r})", missing
-        ) from exc
+        raise RunnerNotFoundError(f"runner program not found: {missing!r} (argv {list(argv)!r})") from exc
     except OSError as exc:
         log.error("cannot start runner %r (cwd %r, PATH %r): %s", list(argv), cwd, env.get("PATH"), exc)
-        raise RunnerStartError(exc.errno, f"cannot start runner {list(argv)!r}: {exc.strerror or exc}") from exc
+        raise RunnerStartError(f"cannot start runner {list(argv)!r}: {exc.strerror or exc}") from exc
     return RunnerProcess(popen, argv)
 
 
@@ -237,7 +234,7 @@ class PipeWriter:
             raise WaitTimeoutError(f"session {self._label!r}: another write to the runner is still blocked")
         try:
             if self._broken is not None:
-                raise RunnerGoneError(errno.EPIPE, f"session {self._label!r}: runner stdin is closed ({self._broken})")
+                raise RunnerGoneError(f"session {self._label!r}: runner stdin is closed ({self._broken})")
             view = memoryview(line)
             poller: select.poll | None = None
             while view:
@@ -248,7 +245,7 @@ class PipeWriter:
                 except (BrokenPipeError, OSError) as exc:
                     self._fail(f"runner closed its stdin: {exc.strerror or exc}")
                     raise RunnerGoneError(
-                        errno.EPIPE, f"session {self._label!r}: runner closed its stdin (it may have exited)"
+                        f"session {self._label!r}: runner closed its stdin (it may have exited)"
                     ) from exc
                 view = view[written:]
                 if not view:

@@ -21,7 +21,6 @@ replay     (none)                                       ``providerConfig.adapter
 
 from __future__ import annotations
 
-import errno
 import importlib.util
 import os
 import re
@@ -107,18 +106,14 @@ class Provider:
             program = check_program(self.command[0], f"provider {self.name!r}")
             return Launch([program, *self.command[1:]], adapter)
         python = check_interpreter(settings.python)
+        cli_args = ["--cli", _find_cli(self.cli, settings)] if self.cli is not None else []
         module = f"{RUNNER_PACKAGE}.{self.name}"
         if os.path.realpath(python) == os.path.realpath(sys.executable) and _find_module(module) is None:
             raise RunnerNotFoundError(
-                errno.ENOENT,
                 f"runner module {module!r} for provider {self.name!r} not found in {sys.executable}; "
-                "is sidecar_sync installed with its runners?",
-                module,
+                "is sidecar_sync installed with its runners?"
             )
-        argv = [python, "-m", module]
-        if self.cli is not None:
-            argv += ["--cli", _find_cli(self.cli, settings)]
-        return Launch(argv, adapter)
+        return Launch([python, "-m", module, *cli_args], adapter)
 
 
 def _find_module(module: str) -> object | None:
@@ -129,8 +124,6 @@ def _find_module(module: str) -> object | None:
 
 
 def _find_cli(cli: str, settings: LaunchSettings) -> str:
-    from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
-
     explicit = settings.claude_path if cli == "claude" else settings.codex_path
     option = f"{cli}_path"
     if explicit is not None:
@@ -140,6 +133,8 @@ def _find_cli(cli: str, settings: LaunchSettings) -> str:
                 f"the {cli} CLI given as {option}={path!r} is not an executable file"
             )
         return os.path.abspath(path)
+    from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
+
     found = discovery.find_claude_cli() if cli == "claude" else discovery.find_codex_cli()
     if found is None:
         looked = discovery.claude_candidates() if cli == "claude" else discovery.codex_candidates()
@@ -159,10 +154,10 @@ def check_program(program: str, what: str) -> str:
     if os.sep in program:
         if os.path.isfile(program) and os.access(program, os.X_OK):
             return program
-        raise RunnerNotFoundError(errno.ENOENT, f"{what}: program {program!r} not found or not executable", program)
+        raise RunnerNotFoundError(f"{what}: program {program!r} not found or not executable")
     found = shutil.which(program)
     if found is None:
-        raise RunnerNotFoundError(errno.ENOENT, f"{what}: program {program!r} not found on PATH", program)
+        raise RunnerNotFoundError(f"{what}: program {program!r} not found on PATH")
     return found
 
 
@@ -176,15 +171,11 @@ def check_interpreter(python: str) -> str:
         if os.path.isfile(python) and os.access(python, os.X_OK):
             return python
         raise RunnerNotFoundError(
-            errno.ENOENT,
-            f"Python interpreter {python!r} not found or not executable; set SidecarManager(python=...)",
-            python,
+            f"Python interpreter {python!r} not found or not executable; set SidecarManager(python=...)"
         )
     found = shutil.which(python)
     if found is None:
-        raise RunnerNotFoundError(
-            errno.ENOENT, f"Python interpreter {python!r} not found on PATH; set SidecarManager(python=...)", python
-        )
+        raise RunnerNotFoundError(f"Python interpreter {python!r} not found on PATH; set SidecarManager(python=...)")
     return found
 
 

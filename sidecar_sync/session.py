@@ -760,9 +760,11 @@ class Session:
     def _finish(self) -> None:
         """On the stdout thread after EOF: wait for exit, settle the final status, report."""
         process = self.process
+        forced = None
         if not process.exited.wait(self._stop_grace):
             # stdout closed but the runner lives on: it can say nothing more.
-            log.warning("session %r: runner closed its stdout but did not exit; stopping it", self.session_id)
+            forced = f"runner closed its stdout but did not exit within {self._stop_grace:g} s"
+            log.warning("session %r: %s; stopping it", self.session_id, forced)
             process.signal_group(signal.SIGTERM)
             if not process.exited.wait(self._kill_grace):
                 process.signal_group(signal.SIGKILL)
@@ -776,10 +778,10 @@ class Session:
         with self._lock:
             if self._stop_requested:
                 status, error = DONE, None
-            elif returncode == 0 and self._turn_error is None:
+            elif returncode == 0 and self._turn_error is None and forced is None:
                 status, error = DONE, None
             else:
-                parts = []
+                parts = [forced] if forced else []
                 if self._turn_error:
                     parts.append(self._turn_error)
                 if returncode != 0:

@@ -21,7 +21,7 @@ Mapping (``parent_id`` is the line's ``parent_tool_use_id`` throughout):
   other block -> unknown (content = the block).
 - ``user``: each ``tool_result`` block -> tool_result (``content`` string or
   block list as ``output``, ``is_error``; the line's structured
-  ``tool_use_result`` as ``structured`` when the line holds one result). A user
+  ``tool_use_result`` as ``structured`` when the result is the line's only block). A user
   line with anything else (a replayed prompt, "[Request interrupted by user]")
   also yields one unknown message with the whole event.
 - ``result`` -> cost, then, if the turn failed, an error message
@@ -205,75 +205,88 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
 def _user(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
     message = event.get("message")
     blocks = message.get("content") if type(message) is dict else None
-    if type(blocks) is not list:
+    if type(blocks) is not list or not blocks:
         out.append(unknown_message(event, ts))
         return
-    results = [block for block in blocks if type(block) is dict and block.get("type") == "tool_result"]
-    if results:
-        uuid = event.get("uuid")
-        base = uuid if type(uuid) is str and uuid else new_message_id()
-        parent = _parent(event)
-        structured = event.get("tool_use_result") if len(results) == 1 else None
-        n = 0
-        for block in results:
-            tool_id = block.get("tool_use_id")
-            content = ToolResultContent(
-                tool_id if type(tool_id) is str else None,
-                block.get("content"),
-                block.get("is_error") is True,
-                structured,
-            )
-            out.append(AgentMessage(f"{base}-tool_result-{n}", TOOL_RESULT, content, parent, ts))
-            n += 1
-    if len(results) != len(blocks) or not blocks:
-        message_id = f"{event['uuid']}-unknown" if results and type(event.get("uuid")) is str else None
-        out.append(unknown_message(event, ts, message_id))
+    uuid = event.get("uuid")
+    base = uuid if type(uuid) is str and uuid else None
+    parent = event.get("parent_tool_use_id")
+    if type(parent) is not str or not parent:
+        parent = None
+    # the line's structured tool_use_result belongs to its tool_result when it has exactly one
+    structured = event.get("tool_use_result") if len(blocks) == 1 else None
+    n = 0
+    others = False
+    for block in blocks:
+        if type(block) is not dict or block.get("type") != "tool_result":
+            others = True
+            continue
+        if base is None:
+            base = new_message_id()
+        tool_id = block.get("tool_use_id")
+        content = ToolResultContent(
+            tool_id if type(tool_id) is str else None, block.get("content"), block.get("is_error") is True, structured
+        )
+        out.append(AgentMessage(f"{base}-tool_result-{n}", TOOL_RESULT, content, parent, ts))
+        n += 1
+    if others:  # the whole line, so nothing of it is lost (its tool_use_result included)
+        out.append(unknown_message(event, ts, f"{base}-unknown" if n and base is not None else None))
 
 
 # -- result ---------------------------------------------------------------------------
 
 
 def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
-    usage = event.get("usage")
-    if type(usage) is not dict:
-        usage = EMPTY
-    subtype = event.get("subtype")
-    subtype = subtype if type(subtype) is str else None
-    terminal_reason = str_or_none(event.get("terminal_reason"))
-    api_error_status = int_or_none(event.get("api_error_status"))
-    result = event.get("result")
-    result = result if type(result) is str else None
-    errors = text_list(event.get("errors"))
+    get = event.get
+    usage = get("usage")
+    if type(usage) is dict:
+        tokens_in = usage.get("input_tokens")
+        tokens_out = usage.get("output_tokens")
+        cached = usage.get("cache_read_input_tokens")
+        tokens_in = tokens_in if type(tokens_in) is int else as_int(tokens_in)
+        tokens_out = tokens_out if type(tokens_out) is int else as_int(tokens_out)
+        cached = cached if type(cached) is int else as_int(cached)
+    else:
+        usage = None
+        tokens_in = tokens_out = cached = 0
+    cost = get("total_cost_usd")
+    if type(cost) is not float:
+        cost = float_or_none(cost)
+    duration = get("duration_ms")
+    if type(duration) is not int:
+        duration = int_or_none(duration)
+    turns = get("num_turns")
+    if type(turns) is not int:
+        turns = int_or_none(turns)
+    subtype = get("subtype")
+    if type(subtype) is not str:
+        subtype = None
+    reason = get("terminal_reason")
+    if type(reason) is not str or not reason:
+        reason = None
+    status = get("api_error_status")
+    if status is not None:
+        status = int_or_none(status)
+    result = get("result")
+    if type(result) is not str:
+        result = None
+    errors = get("errors")
+    errors = text_list(errors) if errors is not None else []
     failed = (
-        event.get("is_error") is True
+        get("is_error") is True
         or (subtype is not None and subtype != "success")
-        or api_error_status is not None
-        or terminal_reason == "api_error"
+        or status is not None
+        or reason == "api_error"
     )
     content = CostContent(
-        float_or_none(event.get("total_cost_usd")),
-        int_or_none(event.get("duration_ms")),
-        as_int(usage.get("input_tokens")),
-        as_int(usage.get("output_tokens")),
-        int_or_none(event.get("num_turns")),
-        failed,
-        result,
-        errors,
-        as_int(usage.get("cache_read_input_tokens")),
-        subtype,
-        terminal_reason,
-        api_error_status,
-        usage if usage is not EMPTY else None,
+        cost, duration, tokens_in, tokens_out, turns, failed, result, errors, cached, subtype, reason, status, usage
     )
-    base = _event_id(event)
+    base = get("uuid")
+    if type(base) is not str or not base:
+        base = new_message_id()
     out.append(AgentMessage(base, COST, content, None, ts))
     if failed:
-        if result:
-            text = result
-        elif errors:
-            text = "; ".join(errors)
-        else:
-            text = f"turn failed ({terminal_reason or subtype or 'error'})"
+        text = result or "; ".join(e for e in errors if e) or f"turn failed ({reason or subtype or 'error'})"
         out.append(AgentMessage(f"{base}-error", ERROR, ErrorContent(text), None, ts))
 
 

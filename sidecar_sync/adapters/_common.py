@@ -34,20 +34,26 @@ def str_or_none(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
+# Floats are accepted as ints only inside the signed 64-bit range, so that every
+# count an adapter produces can be serialised again (orjson refuses wider ints).
+_FLOAT_INT_MIN: Final = -(2.0**63)
+_FLOAT_INT_MAX: Final = 2.0**63
+
+
 def as_int(value: Any, default: int = 0) -> int:
-    """``value`` as an int if it is a finite JSON number (not a bool), else ``default``."""
+    """``value`` as an int if it is a JSON integer, or a float within the int64 range; else ``default``."""
     if type(value) is int:
         return value
-    if type(value) is float and math.isfinite(value):
+    if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
         return int(value)
     return default
 
 
 def int_or_none(value: Any) -> int | None:
-    """``value`` as an int if it is a finite JSON number (not a bool), else ``None``."""
+    """``value`` as an int if it is a JSON integer, or a float within the int64 range; else ``None``."""
     if type(value) is int:
         return value
-    if type(value) is float and math.isfinite(value):
+    if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
         return int(value)
     return None
 
@@ -100,14 +106,15 @@ class DispatchStreamAdapter(StreamAdapter):
         timestamp = now_ms()
         handlers = self._handlers
         for event in events:
-            kind = event.get("type") if type(event) is dict else None
-            handler = handlers.get(kind) if type(kind) is str else None
-            if handler is None:
+            try:
+                handler = handlers[event["type"]]
+            except Exception:  # not a dict, no type, an unhashable or unknown type: odd input, no bug
                 out.append(unknown_message(event, timestamp))
                 continue
             try:
                 handler(event, out, timestamp)
             except Exception:  # a bug, not bad input: keep the reader alive
+                kind = event.get("type")
                 log.exception("%s adapter failed on a %r event; passing it on as 'unknown'", self.provider, kind)
                 out.append(unknown_message(event, timestamp))
         return out

@@ -108,9 +108,7 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
 
     def _error(self, event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         if self._stateful:  # the reply is over: show what arrived before the error
-            self._flush(out, ts)
-            self._answer = []
-            self._reply_id = None
+            self._end_reply(out, ts)
         message = event.get("message")
         text = message if type(message) is str and message else "error"
         out.append(AgentMessage(new_message_id(), ERROR, ErrorContent(text), None, ts))
@@ -127,6 +125,12 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
             self._answer.append(text)
             out.append(AgentMessage(new_message_id(), TEXT, TextContent(text, False, reply_id), None, ts))
             self._text = []
+
+    def _end_reply(self, out: list[AgentMessage], ts: int) -> None:
+        """Emit what is assembled and forget the reply (it ended with an error)."""
+        self._flush(out, ts)
+        self._answer = []
+        self._reply_id = None
 
     def _chunk(self, event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         stateful = self._stateful
@@ -159,6 +163,8 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
                     out.append(AgentMessage(new_message_id(), TOOL_CALL, content, None, ts))
         error = event.get("error")
         if type(error) is str and error:
+            if stateful:  # Ollama ends a stream with its error line: close the reply first
+                self._end_reply(out, ts)
             out.append(AgentMessage(new_message_id(), ERROR, ErrorContent(error), None, ts))
         if event.get("done") is True:
             result = None

@@ -12,7 +12,17 @@ from typing import Any
 import orjson
 import pytest
 
-from bench.transcript import KINDS, VARIANTS, TranscriptInfo, build_block, ensure, generate, parse_size
+from bench.transcript import (
+    KINDS,
+    STREAM_KINDS,
+    VARIANTS,
+    TranscriptInfo,
+    build_block,
+    ensure,
+    generate,
+    parse_size,
+    stream_kind,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,6 +50,10 @@ def test_every_line_is_a_json_object_and_counts_match(built: Any) -> None:
     counts = Counter(kind_of(e) for e in events)
     assert set(counts) <= set(KINDS)
     assert {k: v for k, v in info.counts.items() if v} == dict(counts)
+    streams = Counter(stream_kind(e) for e in events if e["type"] == "stream_event")
+    assert set(streams) <= set(STREAM_KINDS)
+    assert {k: v for k, v in info.stream_counts.items() if v} == dict(streams)
+    assert sum(streams.values()) == info.counts["stream_event"]
     lengths = [len(line) for line in data.splitlines()]
     assert info.max_line == max(lengths)
     assert info.lines_over_1mib == sum(n > 2**20 for n in lengths)
@@ -186,9 +200,9 @@ def test_big_line_is_exact_and_counted() -> None:
 def test_expected_messages_matches_brute_force(built: Any) -> None:
     _, info, events = built
 
-    def parse(e: dict[str, Any]) -> list[Any]:  # a toy adapter: one message per block, none for stream events
+    def parse(e: dict[str, Any]) -> list[Any]:  # a toy adapter: one message per block, text deltas only
         if e["type"] == "stream_event":
-            return []
+            return [e] if stream_kind(e) == "text_delta" else []
         if e["type"] in ("assistant", "user"):
             return list(e["message"]["content"])
         return [e]
@@ -255,3 +269,14 @@ def test_bad_arguments() -> None:
         build_block("huge", 2**20)
     with pytest.raises(ValueError, match="positive"):
         build_block("small", 0)
+
+
+def test_expected_messages_with_the_claude_adapter(built: Any) -> None:
+    from sidecar_sync.messages import parse_message
+
+    _, info, events = built
+
+    def parse(e: dict[str, Any]) -> list[Any]:
+        return parse_message("claude", e)
+
+    assert info.expected_messages(parse) == sum(len(parse(e)) for e in events)

@@ -167,3 +167,73 @@ def test_to_dict_is_json_ready() -> None:
 
 def test_status_content_is_typed() -> None:
     assert isinstance(adapt("claude_api_error_500.jsonl")[1].content, StatusContent)
+
+
+# -- real-shape events the recordings lack (tests/data/claude/shapes_extra.jsonl; sources in tests/data/README.md)
+
+
+def shapes() -> list[AgentMessage]:
+    return adapt("shapes_extra.jsonl")
+
+
+def test_compact_boundary_and_compacting_status() -> None:
+    """SDKStatusMessage 'compacting' -> status; SDKCompactBoundaryMessage -> compaction."""
+    raw = load_events("claude/shapes_extra.jsonl")
+    compacting, boundary, ready = shapes()[:3]
+    assert compacting.content.message == "Compacting the conversation"
+    assert boundary.type == "compaction"
+    assert boundary.id == raw[1]["uuid"]
+    assert (boundary.content.trigger, boundary.content.pre_tokens) == ("auto", 167482)
+    assert ready.content.message == "Ready"
+
+
+def test_thinking_block() -> None:
+    raw = load_events("claude/shapes_extra.jsonl")
+    thinking = shapes()[3]
+    assert thinking.type == "thinking"
+    assert thinking.id == f"{raw[3]['uuid']}-thinking-0"
+    assert thinking.content.text.startswith("The user wants a file created")
+
+
+def test_permission_denied_then_error_tool_result_with_block_list() -> None:
+    messages = shapes()
+    denied, result = messages[5], messages[6]
+    assert denied.type == "status"
+    assert denied.content.subtype == "permission_denied"
+    assert denied.content.message.startswith("Permission denied: Bash: Claude requested permissions")
+    assert result.type == "tool_result"
+    assert result.content.is_error is True
+    assert result.content.output == [
+        {"type": "text", "text": "Claude requested permissions to use Bash, but you haven't granted it yet."}
+    ]
+    assert result.content.tool_use_id == "toolu_fake_touch0001"
+
+
+def test_sub_agent_message_has_parent_id() -> None:
+    sub = shapes()[7]
+    assert sub.type == "text" and sub.parent_id == "toolu_fake_agent0001"
+
+
+def test_thinking_delta() -> None:
+    delta = shapes()[8]
+    assert delta.type == "thinking"
+    assert (delta.content.text, delta.content.delta, delta.content.index) == ("Let me check", True, 0)
+    assert delta.content.message_id == "msg_01ThinkBlock"
+
+
+def test_interrupted_turn() -> None:
+    """The interrupt's user text line stays raw; error_during_execution gives cost + error."""
+    messages = shapes()
+    interrupted = messages[9]
+    assert interrupted.type == "unknown"
+    assert interrupted.content["message"]["content"][0]["text"] == "[Request interrupted by user]"
+    cost, error = messages[10], messages[11]
+    assert cost.content.is_error is True and cost.content.subtype == "error_during_execution"
+    assert error.content.message == "turn failed (aborted_streaming)"
+
+
+def test_max_turns_result_uses_the_errors_list() -> None:
+    cost, error = shapes()[-2:]
+    assert cost.content.subtype == "error_max_turns"
+    assert cost.content.cached_input_tokens == 120
+    assert error.content.message == "Reached maximum number of turns (3)"

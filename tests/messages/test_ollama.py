@@ -55,3 +55,28 @@ def test_error_event_and_error_chunk() -> None:
     messages = new_stream_adapter("ollama").adapt_batch(events)
     errors = [m.content.message for m in messages if m.type == "error"]
     assert errors == ["an error was encountered while running the model", 'model "x" not found, try pulling it first']
+
+
+def test_error_event_flushes_the_partial_reply() -> None:
+    """An error mid-reply: the text streamed so far is assembled before the error."""
+    events = load_events("ollama/shapes_errors.jsonl")
+    messages = new_stream_adapter("ollama").adapt_batch(events)
+    kinds = [(m.type, getattr(m.content, "delta", None)) for m in messages]
+    assert kinds == [("init", None), ("text", True), ("text", False), ("error", None), ("error", None)]
+    assert messages[2].content.text == "The"
+
+
+def test_fragments_of_one_reply_share_a_message_id_and_the_next_reply_gets_a_new_one() -> None:
+    events = load_events("ollama/shapes_chat.jsonl")
+    adapter = new_stream_adapter("ollama")
+    first = [m for m in adapter.adapt_batch(events) if m.type == "text"]
+    second = [m for m in adapter.adapt_batch(events[1:]) if m.type == "text"]
+    assert len({m.content.message_id for m in first}) == 1
+    assert len({m.content.message_id for m in second}) == 1
+    assert first[0].content.message_id != second[0].content.message_id
+
+
+def test_done_reason_error_is_an_error_cost() -> None:
+    (cost,) = parse_message("ollama", {"type": "chunk", "done": True, "done_reason": "error", "eval_count": 3})
+    assert cost.content.is_error is True and cost.content.terminal_reason == "error"
+    assert cost.content.output_tokens == 3 and cost.content.duration_ms is None

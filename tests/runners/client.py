@@ -75,6 +75,8 @@ class RunnerClient:
         assert self.proc.stdout is not None
         for line in iter(self.proc.stdout.readline, b""):
             self.raw_lines.append(line)
+            if not line.strip():
+                continue  # blank lines are legal on the wire (the manager skips them)
             try:
                 self._lines.put(orjson.loads(line))
             except orjson.JSONDecodeError:

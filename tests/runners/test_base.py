@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -433,3 +434,37 @@ def test_command_reader_framing():
     assert reader.feed(b"tail") == []
     assert reader.finish() == [b"tail"]
     assert reader.finish() == []
+
+
+@pytest.mark.parametrize("how", ["stop", "sigterm"])
+def test_exit_even_when_the_output_pipe_is_full(how):
+    """A manager that stopped reading must not keep the runner alive past stop or SIGTERM."""
+    proc = _spawn_raw([sys.executable, "-m", "sidecar_sync.runners.echo"])
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert orjson.loads(proc.stdout.readline()) == {"type": "ready"}
+        proc.stdin.write(encode(query_command("s1", "x" * 1000, {"provider_config": {"chunks": 10_000_000}})))
+        proc.stdin.flush()
+        proc.stdout.read(10_000)  # the turn is running; from now on nobody reads: the pipe fills up
+        time.sleep(0.3)
+        if how == "stop":
+            proc.stdin.write(encode(stop_command("s1")))
+            proc.stdin.flush()
+            assert proc.wait(10) == 0
+        else:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 128 + signal.SIGTERM
+    finally:
+        _kill(proc)
+
+
+def test_unexpected_arguments_are_refused_before_ready():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sidecar_sync.runners.echo", "--bogus"],
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == b""
+    assert b"unexpected arguments ['--bogus']" in proc.stderr

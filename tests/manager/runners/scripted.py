@@ -9,7 +9,7 @@ Modes:
 ``good``         ready; per query: agent_started, ``count`` Claude ``assistant`` events
                  (text ``<turn>:<i>``), a ``result`` (cost ``cost * turn``, tokens
                  ``tokens`` in / ``2 * tokens`` out), agent_stopped. ``fail=MSG`` ends
-                 every turn with agent_error MSG instead; ``bare=1`` prints provider events
+                 every turn (or the turns listed in ``fail_turns=1,3``) with agent_error MSG instead; ``bare=1`` prints provider events
                  without the envelope and no control lines; ``delay=S`` sleeps per event;
                  ``exit_after=N`` exits with ``code`` after N turns; ``error_line=1``
                  prints a protocol ``error`` line first in each turn. On ``stop``: exit 0.
@@ -29,6 +29,9 @@ Modes:
 ``stderr``       per query: writes ``bytes`` bytes of text lines to stderr, then answers
                  like ``good``.
 ``deaf``         ready, then never reads stdin (sleeps ``sleep`` seconds).
+``env``          per query: a bare event ``{"type":"env","env":{...},"cwd":..,"query":{...}}``
+                 with its environment, working directory and the query it got; then
+                 agent_stopped.
 """
 
 from __future__ import annotations
@@ -116,7 +119,8 @@ def answer(turn: int) -> None:
         if delay:
             time.sleep(delay)
         out(envelope(assistant(turn, i), bare))
-    if opt("fail", ""):
+    fail_turns = opt("fail_turns", "")
+    if opt("fail", "") and (not fail_turns or str(turn) in fail_turns.split(",")):
         out({"type": "agent_error", "message": opt("fail", "")})
         return
     out(envelope(result(turn), bare))
@@ -170,6 +174,12 @@ def main() -> None:
             answer(turn)
             if turn == int(opt("exit_after", "0")):
                 os._exit(int(opt("code", "0")))
+        elif MODE == "env":
+            out(
+                {"type": "agent_started"},
+                {"type": "env", "env": dict(os.environ), "cwd": os.getcwd(), "query": command},
+                {"type": "agent_stopped"},
+            )
         elif MODE == "hold":
             out({"type": "agent_started"}, envelope(assistant(turn, 0), False))
         elif MODE == "crash":

@@ -1,0 +1,426 @@
+"""The ``claude`` runner: drives the real Claude Code CLI in stream-json mode.
+
+Started by the manager as ``python -m sidecar_sync.runners.claude --cli PATH``
+(without ``--cli`` the CLI is found by :mod:`sidecar_sync.discovery`).
+
+Follow-up strategy: one long-lived CLI per session
+-----------------------------------------------------
+The runner starts **one** ``claude -p --input-format stream-json --output-format
+stream-json --verbose <flags>`` at the first query and keeps it for the whole
+session; each query is one ``{"type":"user",...}`` line on the CLI's stdin, and
+the turn ends at the CLI's ``result`` line. The alternative, a new
+``claude -p --resume <session_id> PROMPT`` process per turn with stdin at
+``/dev/null``, was rejected because it is the less robust of the two
+(fixtures/REAL_CLIS.md):
+
+* **Stop is clean.** A ``control_request`` ``interrupt`` is answered at once; the
+  CLI aborts the model stream, records the interruption in the conversation and
+  writes a ``result`` (``error_during_execution`` / ``aborted_streaming``), so the
+  transcript on disk stays consistent. With a process per turn the only way to
+  stop is a signal in the middle of a write to the session file.
+* **No resume fragility.** Resume depends on the same config dir *and* the same
+  cwd (sessions are filed under the cwd) and on the previous process having
+  flushed its session file; a long-lived process has the conversation in memory.
+* **Fast follow-ups.** A later turn costs ~50 ms instead of a 0.3-0.5 s start.
+* **One process to supervise**, whose stderr tail explains a failure.
+
+``--resume`` is still used where it is the right tool: for the session option
+``resumeSessionId``, and to restart the CLI transparently if it dies between
+turns (the next query starts a new CLI with ``--resume <the session id it
+reported>``).
+
+Protocol mapping
+----------------
+* Every CLI stdout line that is a JSON object is forwarded unchanged (no
+  re-encoding) as ``agent_event``, except ``control_response`` lines, which answer
+  the runner's own control requests. Lines that are not JSON objects are logged
+  on stderr and skipped. The CLI's stderr is copied to the runner's stderr.
+* A turn ends at its ``result`` line. ``is_error: false`` -> ``agent_stopped``.
+  ``is_error: true`` -> ``agent_error`` whose message is the CLI's own text (e.g.
+  ``API Error: 500 ...``) plus the subtype / HTTP status, because the turn did
+  fail (API error after retries, max turns reached, not logged in) and the
+  manager's status should say so; the ``result`` event itself still reaches the
+  adapter (cost, ``is_error``) before that. Exception: a turn interrupted by
+  ``stop`` ends with ``agent_stopped``.
+* The CLI exiting before the ``result`` -> ``agent_error`` with its exit code and
+  last stderr lines. As root, Claude Code refuses ``bypassPermissions`` (the
+  default permission mode) unless ``IS_SANDBOX=1`` is in its environment; the
+  message then says so (pass ``extra_env={"IS_SANDBOX": "1"}`` on a sandboxed
+  machine, or pick another permission mode).
+* ``stop``: the runner sends ``interrupt``, the turn ends, the runner closes the
+  CLI's stdin (the CLI exits), ends anything left of its process tree, and exits.
+  stdin EOF: queued turns finish first, then the same.
+
+Session options -> CLI
+----------------------
+``model`` ``--model``; ``systemPrompt`` ``--system-prompt`` (replaces Claude Code's
+default prompt); ``maxTurns`` ``--max-turns``; ``permissionMode``
+``--permission-mode`` (the CLI checks the value); ``additionalDirectories``
+``--add-dir`` each (must exist); ``worktreeName`` ``--worktree`` (needs a git
+repository as cwd); ``resumeSessionId`` ``--resume``; ``cwd`` the CLI's working
+directory (must exist); ``claudeConfigDir`` ``CLAUDE_CONFIG_DIR`` of the CLI (the
+manager also puts it in the runner's environment). Values go as ``--flag=value``,
+so a value starting with ``-`` can never be read as another flag; the prompt goes
+on stdin, never on the command line. ``extraEnv`` is not re-applied here: the
+manager already put the validated variables in the runner's environment, which
+the CLI inherits.
+
+``providerConfig`` keys (all optional): ``settings`` (a settings file path or JSON
+string, ``--settings``), ``allowedTools`` / ``disallowedTools`` (lists of tool rules),
+``appendSystemPrompt`` (text added to the default system prompt),
+``includePartialMessages`` (bool: also forward ``stream_event`` deltas),
+``effort`` (``low|medium|high|xhigh|max``), ``maxBudgetUsd`` (number).
+
+Configuring Claude Code for the library
+---------------------------------------
+The manager strips ``CLAUDE*`` and ``ANTHROPIC_*`` from the runner's environment,
+so configuration lives in the config dir, exactly as for an interactive user:
+``<claude_config_dir>/settings.json`` with an ``env`` block (``ANTHROPIC_BASE_URL``,
+``DISABLE_TELEMETRY``, ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``, ...) and an
+``apiKeyHelper`` command (or ``env.ANTHROPIC_API_KEY``). Claude Code retries
+401/5xx answers up to 10 times with exponential backoff (over a minute); set
+``"CLAUDE_CODE_MAX_RETRIES"`` in that ``env`` block to bound it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import math
+import os
+import re
+import threading
+from typing import Any, ClassVar, Final, Sequence
+
+import orjson
+
+from sidecar_sync.discovery import search_claude_cli
+
+from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
+from ._children import PIPE, ChildProcess, child_env
+from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
+
+__all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
+
+log = logging.getLogger(__name__)
+
+#: The flags that put the CLI in long-lived stream-json mode.
+STREAM_FLAGS: Final = ("-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose")
+#: Seconds the CLI gets to exit after its stdin is closed, before it is signalled.
+CLOSE_GRACE: Final = 1.0
+#: Seconds to wait for a CLI that closed its stdout to exit, for its exit code.
+EXIT_WAIT: Final = 2.0
+
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_WORKTREE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_MODE_RE: Final = re.compile(r"[A-Za-z]{1,40}\Z")
+_EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
+_ROOT_REFUSAL: Final = re.compile(r"root/sudo|as root", re.IGNORECASE)
+
+_RESULT: Final = "result"
+_CONTROL_RESPONSE: Final = "control_response"
+
+
+class ClaudePlan:
+    """How to start the CLI for one session: flags, working directory, environment.
+
+    Attributes:
+        flags: the session's flags, after :data:`STREAM_FLAGS` (no ``--resume``).
+        resume: the session id to resume at the first start, or None.
+        cwd: the CLI's working directory (None: the runner's).
+        env: the CLI's complete environment.
+    """
+
+    __slots__ = ("flags", "resume", "cwd", "env")
+
+    def __init__(self, flags: list[str], resume: str | None, cwd: str | None, env: dict[str, str]) -> None:
+        self.flags = flags
+        self.resume = resume
+        self.cwd = cwd
+        self.env = env
+
+
+def _directory(name: str, value: str) -> str:
+    if not os.path.isdir(value):
+        raise InvalidOptionError(f"invalid option {name}: {value!r} is not an existing directory")
+    return value
+
+
+def _tool_list(config: ProviderConfig, key: str) -> str | None:
+    value = config.get_any(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and "\x00" not in v for v in value):
+        raise config.invalid(key, "a list of non-empty strings", value)
+    return ",".join(value)
+
+
+def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None) -> ClaudePlan:
+    """Map the session options to the CLI's flags, cwd and environment.
+
+    Args:
+        options: the validated options of the session's first query.
+        base_env: the environment to start from (default: the runner's).
+
+    Raises:
+        InvalidOptionError: an option the CLI cannot take (missing directory, bad id...).
+    """
+    flags: list[str] = []
+    if options.model:
+        flags.append(f"--model={options.model}")
+    if options.system_prompt is not None:
+        flags.append(f"--system-prompt={options.system_prompt}")
+    if options.max_turns is not None:
+        flags.append(f"--max-turns={options.max_turns}")
+    if options.permission_mode:
+        if not _MODE_RE.match(options.permission_mode):
+            raise InvalidOptionError(f"invalid option permission_mode: {options.permission_mode!r}")
+        flags.append(f"--permission-mode={options.permission_mode}")
+    for directory in options.additional_directories:
+        flags.append(f"--add-dir={_directory('additional_directories', directory)}")
+    if options.worktree_name:
+        if not _WORKTREE_RE.match(options.worktree_name):
+            raise InvalidOptionError(
+                f"invalid option worktree_name: expected letters, digits, '.', '_' or '-', got {options.worktree_name!r}"
+            )
+        flags.append(f"--worktree={options.worktree_name}")
+    resume = options.resume_session_id
+    if resume is not None and not _ID_RE.match(resume):
+        raise InvalidOptionError(f"invalid option resume_session_id: {resume!r} is not a session id")
+
+    config = ProviderConfig(options.provider_config, "claude")
+    settings = config.get_str("settings")
+    if settings:
+        flags.append(f"--settings={settings}")
+    for key, flag in (("allowedTools", "--allowed-tools"), ("disallowedTools", "--disallowed-tools")):
+        tools = _tool_list(config, key)
+        if tools:
+            flags.append(f"{flag}={tools}")
+    append = config.get_str("appendSystemPrompt")
+    if append:
+        flags.append(f"--append-system-prompt={append}")
+    if config.get_bool("includePartialMessages", False):
+        flags.append("--include-partial-messages")
+    effort = config.get_str("effort", choices=_EFFORTS)
+    if effort:
+        flags.append(f"--effort={effort}")
+    budget = config.get_float("maxBudgetUsd", minimum=0.0)
+    if budget is not None:
+        if budget <= 0 or math.isinf(budget):
+            raise config.invalid("maxBudgetUsd", "a positive number", budget)
+        flags.append(f"--max-budget-usd={budget:g}")
+    config.warn_unused()
+
+    cwd = _directory("cwd", options.cwd) if options.cwd else None
+    env = dict(os.environ) if base_env is None else dict(base_env)
+    if options.claude_config_dir:
+        env["CLAUDE_CONFIG_DIR"] = _directory("claude_config_dir", options.claude_config_dir)
+    return ClaudePlan(flags, resume, cwd, env)
+
+
+def claude_argv(cli: str, plan: ClaudePlan, resume: str | None = None) -> list[str]:
+    """The full argv: the CLI, the stream-json flags, the session flags, ``--resume``."""
+    argv = [cli, *STREAM_FLAGS, *plan.flags]
+    if resume:
+        argv.append(f"--resume={resume}")
+    return argv
+
+
+def user_line(prompt: str) -> bytes:
+    """One stream-json input line carrying a user prompt."""
+    message = {"type": "user", "message": {"role": "user", "content": prompt}, "parent_tool_use_id": None}
+    return orjson.dumps(message) + b"\n"
+
+
+def _result_error(event: dict[str, Any]) -> str:
+    """The agent_error message for a ``result`` with ``is_error`` true."""
+    details = []
+    subtype = event.get("subtype")
+    if isinstance(subtype, str) and subtype != "success":
+        details.append(subtype)
+    for key, label in (("terminal_reason", ""), ("api_error_status", "HTTP ")):
+        value = event.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value not in ("completed", ""):
+            details.append(f"{label}{value}")
+    text = event.get("result")
+    errors = event.get("errors")
+    if not (isinstance(text, str) and text.strip()) and isinstance(errors, list) and errors:
+        text = "; ".join(str(e) for e in errors[:5])
+    message = "Claude Code turn failed"
+    if details:
+        message += f" ({', '.join(details)})"
+    if isinstance(text, str) and text.strip():
+        message += f": {text.strip()}"
+    if event.get("api_error_status") == 401 or (isinstance(text, str) and "Not logged in" in text):
+        message += (
+            " — check the API key: set apiKeyHelper (or env.ANTHROPIC_API_KEY) in settings.json "
+            "of the claude_config_dir"
+        )
+    return message
+
+
+class ClaudeRunner(Runner):
+    """Runs one long-lived Claude Code CLI per session (see the module docstring)."""
+
+    name = "claude"
+    #: The CLI given by ``--cli``; None means "discover it".
+    cli_path: ClassVar[str | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cli: str | None = None
+        self._plan: ClaudePlan | None = None
+        self._proc: ChildProcess | None = None
+        self._tree: ProcessTree | None = None
+        self._out: CliOutput | None = None
+        self._stdin_lock = threading.Lock()  # user lines (turn thread) vs interrupts (control thread)
+        self._session_id: str | None = None  # reported by the CLI; used to restart with --resume
+        self._started_once = False
+        self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
+        self._request_ids = itertools.count(1)
+
+    @classmethod
+    def with_cli(cls, path: str | None) -> type[ClaudeRunner]:
+        """A subclass bound to an explicit CLI path (what ``--cli`` does)."""
+        return type(cls.__name__, (cls,), {"cli_path": path})
+
+    # -- set-up ------------------------------------------------------------------
+
+    def configure(self, options: SessionOptions) -> None:
+        search = search_claude_cli(self.cli_path)
+        if search.path is None:
+            raise TurnError(search.describe_failure())
+        self._cli = search.path
+        self._plan = plan_claude(options)
+
+    def _start_cli(self) -> ChildProcess:
+        assert self._cli is not None and self._plan is not None
+        # First start: the caller's resume option. A restart after the CLI died:
+        # resume the conversation it reported.
+        resume = self._session_id if self._started_once else self._plan.resume
+        argv = claude_argv(self._cli, self._plan, resume)
+        log.info("starting %s", " ".join(argv[:1] + [a.split("=", 1)[0] for a in argv[1:]]))
+        try:
+            proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=PIPE, stdout=PIPE)
+        except OSError as exc:
+            raise TurnError(f"cannot start the Claude Code CLI {self._cli!r}: {exc}") from exc
+        self._started_once = True
+        self._proc, self._tree, self._out = proc, ProcessTree(proc), CliOutput(proc, "claude")
+        self._backlog.clear()
+        return proc
+
+    # -- turns -------------------------------------------------------------------
+
+    def run_turn(self, turn: Turn) -> None:
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start_cli()
+        if not self._write(proc, user_line(turn.prompt)):
+            # The CLI is gone (it refused its flags, or crashed): report why.
+            raise TurnError(self._exit_message(proc))
+        result = self._forward_until_result(turn)
+        if result is None:
+            if turn.stopped:
+                return
+            raise TurnError(self._exit_message(proc))
+        if result.get("is_error") is True and not turn.stopped:
+            raise TurnError(_result_error(result))
+
+    def _forward_until_result(self, turn: Turn) -> dict[str, Any] | None:
+        """Forward CLI lines until this turn's ``result`` (returned) or end of output (None)."""
+        out = self._out
+        assert out is not None
+        while True:
+            batch, self._backlog = (self._backlog, []) if self._backlog else (out.read(), [])
+            if not batch:
+                return None
+            forward: list[bytes] = []
+            result: dict[str, Any] | None = None
+            for index, (raw, event) in enumerate(batch):
+                kind = event.get("type")
+                if kind == _CONTROL_RESPONSE:
+                    log.debug("control response: %s", raw[:200])
+                    continue
+                session_id = event.get("session_id")
+                if isinstance(session_id, str) and session_id:
+                    self._session_id = session_id
+                forward.append(raw)
+                if kind == _RESULT:
+                    result = event
+                    self._backlog = batch[index + 1 :]
+                    break
+            if forward:
+                turn.emit_lines(forward)
+            if result is not None:
+                return result
+
+    def _write(self, proc: ChildProcess, data: bytes) -> bool:
+        """Write to the CLI's stdin; False if it is closed (the CLI exited)."""
+        stdin = proc.stdin
+        if stdin is None:
+            return False
+        with self._stdin_lock:
+            try:
+                stdin.write(data)
+                stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                return False
+        return True
+
+    def _exit_message(self, proc: ChildProcess) -> str:
+        code = wait_exit(proc, EXIT_WAIT)
+        if self._tree is not None and self._tree.child is proc:
+            self._tree.retire(0.0)  # reap it and anything it left behind
+        self._proc = None  # the next turn starts a new CLI (resuming the conversation)
+        stderr = stderr_summary(proc)
+        status = "is still running but closed its output" if code is None else f"exited with code {code}"
+        message = f"Claude Code CLI {status} before the turn ended"
+        if stderr:
+            message += f": {stderr}"
+        if _ROOT_REFUSAL.search(stderr):
+            message += (
+                ". Claude Code refuses permission_mode 'bypassPermissions' (the default) as root: "
+                "on a sandboxed machine pass extra_env={'IS_SANDBOX': '1'}, or choose another permission_mode"
+            )
+        return message
+
+    # -- stop and exit -------------------------------------------------------------
+
+    def interrupt(self, turn: Turn) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        request = {
+            "type": "control_request",
+            "request_id": f"sidecar-interrupt-{next(self._request_ids)}",
+            "request": {"subtype": "interrupt"},
+        }
+        if not self._write(proc, orjson.dumps(request) + b"\n"):
+            log.info("interrupt: the CLI's stdin is closed")
+
+    def close(self) -> None:
+        proc, tree = self._proc, self._tree
+        if proc is not None and tree is not None:
+
+            def close_stdin() -> None:
+                with self._stdin_lock:
+                    if proc.stdin is not None:
+                        try:
+                            proc.stdin.close()
+                        except OSError:
+                            pass
+
+            # EOF lets the CLI finish cleanly; anything left after the grace is killed.
+            tree.retire(CLOSE_GRACE, polite=close_stdin)
+        super().close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: ``python -m sidecar_sync.runners.claude [--cli PATH]``."""
+    parser = argparse.ArgumentParser(prog="python -m sidecar_sync.runners.claude", description=__doc__.split("\n")[0])
+    parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
+    args = parser.parse_args(argv)
+    run(ClaudeRunner.with_cli(args.cli))
+
+
+if __name__ == "__main__":
+    main()

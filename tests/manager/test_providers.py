@@ -1,0 +1,132 @@
+"""The provider registry: lookup by name only, custom providers, runner and CLI resolution."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+
+from sidecar_sync import (
+    AgentMessage,
+    InvalidOptionError,
+    ProviderUnavailableError,
+    RunnerNotFoundError,
+    SidecarManager,
+    TextContent,
+    UnknownProviderError,
+)
+from sidecar_sync.providers import BUILTIN_PROVIDERS, LaunchSettings, Provider
+from tests._proc import descendants
+from tests.manager.conftest import TIMEOUT, Recorder, scripted
+
+
+@pytest.mark.parametrize("name", ["../../x", "../runners/echo", "/bin/sh", "echo/../claude", "ECHO", "", "nope"])
+def test_unknown_provider_is_refused_before_spawning(manager: SidecarManager, name: str) -> None:
+    before = descendants()
+    with pytest.raises(UnknownProviderError) as info:
+        manager.start_session("s", name, "x")
+    assert "known providers" in str(info.value) and "echo" in str(info.value)
+    assert isinstance(info.value, LookupError)
+    assert descendants() == before and manager.list_sessions() == []
+
+
+def test_builtin_providers_are_registered(manager: SidecarManager) -> None:
+    assert set(manager.providers) >= {"claude", "codex", "ollama", "echo", "replay"}
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "adapter"),
+    [
+        ("../x", ["/bin/true"], "claude"),
+        ("", ["/bin/true"], "claude"),
+        ("a b", ["/bin/true"], "claude"),
+        (5, ["/bin/true"], "claude"),
+        ("ok", "/bin/true --flag", "claude"),  # a string would need a shell: refused
+        ("ok", [], "claude"),
+        ("ok", ["/bin/true", 3], "claude"),
+        ("ok", ["/bin/true", "a\0b"], "claude"),
+        ("ok", ["/bin/true"], "no-such-adapter"),
+        ("ok", ["/bin/true"], 42),
+    ],
+)
+def test_register_provider_validation(manager: SidecarManager, name: object, command: object, adapter: object) -> None:
+    with pytest.raises(InvalidOptionError):
+        manager.register_provider(name, command, adapter=adapter)  # type: ignore[arg-type]
+
+
+def test_custom_provider_with_callable_adapter(manager: SidecarManager) -> None:
+    seen: list[dict] = []
+
+    def adapter(event: dict) -> list[AgentMessage]:
+        seen.append(event)
+        text = event.get("message", {}).get("content", [{}])[0].get("text", "?") if event.get("type") == "assistant" else None
+        if text is None:
+            return []
+        return [AgentMessage(id=f"m{len(seen)}", type="text", content=TextContent(text=text.upper()), parent_id=None, timestamp=0)]
+
+    manager.register_provider("custom", scripted("good", count=2), adapter=adapter)
+    recorder = Recorder()
+    manager.start_session("s", "custom", "x", on_message=recorder.on_message)
+    manager.wait("s", timeout=TIMEOUT)
+    assert recorder.texts == ["1:0", "1:1"]
+    assert [e["type"] for e in seen] == ["assistant", "assistant", "result"]
+
+
+def test_replacing_a_provider(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("good", count=1))
+    manager.register_provider("p", scripted("good", count=2))
+    recorder = Recorder()
+    manager.start_session("s", "p", "x", on_message=recorder.on_message)
+    manager.wait("s", timeout=TIMEOUT)
+    assert recorder.texts == ["1:0", "1:1"]
+
+
+def test_builtin_runner_argv() -> None:
+    settings = LaunchSettings(python=sys.executable)
+    launch = BUILTIN_PROVIDERS["echo"].launch(settings, None)
+    assert launch.argv == [sys.executable, "-m", "sidecar_sync.runners.echo"] and launch.adapter == "claude"
+
+
+def test_replay_adapter_comes_from_provider_config() -> None:
+    settings = LaunchSettings(python=sys.executable)
+    replay = Provider("replay", adapter="auto", config_adapter=True)
+    # the module check is skipped for a provider whose module is absent only if python differs,
+    # so use the unit directly on adapter selection through a custom-command twin
+    twin = Provider("replay", adapter="auto", command=(sys.executable,), config_adapter=True)
+    assert twin.launch(settings, None).adapter == "auto"
+    assert twin.launch(settings, {"adapter": "codex"}).adapter == "codex"
+    with pytest.raises(InvalidOptionError):
+        twin.launch(settings, {"adapter": 3})
+    assert replay.adapter == BUILTIN_PROVIDERS["replay"].adapter
+
+
+def test_missing_builtin_runner_module_names_it() -> None:
+    ghost = Provider("ghostrunner", adapter="claude")
+    with pytest.raises(RunnerNotFoundError, match="sidecar_sync.runners.ghostrunner"):
+        ghost.launch(LaunchSettings(python=sys.executable), None)
+
+
+def test_interpreter_is_configurable(make_manager, tmp_path) -> None:  # noqa: ANN001
+    """A wrapper interpreter is what starts the built-in runners."""
+    marker = tmp_path / "used"
+    wrapper = tmp_path / "py"
+    wrapper.write_text(f'#!/bin/sh\necho used > "{marker}"\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    manager = make_manager(python=str(wrapper))
+    manager.start_session("s", "echo", "hi")
+    assert manager.wait("s", timeout=TIMEOUT).status == "idle"
+    assert marker.read_text().strip() == "used"
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_explicit_cli_path_must_be_executable(make_manager, tmp_path, cli: str) -> None:  # noqa: ANN001
+    missing = tmp_path / cli
+    manager = make_manager(**{f"{cli}_path": str(missing)})
+    with pytest.raises(ProviderUnavailableError, match=f"{cli}_path="):
+        manager.start_session("s", cli, "x")
+    missing.write_text("#!/bin/sh\n")
+    os.chmod(missing, 0o644)
+    with pytest.raises(ProviderUnavailableError, match="not an executable"):
+        manager.start_session("s", cli, "x")
