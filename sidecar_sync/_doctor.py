@@ -125,8 +125,10 @@ def check_agent_clis() -> list[Check]:
 
 def normalize_host(host: str) -> str:
     """``127.0.0.1:11434`` -> ``http://127.0.0.1:11434`` (a scheme is added if missing)."""
-    host = host.strip().rstrip("/")
-    return host if "://" in host else f"http://{host}"
+    host = host.strip()
+    if "://" not in host:
+        host = f"http://{host}"
+    return host.rstrip("/")
 
 
 def check_ollama(host: str, timeout: float = OLLAMA_TIMEOUT) -> Check:
