@@ -14,6 +14,7 @@ from .errors import (
     FramerError,
     InvalidOptionError,
     ProviderUnavailableError,
+    ReplayError,
     RunnerGoneError,
     RunnerNotFoundError,
     RunnerStartError,
@@ -41,6 +42,7 @@ from .messages import (
     register_adapter,
 )
 from .manager import SidecarManager
+from .replay import FileSummary, Replay, ReplaySummary
 from .session import MessageIterator, SessionState
 
 __version__ = "0.1.0"
@@ -69,6 +71,7 @@ __all__ = [
     "FramerError",
     "InvalidOptionError",
     "ProviderUnavailableError",
+    "ReplayError",
     "RunnerGoneError",
     "RunnerNotFoundError",
     "RunnerStartError",
@@ -78,4 +81,7 @@ __all__ = [
     "SidecarError",
     "UnknownProviderError",
     "WaitTimeoutError",
+    "Replay",
+    "ReplaySummary",
+    "FileSummary",
 ]
