@@ -379,7 +379,12 @@ static int feed(ndjson_framer *f, const char *data, size_t n, int mode)
 
 int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n)
 {
-    return feed(f, data, n, MODE_LINES);
+    int rc = feed(f, data, n, MODE_LINES);
+    if (rc != NDJSON_OK)
+        return rc;
+    if (f->newlines == 0)
+        return NDJSON_HEAD_NONE;
+    return f->head_kind | (f->body_clean ? NDJSON_BODY_CLEAN : 0);
 }
 
 int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n)

@@ -36,6 +36,8 @@
 #define NDJSON_HEAD_KEEP 1   /* that text is a clean line by itself */
 #define NDJSON_HEAD_BUFFER 2 /* the line is head[0:head_len] */
 #define NDJSON_HEAD_DROP 3   /* no line: blank, or the end of an over-long line */
+/* Added to the head kind that ndjson_feed_lines returns when body_clean is set. */
+#define NDJSON_BODY_CLEAN 4
 
 /* Segment kinds (ndjson_feed_segments). */
 #define NDJSON_SEG_ARRAY 0 /* out[offset:offset+length] is a JSON array of `count` lines */
@@ -88,7 +90,9 @@ typedef struct {
 ndjson_framer *ndjson_framer_new(size_t max_line, size_t max_pending);
 void ndjson_framer_free(ndjson_framer *f);
 
-/* Frame one chunk (lines form). Returns NDJSON_OK or NDJSON_ENOMEM. */
+/* Frame one chunk (lines form). Returns NDJSON_ENOMEM, or a summary that spares the
+ * caller two field reads per call: head_kind (NDJSON_HEAD_NONE when the chunk has no
+ * '\n'), plus NDJSON_BODY_CLEAN when body_clean is set and the chunk has a '\n'. */
 int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n);
 
 /* Frame one chunk (segments form). Returns NDJSON_OK or NDJSON_ENOMEM. */

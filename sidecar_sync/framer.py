@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
-from typing import Final, NamedTuple, Union
+from typing import Final, Iterator, NamedTuple, Union
 
 from .errors import FramerBusyError, FramerError
 
@@ -55,8 +56,6 @@ MAX_LINE_SIZE: Final = 10 * 2**20
 MAX_PENDING: Final = 50 * 2**20
 #: Feeds larger than this many bytes are framed in windows of this size.
 FEED_WINDOW: Final = 8 * 2**20
-
-_WHITESPACE: Final = b" \t\n\r\x0b\x0c"
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -83,8 +82,8 @@ class FramerStats(NamedTuple):
 
 def _check_limits(max_line_size: int, max_pending: int) -> None:
     for name, value in (("max_line_size", max_line_size), ("max_pending", max_pending)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise FramerError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= sys.maxsize:
+            raise FramerError(f"{name} must be an int in [1, {sys.maxsize}], got {value!r}")
     if max_pending < max_line_size:
         raise FramerError(
             f"max_pending ({max_pending}) must be >= max_line_size ({max_line_size}): "
@@ -92,19 +91,44 @@ def _check_limits(max_line_size: int, max_pending: int) -> None:
         )
 
 
-def _as_bytes(data: Buffer) -> bytes:
-    if type(data) is bytes:
-        return data
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}")
-
-
-def _windows(data: bytes) -> list[bytes]:
-    if len(data) <= FEED_WINDOW:
-        return [data]
+def _byte_view(data: Buffer) -> memoryview:
+    """A flat view of ``data`` as bytes, without copying it when it is already flat."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a framer takes bytes, bytearray or memoryview, not {type(data).__name__}")
     view = memoryview(data)
-    return [bytes(view[i : i + FEED_WINDOW]) for i in range(0, len(data), FEED_WINDOW)]
+    if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return view
+
+
+def _windows(data: Buffer) -> Iterator[bytes]:
+    """Yield ``data`` as bytes in pieces of at most :data:`FEED_WINDOW` bytes.
+
+    Pieces are copied one at a time, so a huge feed costs one window of scratch
+    memory, not a second copy of the whole input.
+    """
+    if type(data) is bytes and len(data) <= FEED_WINDOW:
+        yield data
+        return
+    view = _byte_view(data)
+    if len(view) <= FEED_WINDOW:
+        yield view.tobytes()
+        return
+    for start in range(0, len(view), FEED_WINDOW):
+        yield view[start : start + FEED_WINDOW].tobytes()
+
+
+def _check_segment_feed(data: Buffer) -> bytes:
+    """The bytes of a :meth:`feed_segments` chunk, which must fit in one window."""
+    if type(data) is not bytes:
+        data = _byte_view(data).tobytes()
+    if len(data) > FEED_WINDOW:
+        raise FramerError(f"feed_segments() takes at most {FEED_WINDOW} bytes per call, got {len(data)}")
+    return data
+
+
+def _busy() -> FramerBusyError:
+    return FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
 
 
 class PyLineFramer:
@@ -125,13 +149,18 @@ class PyLineFramer:
         self._lock = threading.Lock()
 
     def feed(self, data: Buffer) -> list[bytes]:
-        """Frame ``data``; return every line it completes, in order."""
-        data = _as_bytes(data)
+        """Frame ``data``; return every line it completes, in order.
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerBusyError: another thread is using this framer right now.
+        """
+        windows = _windows(data)
         if not self._lock.acquire(blocking=False):
-            raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+            raise _busy()
         try:
             out: list[bytes] = []
-            for window in _windows(data):
+            for window in windows:
                 self._feed(window, out)
             return out
         finally:
@@ -139,62 +168,82 @@ class PyLineFramer:
 
     def _feed(self, data: bytes, out: list[bytes]) -> None:
         self._in += len(data)
-        start = 0
-        nl = data.find(b"\n")
-        while nl != -1:
-            self._end_line(data, start, nl, out)
-            start = nl + 1
-            nl = data.find(b"\n", start)
-        self._carry(data, start)
+        parts = data.split(b"\n")
+        tail = parts.pop()  # after the last '\n': the start of the next line
+        if parts:
+            parts[0] = self._end_carried_line(parts[0])
+            cap = self.max_line_size
+            if len(data) > cap:  # only then can a line inside this chunk be over-long
+                over = [len(part) for part in parts[1:] if len(part) > cap]
+                if over:
+                    self._oversized += len(over)
+                    self._dropped += sum(over)
+                    parts[1:] = [part for part in parts[1:] if len(part) <= cap]
+            # bytes.strip() strips exactly the ASCII whitespace; filter drops blank lines
+            lines = list(filter(None, map(bytes.strip, parts)))
+            self._lines += len(lines)
+            out += lines
+        self._carry(tail)
 
-    def _end_line(self, data: bytes, start: int, stop: int, out: list[bytes]) -> None:
-        size = len(self._pend) + stop - start
+    def _end_carried_line(self, first: bytes) -> bytes:
+        """The line that ``first`` (the text before a chunk's first '\\n') completes, or b"" if dropped."""
+        size = len(self._pend) + len(first)
         if self._discarding:
             self._discarding = False
             self._oversized += 1
-            self._dropped += stop - start
-        elif size > self.max_line_size:
+            self._dropped += len(first)
+            return b""
+        if size > self.max_line_size:
             self._oversized += 1
             self._dropped += size
             self._pend.clear()
-        else:
-            if self._pend:
-                self._pend += data[start:stop]
-                line = bytes(self._pend).strip(_WHITESPACE)
-                self._pend.clear()
-            else:
-                line = data[start:stop].strip(_WHITESPACE)
-            if line:
-                self._lines += 1
-                out.append(line)
+            return b""
+        if self._pend:
+            self._pend += first
+            first = bytes(self._pend)
+            self._pend.clear()
+        return first
 
-    def _carry(self, data: bytes, start: int) -> None:
-        size = len(data) - start
+    def _carry(self, tail: bytes) -> None:
+        """Keep the text after a chunk's last '\\n' as the partial line, within the cap."""
         if self._discarding:
-            self._dropped += size
-        elif len(self._pend) + size > self.max_line_size:
-            self._dropped += len(self._pend) + size
+            self._dropped += len(tail)
+        elif len(self._pend) + len(tail) > self.max_line_size:
+            self._dropped += len(self._pend) + len(tail)
             self._pend.clear()
             self._discarding = True
         else:
-            self._pend += data[start:]
+            self._pend += tail
 
     def finish(self) -> list[bytes]:
-        """End of stream: return the residual partial line (if any) as a line."""
-        if self._discarding:
-            self._discarding = False
-            self._oversized += 1
-            return []
-        line = bytes(self._pend).strip(_WHITESPACE)
-        self._pend.clear()
-        if not line:
-            return []
-        self._lines += 1
-        return [line]
+        """End of stream: return the residual partial line (if any) as a line.
+
+        The framer stays usable: a later :meth:`feed` starts a new stream (the
+        counters keep counting).
+        """
+        if not self._lock.acquire(blocking=False):
+            raise _busy()
+        try:
+            if self._discarding:
+                self._discarding = False
+                self._oversized += 1
+                return []
+            line = bytes(self._pend).strip()
+            self._pend.clear()
+            if not line:
+                return []
+            self._lines += 1
+            return [line]
+        finally:
+            self._lock.release()
 
     def feed_segments(self, data: Buffer) -> list[Segment]:
-        """Batch form of :meth:`feed`; the Python twin returns every line as a single segment."""
-        return [(line, 0) for line in self.feed(data)]
+        """Batch form of :meth:`feed`; the Python twin returns every line as a single segment.
+
+        Raises:
+            FramerError: ``data`` is longer than :data:`FEED_WINDOW`.
+        """
+        return [(line, 0) for line in self.feed(_check_segment_feed(data))]
 
     def finish_segments(self) -> list[Segment]:
         """Batch form of :meth:`finish`."""
@@ -211,13 +260,39 @@ def _load_c_backend() -> type:
     from ._framer import ffi, lib  # noqa: PLC0415 - the import is the point
 
     head_keep, head_buffer = lib.NDJSON_HEAD_KEEP, lib.NDJSON_HEAD_BUFFER
+    body_clean = lib.NDJSON_BODY_CLEAN
     seg_array, seg_data = lib.NDJSON_SEG_ARRAY, lib.NDJSON_SEG_DATA
     feed_lines, feed_segs, finish = lib.ndjson_feed_lines, lib.ndjson_feed_segments, lib.ndjson_finish
-    buffer, unpack, cast = ffi.buffer, ffi.unpack, ffi.cast
+    unpack, cast = ffi.unpack, ffi.cast
+    u64_array = ffi.typeof("uint64_t *")
 
     def check(rc: int) -> None:
-        if rc != lib.NDJSON_OK:
+        if rc < 0:
             raise MemoryError("the NDJSON framer could not allocate its buffers")
+
+    def frame(f: object, data: bytes) -> list[bytes]:
+        """One window through the C framer, lines form; the caller holds the framer's lock."""
+        state = feed_lines(f, data, len(data))
+        if state <= 0:
+            check(state)
+            return []  # no '\n' in the chunk
+        if state & body_clean:
+            # Every line after the first '\n' is clean: the chunk's own split
+            # builds them in one C pass; only its first and last parts change.
+            lines = data.split(b"\n")
+            lines.pop()
+            head = state ^ body_clean
+            if head == head_buffer:
+                lines[0] = unpack(f.head, f.head_len)  # type: ignore[attr-defined]
+            elif head != head_keep:
+                del lines[0]
+            return lines
+        lines = unpack(f.out, f.out_len).split(b"\n") if f.out_len else []  # type: ignore[attr-defined]
+        if state == head_keep:
+            lines.insert(0, data[: data.index(b"\n")])
+        elif state == head_buffer:
+            lines.insert(0, unpack(f.head, f.head_len))  # type: ignore[attr-defined]
+        return lines
 
     class CLineFramer:
         """Line framer backed by the C implementation in ``csrc/ndjson_framer.c``."""
@@ -236,44 +311,34 @@ def _load_c_backend() -> type:
 
         def _enter(self) -> None:
             if not self._lock.acquire(blocking=False):
-                raise FramerBusyError("a framer was fed from two threads at once; it belongs to one reader thread")
+                raise _busy()
 
         def feed(self, data: Buffer) -> list[bytes]:
-            """Frame ``data``; return every line it completes, in order."""
-            data = _as_bytes(data)
-            self._enter()
+            """Frame ``data``; return every line it completes, in order.
+
+            Raises:
+                TypeError: ``data`` is not bytes, bytearray or memoryview.
+                FramerBusyError: another thread is using this framer right now.
+            """
+            if type(data) is not bytes or len(data) > FEED_WINDOW:
+                return self._feed_windows(data)
+            if not self._lock.acquire(False):
+                raise _busy()
             try:
-                if len(data) <= FEED_WINDOW:
-                    return self._feed(data)
-                out: list[bytes] = []
-                for window in _windows(data):
-                    out += self._feed(window)
-                return out
+                return frame(self._f, data)
             finally:
                 self._lock.release()
 
-        def _feed(self, data: bytes) -> list[bytes]:
-            f = self._f
-            check(feed_lines(f, data, len(data)))
-            if not f.newlines:
-                return []
-            head = f.head_kind
-            if f.body_clean:
-                # Every line after the first '\n' is clean: the chunk's own split
-                # builds them in one C pass; only its first and last parts change.
-                lines = data.split(b"\n")
-                lines.pop()
-                if head == head_buffer:
-                    lines[0] = buffer(f.head, f.head_len)[:]
-                elif head != head_keep:
-                    del lines[0]
-                return lines
-            lines = buffer(f.out, f.out_len)[:].split(b"\n") if f.out_len else []
-            if head == head_keep:
-                lines.insert(0, data[: data.index(b"\n")])
-            elif head == head_buffer:
-                lines.insert(0, buffer(f.head, f.head_len)[:])
-            return lines
+        def _feed_windows(self, data: Buffer) -> list[bytes]:
+            windows = _windows(data)
+            self._enter()
+            try:
+                out: list[bytes] = []
+                for window in windows:
+                    out += frame(self._f, window)
+                return out
+            finally:
+                self._lock.release()
 
         def finish(self) -> list[bytes]:
             """End of stream: return the residual partial line (if any) as a line."""
@@ -281,7 +346,7 @@ def _load_c_backend() -> type:
             try:
                 f = self._f
                 check(finish(f))
-                return [buffer(f.head, f.head_len)[:]] if f.head_kind == head_buffer else []
+                return [unpack(f.head, f.head_len)] if f.head_kind == head_buffer else []
             finally:
                 self._lock.release()
 
@@ -289,30 +354,42 @@ def _load_c_backend() -> type:
             """Frame ``data`` into segments for batched JSON parsing (see :data:`Segment`).
 
             Runs of object lines come back as one JSON array each, so a chunk of small
-            events parses with one ``orjson.loads``. Views point into ``data`` or into
-            the framer's buffers: use them before the next call on this framer.
+            events parses with one ``orjson.loads``. Segments are bytes or views of
+            bytes that this call owns, so they stay valid after later calls.
+
+            Raises:
+                FramerError: ``data`` is longer than :data:`FEED_WINDOW`.
             """
-            data = _as_bytes(data)
-            if len(data) > FEED_WINDOW:
-                raise FramerError(f"feed_segments() takes at most {FEED_WINDOW} bytes per call, got {len(data)}")
-            self._enter()
+            if type(data) is not bytes or len(data) > FEED_WINDOW:
+                data = _check_segment_feed(data)
+            if not self._lock.acquire(False):
+                raise _busy()
             try:
                 f = self._f
                 check(feed_segs(f, data, len(data)))
                 n = f.nsegs
                 if not n:
                     return []
-                fields = unpack(cast("uint64_t *", f.segs), 4 * n)
-                out_view = memoryview(buffer(f.out, f.out_len)) if f.out_len else None
+                # One row of (kind, offset, length, count) per segment.
+                fields = unpack(cast(u64_array, f.segs), 4 * n)
+                # One copy of the framer's output per call: views into the C buffers
+                # themselves would dangle once the next call reuses or frees them.
+                out = unpack(f.out, f.out_len) if f.out_len else b""
+                if n == 1 and fields[0] == seg_array:
+                    return [(out, fields[3])]  # the common case: the whole chunk is one array
+                head = unpack(f.head, f.head_len) if f.head_len else b""
                 segments: list[Segment] = []
                 for i in range(0, 4 * n, 4):
                     kind, offset, length, count = fields[i : i + 4]
                     if kind == seg_array:
-                        segments.append((out_view[offset : offset + length], count))  # type: ignore[index]
-                    elif kind == seg_data:
-                        segments.append((memoryview(data)[offset : offset + length], 0))
+                        base = out
                     else:
-                        segments.append((memoryview(buffer(f.head, f.head_len))[offset : offset + length], 0))
+                        base = data if kind == seg_data else head
+                        count = 0
+                    if offset == 0 and length == len(base):
+                        segments.append((base, count))
+                    else:
+                        segments.append((memoryview(base)[offset : offset + length], count))
                 return segments
             finally:
                 self._lock.release()
