@@ -15,8 +15,10 @@ Then, on the same bytes split into many files (``--files``, default 16), the sum
 rate with ``jobs=1`` against ``jobs=2`` (spawn and fork).
 
 Each round runs every contender once, in turn, so background load hits all of them
-alike; the report gives medians and ratios to ``floor`` (and to ``jobs=1``). The
-machine is shared: read ratios, not absolute rates.
+alike; the report gives medians of wall-clock and CPU seconds (this process plus
+reaped children) and their ratios to ``floor`` (and, for ``--jobs``, wall-clock
+rates against ``jobs=1``). On a shared machine CPU seconds are the steadier
+measure; read ratios, not absolute rates.
 
 Usage::
 
@@ -30,6 +32,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -147,11 +150,20 @@ def split_file(path: str, parts: int, out_dir: str) -> list[str]:
     return files
 
 
-def timed(fn: Callable[[], object]) -> float:
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the ``cli`` contender)."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + children.ru_utime + children.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one call."""
     gc.collect()
+    cpu = _cpu()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,27 +185,31 @@ def main(argv: list[str] | None = None) -> int:
     size = os.path.getsize(path)
     print(f"# {path}: {size / 2**20:,.0f} MiB; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")
     floor(path)  # warm the page cache
+    load_start = os.getloadavg()[0]
 
     names = [n for n in CONTENDERS if n not in args.skip]
-    times: dict[str, list[float]] = {n: [] for n in names}
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in names:
-            t = timed(lambda: CONTENDERS[name](path))
-            times[name].append(t)
-        print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][-1]:.2f}s" for n in names), flush=True)
+            w, c = timed(lambda: CONTENDERS[name](path))
+            wall[name].append(w)
+            cpu[name].append(c)
+        print(f"round {r + 1}: " + "  ".join(f"{n} {wall[n][-1]:.2f}s/{cpu[n][-1]:.2f}s" for n in names), flush=True)
 
-    results: dict[str, object] = {"file": path, "bytes": size, "rounds": args.rounds, "load": os.getloadavg()[0]}
-    base = statistics.median(times["floor"]) if "floor" in times else None
-    print(f"\n{'contender':<15} {'median s':>9} {'MiB/s':>8} {'x floor':>8}   all rounds")
+    results: dict[str, object] = {"file": path, "bytes": size, "rounds": args.rounds, "load_start": load_start}
+    base_w = statistics.median(wall["floor"]) if "floor" in wall else float("nan")
+    base_c = statistics.median(cpu["floor"]) if "floor" in cpu else float("nan")
+    print(f"\n{'contender':<15} {'wall s':>7} {'x floor':>8} {'cpu s':>7} {'x floor':>8} {'MiB/cpu-s':>10}")
     for name in names:
-        med = statistics.median(times[name])
-        ratio = med / base if base else float("nan")
-        print(f"{name:<15} {med:9.2f} {size / 2**20 / med:8.0f} {ratio:8.2f}   {' '.join(f'{t:.2f}' for t in times[name])}")
-        results[name] = {"median": med, "times": times[name], "x_floor": ratio}
-    if "naive" in times and "replay" in times:
-        speedup = statistics.median(times["naive"]) / statistics.median(times["replay"])
-        print(f"replay is {speedup:.2f}x faster than naive")
-        results["replay_vs_naive"] = speedup
+        mw, mc = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"{name:<15} {mw:7.2f} {mw / base_w:8.2f} {mc:7.2f} {mc / base_c:8.2f} {size / 2**20 / mc:10.0f}")
+        results[name] = {"wall": wall[name], "cpu": cpu[name], "x_floor_wall": mw / base_w, "x_floor_cpu": mc / base_c}
+    if "naive" in wall and "replay" in wall:
+        sw = statistics.median(wall["naive"]) / statistics.median(wall["replay"])
+        sc = statistics.median(cpu["naive"]) / statistics.median(cpu["replay"])
+        print(f"replay vs naive: {sw:.2f}x faster (wall), {sc:.2f}x (cpu)")
+        results["replay_vs_naive"] = {"wall": sw, "cpu": sc}
 
     if args.files > 1:
         with tempfile.TemporaryDirectory(prefix="bench-replay-", dir=os.path.dirname(path)) as tmp:
@@ -205,15 +221,15 @@ def main(argv: list[str] | None = None) -> int:
             jtimes: dict[str, list[float]] = {m: [] for m in modes}
             for r in range(args.rounds):
                 for mode, fn in modes.items():
-                    jtimes[mode].append(timed(fn))
+                    jtimes[mode].append(timed(fn)[0])
                 print(f"jobs round {r + 1}: " + "  ".join(f"{m} {jtimes[m][-1]:.2f}s" for m in modes), flush=True)
             assert replay(parts, jobs=2) == single, "the parallel summary differs"
             j1 = statistics.median(jtimes["jobs1"])
-            print(f"\n{args.files} files: {'mode':<12} {'median s':>9} {'MiB/s':>8} {'x jobs1 rate':>13}")
+            print(f"\n{args.files} files, wall clock: {'mode':<12} {'median s':>9} {'MiB/s':>8} {'x jobs1 rate':>13}")
             for mode in modes:
                 med = statistics.median(jtimes[mode])
-                print(f"{'':<{len(str(args.files)) + 7}}{mode:<12} {med:9.2f} {size / 2**20 / med:8.0f} {j1 / med:13.2f}")
-                results[mode] = {"median": med, "times": jtimes[mode], "x_jobs1_rate": j1 / med}
+                print(f"{'':<{len(str(args.files)) + 19}}{mode:<12} {med:9.2f} {size / 2**20 / med:8.0f} {j1 / med:13.2f}")
+                results[mode] = {"wall": jtimes[mode], "x_jobs1_rate": j1 / med}
     print(f"# load at the end: {os.getloadavg()[0]:.1f}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))

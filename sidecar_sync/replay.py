@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import zlib
 from collections import Counter
@@ -684,10 +685,13 @@ class Replay:
                 ``1`` (or fewer than two paths) everything is read here. The
                 summary does not depend on ``jobs``.
             start_method: the multiprocessing start method for ``jobs > 1``.
-                Default ``"spawn"``: workers inherit no threads or held locks from
-                this process. Spawned workers do not see adapters registered at
-                run time; register custom providers in a module the workers
-                import, pass an importable adapter function, or use ``"fork"``.
+                By default ``"fork"`` when this process runs a single thread and
+                the platform has fork (cheapest start, and workers see adapters
+                registered at run time), else ``"spawn"``: forking a process
+                whose other threads may hold locks can deadlock the child.
+                Spawned workers do not see adapters registered at run time;
+                register custom providers in a module the workers import, or pass
+                an importable adapter function.
 
         Returns:
             The :class:`ReplaySummary` of every source.
@@ -700,7 +704,7 @@ class Replay:
                 pass
             files = self._files
         else:
-            files = self._run_parallel(jobs, start_method or "spawn")
+            files = self._run_parallel(jobs, start_method or _default_start_method())
         return ReplaySummary.merge(files, time.perf_counter() - started)
 
     @property
@@ -751,6 +755,13 @@ class Replay:
     def _report(self, counter: Any) -> None:
         if counter is not None:
             self._progress(self._done_bytes + counter.value, self._total_bytes)  # type: ignore[misc]
+
+
+def _default_start_method() -> str:
+    """``fork`` when it is safe (one thread, a platform that has it), else ``spawn``."""
+    if hasattr(os, "fork") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 class _Task(NamedTuple):
