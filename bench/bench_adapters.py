@@ -11,7 +11,8 @@ of assistant text, assistant tool_use, user tool_result (with the structured
 
 Run as pytest-benchmark (groups per input; compare within a group)::
 
-    pytest bench/bench_adapters.py --benchmark-only --benchmark-group-by=group
+    pytest bench/bench_adapters.py --benchmark-only --benchmark-group-by=group \
+        --benchmark-timer=time.thread_time --benchmark-disable-gc
 
 or as a script, which prints the ratios of one run::
 
@@ -111,8 +112,9 @@ LINE_BATCHES = _batches(LINES)
 
 
 def loads_only() -> int:
+    # batch by batch like the others, so no run holds more parsed objects than another
     loads = orjson.loads
-    return len([loads(line) for line in LINES])
+    return sum(len([loads(line) for line in batch]) for batch in LINE_BATCHES)
 
 
 def adapt_only() -> int:
@@ -173,52 +175,79 @@ def test_message_ids(benchmark: Any, name: str, fn: Callable[[], int]) -> None:
 
 
 # -- script mode: one run, ratios printed ------------------------------------------------------
+# CPU time of this thread (time.thread_time), not wall time: on a shared 2-core
+# machine the wall clock also counts the time other processes held the core.
 
 
-def _best(fn: Callable[[], int], repeat: int) -> float:
-    times = []
+def _cpu(fn: Callable[[], Any]) -> float:
+    start = time.thread_time()
+    fn()
+    return time.thread_time() - start
+
+
+def _by_type(repeat: int) -> list[tuple[str, int, float, float, float]]:
+    """Per event type: count, mean bytes, loads and adapt ns/event (best of ``repeat``, interleaved)."""
+    loads = orjson.loads
+    cases = []
+    for kind in sorted({event["type"] for event in EVENTS}):
+        lines = [line for line, event in zip(LINES, EVENTS) if event["type"] == kind]
+        cases.append((kind, lines, _batches(lines), _batches([loads(line) for line in lines])))
+    parse_times: dict[str, list[float]] = {kind: [] for kind, *_ in cases}
+    adapt_times: dict[str, list[float]] = {kind: [] for kind, *_ in cases}
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for kind, _lines, line_batches, batches in cases:
+            adapter = new_stream_adapter("claude")
+            parse_times[kind].append(_cpu(lambda: [[loads(line) for line in batch] for batch in line_batches]))
+            adapt_times[kind].append(_cpu(lambda: [adapter.adapt_batch(batch) for batch in batches]))
+    rows = []
+    for kind, lines, *_ in cases:
+        n = len(lines)
+        parse, adapt = min(parse_times[kind]) / n * 1e9, min(adapt_times[kind]) / n * 1e9
+        rows.append((kind, n, sum(map(len, lines)) / n, parse, adapt))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per measurement; the best counts")
     args = parser.parse_args()
+    rows = [
+        ("orjson.loads (baseline)", loads_only),
+        ("adapt_batch", adapt_only),
+        ("orjson.loads + adapt_batch", loads_and_adapt),
+        ("adapt (one event per call)", adapt_one_by_one),
+        ("parse_message (stateless)", parse_message_each),
+    ]
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
-        rows = [
-            ("orjson.loads (baseline)", loads_only),
-            ("adapt_batch", adapt_only),
-            ("orjson.loads + adapt_batch", loads_and_adapt),
-            ("adapt (one event per call)", adapt_one_by_one),
-            ("parse_message (stateless)", parse_message_each),
-        ]
         # interleave the repeats so drifting machine load hits every row alike
-        times = {name: [] for name, _ in rows}
+        times: dict[str, list[float]] = {name: [] for name, _ in rows}
         for _ in range(args.repeat):
             for name, fn in rows:
-                times[name].append(_best(fn, 1))
-        best = {name: min(ts) for name, ts in times.items()}
-        spread = {name: statistics.median(ts) for name, ts in times.items()}
+                times[name].append(_cpu(fn))
+        per_type = _by_type(args.repeat)
+        counter = min(_cpu(ids_counter) for _ in range(args.repeat))
+        uuid4 = min(_cpu(ids_uuid4) for _ in range(args.repeat))
     finally:
         gc.enable()
+    best = {name: min(ts) for name, ts in times.items()}
+    median = {name: statistics.median(ts) for name, ts in times.items()}
     base = best["orjson.loads (baseline)"]
-    print(f"{N_EVENTS} Claude events, mean {MEAN_BYTES:.0f} B/line, {MESSAGES} messages, batches of {BATCH}")
-    print(f"{'operation':32} {'ns/event':>9} {'median':>9} {'events/s':>11} {'messages/s':>11} {'x loads':>8}")
+    print(f"{N_EVENTS} Claude events, mean {MEAN_BYTES:.0f} B/line -> {MESSAGES} messages; batches of {BATCH};")
+    print(f"best of {args.repeat} (CPU time), median beside it; gc frozen and disabled")
+    print(f"{'operation':30} {'ns/event':>9} {'median':>7} {'events/s':>10} {'messages/s':>11} {'x loads':>8}")
     for name, _ in rows:
         t = best[name]
         print(
-            f"{name:32} {t / N_EVENTS * 1e9:9.0f} {spread[name] / N_EVENTS * 1e9:9.0f} "
-            f"{N_EVENTS / t:11,.0f} {MESSAGES / t:11,.0f} {t / base:8.2f}"
+            f"{name:30} {t / N_EVENTS * 1e9:9.0f} {median[name] / N_EVENTS * 1e9:7.0f} "
+            f"{N_EVENTS / t:10,.0f} {MESSAGES / t:11,.0f} {t / base:8.2f}"
         )
-    counter, uuid4 = _best(ids_counter, args.repeat), _best(ids_uuid4, args.repeat)
-    print(f"message id: counter {counter / N_EVENTS * 1e9:.0f} ns, str(uuid4()) {uuid4 / N_EVENTS * 1e9:.0f} ns")
+    print(f"\n{'event type':12} {'events':>7} {'bytes':>6} {'loads ns':>9} {'adapt ns':>9} {'x loads':>8}")
+    for kind, n, size, parse, adapt in per_type:
+        print(f"{kind:12} {n:7} {size:6.0f} {parse:9.0f} {adapt:9.0f} {adapt / parse:8.2f}")
+    print(f"\nmessage id: counter {counter / N_EVENTS * 1e9:.0f} ns, str(uuid4()) {uuid4 / N_EVENTS * 1e9:.0f} ns")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ chunks as a pipe read returns them, or 1 MiB chunks); in each group:
 
 The framers do more than the baselines: caps, trimming, blank-line skipping,
 counters. The baselines do none of that; readline even keeps each line's ``\\n``
-(it is stripped only when checking, outside the timing). After timing, each
-contender's lines are compared with the input's own lines and the result is stored
-as ``extra_info["correct"]``; a wrong contender fails its benchmark.
+(it is stripped only when checking, outside the timing). A timed run builds the
+whole list of lines and frees it, as a consumer that drops lines once used does.
+After timing, one more run of each contender is compared with the input's own
+lines and the result is stored as ``extra_info["correct"]``; a wrong contender
+fails its benchmark.
 
 Run (see bench/README.md)::
 
@@ -24,7 +26,10 @@ Run (see bench/README.md)::
 
 from __future__ import annotations
 
+import gc
 import io
+import statistics
+import time
 from functools import cache
 from typing import Callable
 
@@ -123,19 +128,52 @@ def as_lines(name: str, result: list) -> list[bytes]:
     return result
 
 
+def timed(fn: Contender, args: tuple) -> float:
+    """One untimed-by-the-fixture run of ``fn``, under the same GC rule as the fixture's runs."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - start
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 @pytest.mark.parametrize("contender", list(CONTENDERS))
 @pytest.mark.parametrize("chunk_name", list(CHUNKS))
 @pytest.mark.parametrize("input_name", list(INPUTS))
-def test_framer(benchmark, input_name: str, chunk_name: str, contender: str) -> None:  # noqa: ANN001
+def test_framer(benchmark, request: pytest.FixtureRequest, input_name: str, chunk_name: str, contender: str) -> None:  # noqa: ANN001
+    """Time one contender on one input; each round is paired with a ``bytes_split`` run just before it.
+
+    The machine these run on is shared, so load changes from second to second. The
+    ratio of each round to the baseline run right before it cancels most of that;
+    ``extra_info["paired_ratio"]`` is the median of those ratios.
+    """
     if contender.startswith("c_") and framer_module.CLineFramer is None:
         pytest.fail("the C framer is not built; the benchmark would be meaningless")
     chunk = CHUNKS[chunk_name]
-    data, chunks = stream(input_name), chunked(input_name, chunk)
+    args = (chunked(input_name, chunk), stream(input_name), chunk)
     benchmark.group = f"{input_name} lines, {chunk_name} chunks"
     benchmark.extra_info.update(
-        contender=contender, input=input_name, chunk=chunk, bytes=len(data), lines=len(expected_lines(input_name))
+        contender=contender, input=input_name, chunk=chunk, bytes=len(args[1]), lines=len(expected_lines(input_name))
     )
-    result = benchmark(CONTENDERS[contender], chunks, data, chunk)
-    correct = as_lines(contender, result) == expected_lines(input_name)
+    baseline: list[float] = []
+
+    def setup() -> tuple[tuple, dict]:
+        baseline.append(timed(bytes_split, args))
+        return args, {}
+
+    def run(chunks: list[bytes], data: bytes, chunk: int) -> None:
+        CONTENDERS[contender](chunks, data, chunk)  # the output is freed inside the timing, as in setup()
+
+    rounds = max(request.config.getoption("benchmark_min_rounds"), 5)
+    benchmark.pedantic(run, setup=setup, rounds=rounds, warmup_rounds=1)
+    times = benchmark.stats.stats.data
+    ratios = [t / b for t, b in zip(times, baseline[-len(times) :])]
+    benchmark.extra_info["paired_ratio"] = statistics.median(ratios)
+    benchmark.extra_info["baseline_median"] = statistics.median(baseline[-len(times) :])
+    correct = as_lines(contender, CONTENDERS[contender](*args)) == expected_lines(input_name)
     benchmark.extra_info["correct"] = correct
     assert correct, f"{contender} returned the wrong lines"

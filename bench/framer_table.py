@@ -2,9 +2,10 @@
 
 Usage: ``python bench/framer_table.py bench/results/framer.json``
 
-Each cell is the contender's median time divided by the median of ``bytes_split``
-in the same group of the same run (below 1.00 is faster than ``bytes_split``),
-followed by the median itself. A contender whose output was wrong is marked.
+Each cell is the median, over rounds, of the contender's time divided by the time
+of a ``bytes_split`` run made right before it in the same round (below 1.00 is
+faster than ``bytes_split``), then the contender's median time. A contender whose
+output was wrong is marked.
 """
 
 from __future__ import annotations
@@ -29,16 +30,15 @@ def main(path: str) -> None:
     print("|---" * (len(ORDER) + 1) + "|")
     for group in sorted(groups):
         row = groups[group]
-        base = row[BASELINE]["stats"]["median"]
         cells = []
         for name in ORDER:
             bench = row.get(name)
             if bench is None:
                 cells.append("-")
                 continue
-            median = bench["stats"]["median"]
-            mark = "" if bench["extra_info"].get("correct") else " WRONG"
-            cells.append(f"{median / base:.2f} ({median * 1e3:.1f} ms){mark}")
+            info = bench["extra_info"]
+            mark = "" if info.get("correct") else " WRONG"
+            cells.append(f"{info['paired_ratio']:.2f} ({bench['stats']['median'] * 1e3:.1f} ms){mark}")
         print(f"| {group} | " + " | ".join(cells) + " |")
 
 

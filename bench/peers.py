@@ -169,9 +169,11 @@ def build_emitter() -> None:
         raise SystemExit(f"building the emitter with {cc} failed:\n{r.stderr}")
 
 
-def emitter_speed(path: Path, repeat: int) -> dict[str, float]:
-    """GB/s of the emitter alone: to /dev/null, and through a pipe into ``cat``."""
+def emitter_speed(path: Path, repeat: int, pin: str) -> dict[str, float]:
+    """GB/s of the emitter alone: to /dev/null, and through a pipe into ``cat`` (pinned like the peers)."""
     env = {**os.environ, "SIDECAR_BENCH_TRANSCRIPT": str(path), "SIDECAR_BENCH_REPEAT": str(repeat)}
+    if pin == "split":
+        env["SIDECAR_BENCH_CPU"] = "1"
     nbytes = path.stat().st_size * repeat
     out: dict[str, float] = {}
     with open(os.devnull, "wb") as null:
@@ -180,7 +182,7 @@ def emitter_speed(path: Path, repeat: int) -> dict[str, float]:
         out["devnull_gbps"] = nbytes / (time.perf_counter() - t) / 1e9
         t = time.perf_counter()
         emit = subprocess.Popen([str(EMITTER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        cat = subprocess.Popen(["cat"], stdin=emit.stdout, stdout=null)
+        cat = subprocess.Popen(["cat"], stdin=emit.stdout, stdout=null, preexec_fn=_pin_preexec(pin))
         assert emit.stdin is not None and emit.stdout is not None
         emit.stdout.close()
         emit.stdin.write(b'{"type":"query"}\n')
@@ -189,6 +191,18 @@ def emitter_speed(path: Path, repeat: int) -> dict[str, float]:
         emit.wait(120)
         out["pipe_gbps"] = nbytes / (time.perf_counter() - t) / 1e9
     return out
+
+
+def _pin_preexec(pin: str) -> Callable[[], None] | None:
+    """For ``--pin split``: the supervising process (and its threads) on CPU 0; the emitter
+    moves itself to CPU 1 (``SIDECAR_BENCH_CPU``)."""
+    if pin != "split":
+        return None
+
+    def preexec() -> None:
+        os.sched_setaffinity(0, {0})
+
+    return preexec
 
 
 def setup_bun() -> str | None:
@@ -239,7 +253,10 @@ def setup_sdk() -> str | None:
 
 
 def sidecar_available() -> str | None:
-    r = run([sys.executable, "-c", "from sidecar_sync import SidecarManager"], cwd=REPO)
+    """Whether the drivers (run with the same PYTHONPATH) can import the manager."""
+    path = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), str(REPO)) if x)
+    r = run([sys.executable, "-c", "from sidecar_sync import SidecarManager"], cwd=PEERS_DIR,
+            env={**os.environ, "PYTHONPATH": path})  # fmt: skip
     if r.returncode:
         return "sidecar_sync.SidecarManager is not importable yet: " + (r.stderr.strip().splitlines() or ["?"])[-1]
     return None
@@ -298,7 +315,7 @@ def spawn(c: Contender, s: Scenario, transcript: Path, pin: str) -> dict[str, An
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "ANTHROPIC_"))}
     env.update(SIDECAR_BENCH_TRANSCRIPT=str(transcript), SIDECAR_BENCH_REPEAT=str(s.repeat))
     env.update(dict(c.env))
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), str(REPO)) if x)
     if pin == "split":
         env["SIDECAR_BENCH_CPU"] = "1"
     if c.kind == "bun":
@@ -309,18 +326,12 @@ def spawn(c: Contender, s: Scenario, transcript: Path, pin: str) -> dict[str, An
     else:
         python = str(SDK_PYTHON) if c.sdk else sys.executable
         if c.sdk:
-            env.pop("PYTHONPATH")  # the SDK venv needs nothing from this repo
+            env.pop("PYTHONPATH", None)  # the SDK venv needs nothing from this repo
         cmd = [python, str(PEERS_DIR / "driver.py"), "--peer", c.peer, "--mode", s.mode,
                "--sessions", str(s.sessions), "--count", str(s.count), "--emitter", str(EMITTER)]  # fmt: skip
-    preexec: Callable[[], None] | None = None
-    if pin == "split":
-
-        def preexec() -> None:
-            os.sched_setaffinity(0, {0})
-
     try:
         proc = subprocess.run(
-            cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=SPAWN_TIMEOUT, preexec_fn=preexec,
+            cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=SPAWN_TIMEOUT, preexec_fn=_pin_preexec(pin),
             check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -348,9 +359,18 @@ def expected_per_session(c: Contender, info: TranscriptInfo, repeat: int) -> int
     return info.expected_messages(lambda e: parse_message("claude", e), max_line=c.line_cap, repeat=repeat)
 
 
+def _dedupe(errors: list[str]) -> list[str]:
+    """Fold the same error from many sessions ("sdk-3: X", "sdk-7: X") into "2 sessions: X"."""
+    groups: dict[str, list[str]] = {}
+    for e in errors:
+        head, sep, tail = e.partition(": ")
+        groups.setdefault(tail if sep and " " not in head else e, []).append(e)
+    return [f"{len(v)} sessions: {k}" if len(v) > 1 else v[0] for k, v in groups.items()]
+
+
 def check(c: Contender, s: Scenario, info: TranscriptInfo, r: dict[str, Any]) -> str:
     """'ok' or what went wrong, judged after timing."""
-    problems = list(r.get("errors") or [])
+    problems = _dedupe(r.get("errors") or [])
     want = expected_per_session(c, info, s.repeat)
     got = r.get("messages") or []
     wanted_sessions = s.count if s.mode == "ttfm" else s.sessions
@@ -554,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in scen_list:
         transcripts[s.name] = ensure(s.variant, s.size, seed=1, big_line=s.big_line)
     flood_path = transcripts.get("flood", next(iter(transcripts.values())))[0]
-    speed = emitter_speed(flood_path, max(1, 1024 * MiB // flood_path.stat().st_size))
+    speed = emitter_speed(flood_path, max(1, 1024 * MiB // flood_path.stat().st_size), args.pin)
     log(f"emitter alone: {speed['devnull_gbps']:.1f} GB/s to /dev/null, {speed['pipe_gbps']:.2f} GB/s through a pipe to cat")
     ver = versions()
 

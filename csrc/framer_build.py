@@ -6,7 +6,8 @@ The declarations come from ``ndjson_framer.h`` itself, so C stays the single
 source of truth for the struct layout and the constants.
 
 Environment:
-    SIDECAR_SYNC_CFLAGS  extra compiler flags, split on spaces (e.g. sanitizers).
+    SIDECAR_SYNC_CFLAGS  extra flags for the compiler and the linker, split on spaces
+                         (e.g. ``-fsanitize=address,undefined``; see csrc/tests/).
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ def cdef_from_header(text: str) -> str:
     return "\n".join(lines)
 
 
+def extra_flags() -> list[str]:
+    return os.environ.get("SIDECAR_SYNC_CFLAGS", "").split()
+
+
 def compile_flags() -> list[str]:
     flags = ["-O3", "-std=c99", "-Wall", "-Wextra", "-Wshadow", "-Wconversion", "-Wno-sign-conversion"]
-    return flags + os.environ.get("SIDECAR_SYNC_CFLAGS", "").split()
+    return flags + extra_flags()
 
 
 ffibuilder = FFI()
@@ -52,6 +57,7 @@ ffibuilder.set_source(
     sources=[str(SOURCE.relative_to(HERE.parent))],
     include_dirs=[str(HERE.relative_to(HERE.parent))],
     extra_compile_args=compile_flags(),
+    extra_link_args=extra_flags(),
 )
 
 if __name__ == "__main__":

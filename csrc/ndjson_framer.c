@@ -203,6 +203,20 @@ static int out_line(ndjson_framer *f, const char *line, size_t n)
     return NDJSON_OK;
 }
 
+/* The body stops being clean: the clean lines before this point, each with its
+ * '\n', go to out in one copy; from here on every line is appended to out. */
+static int leave_clean_body(ndjson_framer *f, const char *body, size_t before)
+{
+    f->body_clean = 0;
+    if (before == 0)
+        return NDJSON_OK; /* out may still be NULL: no memcpy from or to it */
+    if (reserve(&f->out, &f->out_cap, before))
+        return NDJSON_ENOMEM;
+    memcpy(f->out, body, before);
+    f->out_len = before;
+    return NDJSON_OK;
+}
+
 /* ---- the framing core ------------------------------------------------------- */
 
 /* Move the completed carried line into head, trimmed, by swapping buffers. */
@@ -223,6 +237,26 @@ static int take_carried_line(ndjson_framer *f)
         memmove(f->head, f->head + s, e - s);
     f->head_len = e - s;
     return 1;
+}
+
+/* Count the run of clean lines starting at p (not blank, no whitespace at either
+ * end, within the cap) and return where it stops. Lines form only: these lines need
+ * no copy, so this loop is the whole C cost of a typical chunk. */
+static const char *skip_clean_lines(ndjson_framer *f, const char *p, const char *end)
+{
+    const size_t max_line = f->max_line;
+    uint64_t n = 0;
+    const char *nl;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        size_t len = (size_t)(nl - p);
+        if (len == 0 || len > max_line || is_space((unsigned char)p[0]) || is_space((unsigned char)nl[-1]))
+            break;
+        n++;
+        p = nl + 1;
+    }
+    f->lines += n;
+    f->newlines += n;
+    return p;
 }
 
 /* Keep the bytes after a chunk's last '\n' as the carried line. */
@@ -323,7 +357,7 @@ static int feed(ndjson_framer *f, const char *data, size_t n, int mode)
 
     /* The body: every line between the first and the last '\n'. */
     const char *body = nl + 1;
-    const char *p = body;
+    const char *p = mode == MODE_LINES ? skip_clean_lines(f, body, end) : body;
     while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         size_t len = (size_t)(nl - p);
         size_t off = (size_t)(p - data);
@@ -332,13 +366,8 @@ static int feed(ndjson_framer *f, const char *data, size_t n, int mode)
         if (len > f->max_line) {
             f->oversized_lines++;
             f->dropped_bytes += len;
-            if (mode == MODE_LINES && f->body_clean) {
-                f->body_clean = 0;
-                if ((rc = reserve(&f->out, &f->out_cap, off - (size_t)(body - data))))
-                    return rc;
-                memcpy(f->out, body, off - (size_t)(body - data));
-                f->out_len = off - (size_t)(body - data);
-            }
+            if (mode == MODE_LINES && f->body_clean && (rc = leave_clean_body(f, body, off - (size_t)(body - data))))
+                return rc;
             continue;
         }
         size_t s, e;
@@ -356,14 +385,8 @@ static int feed(ndjson_framer *f, const char *data, size_t n, int mode)
         if (f->body_clean) {
             if (s == 0 && e == len && len > 0)
                 continue; /* clean: Python's split of the chunk yields it as is */
-            /* First line that needs cleaning: the clean lines before it, each with
-             * its '\n', go to out in one copy; from here on every line is copied. */
-            f->body_clean = 0;
-            size_t before = off - (size_t)(body - data);
-            if ((rc = reserve(&f->out, &f->out_cap, before)))
+            if ((rc = leave_clean_body(f, body, off - (size_t)(body - data))))
                 return rc;
-            memcpy(f->out, body, before);
-            f->out_len = before;
         }
         if (s < e && (rc = out_line(f, data + off + s, e - s)))
             return rc;

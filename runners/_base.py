@@ -267,9 +267,9 @@ class Runner:
     def from_argv(cls, argv: Sequence[str]) -> Runner:
         """Build the runner from its command-line arguments (those after ``-m <module>``).
 
-        The default takes none; a runner with arguments (say, the path of its
-        CLI) overrides this. Raising ``SystemExit`` with a message is the way
-        to reject bad ones: it happens before ``ready``.
+        Used by ``run(cls, sys.argv[1:])``. The default takes none; a runner with
+        arguments overrides this (or parses them itself and calls ``run(cls)``).
+        Raising ``SystemExit`` with a message rejects bad ones, before ``ready``.
         """
         if argv:
             raise SystemExit(f"{cls.name} runner: unexpected arguments {list(argv)!r}")
@@ -605,7 +605,7 @@ class RunnerHost:
             self.runner.run_turn(turn)
         except OutputClosed:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: a runner bug must not kill the turn thread
             if turn.stopped:
                 log.debug("turn %d raised after stop: %r", turn.number, exc)
                 turn._finish(_STOPPED_LINE)  # noqa: SLF001
@@ -642,15 +642,22 @@ def _isolate_stdio() -> tuple[int, int]:
     return command_fd, output_fd
 
 
-def run(runner_class: type[Runner]) -> None:
-    """The ``__main__`` of a runner: isolate stdio, serve, exit with the host's code."""
+def run(runner_class: type[Runner], argv: Sequence[str] | None = None) -> None:
+    """The ``__main__`` of a runner: isolate stdio, serve, exit with the host's code.
+
+    Args:
+        runner_class: the runner to serve.
+        argv: its command-line arguments, for :meth:`Runner.from_argv` (pass
+            ``sys.argv[1:]``). ``None``: the caller parsed them already, and the
+            runner is built with no arguments.
+    """
     level = os.environ.get("SIDECAR_SYNC_RUNNER_LOG", "WARNING").upper()
     logging.basicConfig(
         level=getattr(logging, level, logging.WARNING),
         stream=sys.stderr,
         format=f"{runner_class.name}-runner %(levelname)s %(name)s: %(message)s",
     )
-    runner = runner_class.from_argv(sys.argv[1:])
+    runner = runner_class() if argv is None else runner_class.from_argv(argv)
     command_fd, output_fd = _isolate_stdio()
     host = RunnerHost(runner, command_fd, output_fd)
     code = host.serve()

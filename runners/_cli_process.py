@@ -94,7 +94,9 @@ class CliOutput:
         self._eof = True
         stats = self._framer.stats
         if stats.oversized_lines:
-            log.warning("%s: dropped %d output line(s) over %d bytes", self._label, stats.oversized_lines, MAX_LINE_SIZE)
+            log.warning(
+                "%s: dropped %d output line(s) over %d bytes", self._label, stats.oversized_lines, MAX_LINE_SIZE
+            )
         return self._framer.finish()
 
     def _read_chunk(self) -> bytes | None:
@@ -243,9 +245,7 @@ def stderr_summary(child: ChildProcess, noise: Iterable[re.Pattern[str]] = (), l
     """The CLI's last stderr lines, known noise removed, joined for an error message."""
     patterns = tuple(noise)
     kept = [
-        line.strip()
-        for line in child.stderr_tail(40)
-        if line.strip() and not any(p.search(line) for p in patterns)
+        line.strip() for line in child.stderr_tail(40) if line.strip() and not any(p.search(line) for p in patterns)
     ]
     return " | ".join(kept[-lines:])
 

@@ -26,8 +26,9 @@ the turn ends at the CLI's ``result`` line. The alternative, a new
 
 ``--resume`` is still used where it is the right tool: for the session option
 ``resumeSessionId``, and to restart the CLI transparently if it dies between
-turns (the next query starts a new CLI with ``--resume <the session id it
-reported>``).
+turns: the next query starts a new CLI with ``--resume <the session id it
+reported>`` (and if the death is only noticed when the prompt is written, the
+prompt is sent once more to the new CLI, since the old one never saw it).
 
 Protocol mapping
 ----------------
@@ -49,7 +50,9 @@ Protocol mapping
   machine, or pick another permission mode).
 * ``stop``: the runner sends ``interrupt``, the turn ends, the runner closes the
   CLI's stdin (the CLI exits), ends anything left of its process tree, and exits.
-  stdin EOF: queued turns finish first, then the same.
+  (An interrupt that overtakes a prompt the CLI has not started makes it drop
+  the prompt silently; the runner sees the bare ``control_response`` and ends the
+  turn at once.) stdin EOF: queued turns finish first, then the same.
 
 Session options -> CLI
 ----------------------
@@ -90,15 +93,16 @@ import logging
 import math
 import os
 import re
+import sys
 import threading
-from typing import Any, ClassVar, Final, Sequence
+from typing import Any, Final, Sequence
 
 import orjson
 
 from sidecar_sync.discovery import search_claude_cli
 
 from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
-from ._children import PIPE, ChildProcess, child_env
+from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
@@ -182,7 +186,8 @@ def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None)
     if options.worktree_name:
         if not _WORKTREE_RE.match(options.worktree_name):
             raise InvalidOptionError(
-                f"invalid option worktree_name: expected letters, digits, '.', '_' or '-', got {options.worktree_name!r}"
+                "invalid option worktree_name: expected letters, digits, '.', '_' or '-', "
+                f"got {options.worktree_name!r}"
             )
         flags.append(f"--worktree={options.worktree_name}")
     resume = options.resume_session_id
@@ -264,11 +269,15 @@ class ClaudeRunner(Runner):
     """Runs one long-lived Claude Code CLI per session (see the module docstring)."""
 
     name = "claude"
-    #: The CLI given by ``--cli``; None means "discover it".
-    cli_path: ClassVar[str | None] = None
 
-    def __init__(self) -> None:
+    def __init__(self, cli_path: str | None = None) -> None:
+        """Create the runner.
+
+        Args:
+            cli_path: the CLI given by ``--cli``; None means "discover it".
+        """
         super().__init__()
+        self.cli_path = cli_path
         self._cli: str | None = None
         self._plan: ClaudePlan | None = None
         self._proc: ChildProcess | None = None
@@ -277,13 +286,20 @@ class ClaudeRunner(Runner):
         self._stdin_lock = threading.Lock()  # user lines (turn thread) vs interrupts (control thread)
         self._session_id: str | None = None  # reported by the CLI; used to restart with --resume
         self._started_once = False
+        self._answered_on_proc = 0  # turns the current CLI process answered
         self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
         self._request_ids = itertools.count(1)
 
     @classmethod
-    def with_cli(cls, path: str | None) -> type[ClaudeRunner]:
-        """A subclass bound to an explicit CLI path (what ``--cli`` does)."""
-        return type(cls.__name__, (cls,), {"cli_path": path})
+    def from_argv(cls, argv: Sequence[str]) -> ClaudeRunner:
+        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
+        parser = argparse.ArgumentParser(
+            prog="python -m sidecar_sync.runners.claude",
+            description="Drive the Claude Code CLI over the runner protocol.",
+        )
+        parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
+        args = parser.parse_args(list(argv))
+        return cls(cli_path=args.cli)
 
     # -- set-up ------------------------------------------------------------------
 
@@ -298,7 +314,7 @@ class ClaudeRunner(Runner):
         assert self._cli is not None and self._plan is not None
         # First start: the caller's resume option. A restart after the CLI died:
         # resume the conversation it reported.
-        resume = self._session_id if self._started_once else self._plan.resume
+        resume = (self._session_id or self._plan.resume) if self._started_once else self._plan.resume
         argv = claude_argv(self._cli, self._plan, resume)
         log.info("starting %s", " ".join(argv[:1] + [a.split("=", 1)[0] for a in argv[1:]]))
         try:
@@ -306,6 +322,7 @@ class ClaudeRunner(Runner):
         except OSError as exc:
             raise TurnError(f"cannot start the Claude Code CLI {self._cli!r}: {exc}") from exc
         self._started_once = True
+        self._answered_on_proc = 0
         self._proc, self._tree, self._out = proc, ProcessTree(proc), CliOutput(proc, "claude")
         self._backlog.clear()
         return proc
@@ -313,33 +330,63 @@ class ClaudeRunner(Runner):
     # -- turns -------------------------------------------------------------------
 
     def run_turn(self, turn: Turn) -> None:
-        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start_cli()
-        if not self._write(proc, user_line(turn.prompt)):
-            # The CLI is gone (it refused its flags, or crashed): report why.
-            raise TurnError(self._exit_message(proc))
-        result = self._forward_until_result(turn)
+        result: dict[str, Any] | None = None
+        for attempt in (1, 2):
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                if proc is not None:
+                    log.warning("%s; restarting it with --resume", self._exit_message(proc, "between turns"))
+                proc = self._start_cli()
+            said_anything = False
+            if self._write(proc, user_line(turn.prompt)):
+                if turn.stopped:
+                    # stop came while the CLI was starting: its interrupt may have gone
+                    # out before the prompt, where the CLI ignores it. Interrupt now.
+                    self.interrupt(turn)
+                result, said_anything = self._forward_until_result(turn)
+            if result is not None or turn.stopped:
+                break
+            # The CLI ended without answering: it refused its flags, crashed, or was
+            # killed. If it had been working (it answered an earlier turn) and said
+            # nothing about this one, it died while idle: restart it once with
+            # --resume and send the prompt again, as nothing of this turn was lost.
+            message = self._exit_message(proc)
+            if attempt == 1 and not said_anything and self._answered_on_proc > 0:
+                log.warning("%s; restarting it with --resume and sending the prompt again", message)
+                continue
+            raise TurnError(message)
         if result is None:
-            if turn.stopped:
-                return
-            raise TurnError(self._exit_message(proc))
+            return  # stopped
+        self._answered_on_proc += 1
         if result.get("is_error") is True and not turn.stopped:
             raise TurnError(_result_error(result))
 
-    def _forward_until_result(self, turn: Turn) -> dict[str, Any] | None:
-        """Forward CLI lines until this turn's ``result`` (returned) or end of output (None)."""
+    def _forward_until_result(self, turn: Turn) -> tuple[dict[str, Any] | None, bool]:
+        """Forward CLI lines until this turn's ``result`` or the end of the CLI's output.
+
+        Returns:
+            ``(result event or None, whether the CLI printed anything for this turn)``.
+        """
         out = self._out
         assert out is not None
+        started = False  # has the CLI said anything about this turn yet?
         while True:
             batch, self._backlog = (self._backlog, []) if self._backlog else (out.read(), [])
             if not batch:
-                return None
+                return None, started
             forward: list[bytes] = []
             result: dict[str, Any] | None = None
             for index, (raw, event) in enumerate(batch):
                 kind = event.get("type")
                 if kind == _CONTROL_RESPONSE:
                     log.debug("control response: %s", raw[:200])
+                    if turn.stopped and not started:
+                        # The interrupt overtook the prompt: the CLI dropped it and
+                        # will print nothing for this turn.
+                        self._backlog = batch[index + 1 :]
+                        return None, False
                     continue
+                started = True
                 session_id = event.get("session_id")
                 if isinstance(session_id, str) and session_id:
                     self._session_id = session_id
@@ -351,7 +398,7 @@ class ClaudeRunner(Runner):
             if forward:
                 turn.emit_lines(forward)
             if result is not None:
-                return result
+                return result, True
 
     def _write(self, proc: ChildProcess, data: bytes) -> bool:
         """Write to the CLI's stdin; False if it is closed (the CLI exited)."""
@@ -366,14 +413,15 @@ class ClaudeRunner(Runner):
                 return False
         return True
 
-    def _exit_message(self, proc: ChildProcess) -> str:
+    def _exit_message(self, proc: ChildProcess, when: str = "before the turn ended") -> str:
+        """Reap a CLI that ended (or closed its output) and say why, from its stderr."""
         code = wait_exit(proc, EXIT_WAIT)
         if self._tree is not None and self._tree.child is proc:
             self._tree.retire(0.0)  # reap it and anything it left behind
         self._proc = None  # the next turn starts a new CLI (resuming the conversation)
         stderr = stderr_summary(proc)
         status = "is still running but closed its output" if code is None else f"exited with code {code}"
-        message = f"Claude Code CLI {status} before the turn ended"
+        message = f"Claude Code CLI {status} {when}"
         if stderr:
             message += f": {stderr}"
         if _ROOT_REFUSAL.search(stderr):
@@ -416,10 +464,7 @@ class ClaudeRunner(Runner):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m sidecar_sync.runners.claude [--cli PATH]``."""
-    parser = argparse.ArgumentParser(prog="python -m sidecar_sync.runners.claude", description=__doc__.split("\n")[0])
-    parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
-    args = parser.parse_args(argv)
-    run(ClaudeRunner.with_cli(args.cli))
+    run(ClaudeRunner, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

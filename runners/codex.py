@@ -7,13 +7,15 @@ Turns
 -----
 ``codex exec`` has no NDJSON input mode, so each query runs one process::
 
-    first turn:   codex exec --json --skip-git-repo-check <flags> -- PROMPT
-    follow-ups:   codex exec --json --skip-git-repo-check <flags> resume <thread_id> -- PROMPT
+    first turn:   codex exec --json --skip-git-repo-check <flags> -           (prompt on stdin)
+    follow-ups:   codex exec --json --skip-git-repo-check <flags> resume <thread_id> -
 
-with stdin at ``/dev/null`` (on an open pipe Codex waits for EOF forever). The
+The prompt is written to the process's stdin, which is then closed (the ``-``
+prompt argument; Codex reads stdin to EOF, and on a pipe left open it would wait
+forever). So a prompt is never on the command line: no 128 KiB argv limit, no
+prompt in ``ps``, and a prompt starting with ``-`` cannot be read as a flag. The
 thread id comes from the ``thread.started`` event of the first turn (or from the
-``resumeSessionId`` option); the conversation lives in ``CODEX_HOME``. The prompt
-follows ``--``, so a prompt starting with ``-`` is never read as a flag.
+``resumeSessionId`` option); the conversation lives in ``CODEX_HOME``.
 
 Every stdout line that is a JSON object is forwarded unchanged **always wrapped**
 in ``agent_event``: Codex has a top-level ``error`` event type that would
@@ -79,15 +81,16 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
-from typing import Any, ClassVar, Final, Mapping, Sequence
+from typing import Any, Final, Mapping, Sequence
 
 import orjson
 
 from sidecar_sync.discovery import search_codex_cli
 
 from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
-from ._children import DEVNULL, PIPE, ChildProcess
+from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["CodexRunner", "CodexPlan", "plan_codex", "codex_argv", "toml_value", "SANDBOX_BY_PERMISSION", "main"]
@@ -113,7 +116,7 @@ STDERR_NOISE: Final = (
     re.compile(r"could not create PATH aliases"),
     re.compile(r"^Reading (additional input|prompt) from stdin"),
 )
-_KEY_RE: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+_KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\Z")
 _THREAD_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
@@ -232,12 +235,28 @@ def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = Non
     return CodexPlan(flags, thread_id, cwd, env)
 
 
-def codex_argv(cli: str, plan: CodexPlan, prompt: str, thread_id: str | None = None) -> list[str]:
-    """The argv of one turn: a new thread, or ``resume <thread_id>``."""
+def codex_argv(cli: str, plan: CodexPlan, thread_id: str | None = None) -> list[str]:
+    """The argv of one turn: a new thread, or ``resume <thread_id>``; the prompt comes on stdin (``-``)."""
     argv = [cli, "exec", "--json", "--skip-git-repo-check", *plan.flags]
     if thread_id:
         argv += ["resume", thread_id]
-    return [*argv, "--", prompt]
+    return [*argv, "-"]
+
+
+def _send_prompt(proc: ChildProcess, prompt: str) -> None:
+    """Write the prompt to Codex's stdin and close it (EOF ends the prompt)."""
+    stdin = proc.stdin
+    if stdin is None:
+        return
+    try:
+        stdin.write(prompt.encode("utf-8", "replace"))
+    except (BrokenPipeError, OSError) as exc:
+        log.info("codex did not read its prompt (%s); its exit status will tell why", exc)
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
 
 
 class _TurnState:
@@ -263,11 +282,15 @@ class CodexRunner(Runner):
     """Runs ``codex exec`` once per turn, resuming the session's thread (see the module docstring)."""
 
     name = "codex"
-    #: The CLI given by ``--cli``; None means "discover it".
-    cli_path: ClassVar[str | None] = None
 
-    def __init__(self) -> None:
+    def __init__(self, cli_path: str | None = None) -> None:
+        """Create the runner.
+
+        Args:
+            cli_path: the CLI given by ``--cli``; None means "discover it".
+        """
         super().__init__()
+        self.cli_path = cli_path
         self._cli: str | None = None
         self._plan: CodexPlan | None = None
         self._thread_id: str | None = None
@@ -275,9 +298,14 @@ class CodexRunner(Runner):
         self._tree: ProcessTree | None = None
 
     @classmethod
-    def with_cli(cls, path: str | None) -> type[CodexRunner]:
-        """A subclass bound to an explicit CLI path (what ``--cli`` does)."""
-        return type(cls.__name__, (cls,), {"cli_path": path})
+    def from_argv(cls, argv: Sequence[str]) -> CodexRunner:
+        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
+        parser = argparse.ArgumentParser(
+            prog="python -m sidecar_sync.runners.codex", description="Drive the Codex CLI over the runner protocol."
+        )
+        parser.add_argument("--cli", help="path of the Codex CLI (default: discover it)")
+        args = parser.parse_args(list(argv))
+        return cls(cli_path=args.cli)
 
     def configure(self, options: SessionOptions) -> None:
         search = search_codex_cli(self.cli_path)
@@ -289,14 +317,19 @@ class CodexRunner(Runner):
 
     def run_turn(self, turn: Turn) -> None:
         assert self._cli is not None and self._plan is not None
-        argv = codex_argv(self._cli, self._plan, turn.prompt, self._thread_id)
+        if turn.stopped:
+            return
+        argv = codex_argv(self._cli, self._plan, self._thread_id)
         try:
-            proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=DEVNULL, stdout=PIPE)
+            proc = self.spawn(argv, cwd=self._plan.cwd, env=self._plan.env, stdin=PIPE, stdout=PIPE)
         except OSError as exc:
             raise TurnError(f"cannot start the Codex CLI {self._cli!r}: {exc}") from exc
         tree = ProcessTree(proc)
         with self._lock:
             self._tree = tree
+        if turn.stopped:  # stop came while it was being spawned: interrupt() missed it
+            tree.signal(signal.SIGTERM)
+        _send_prompt(proc, turn.prompt)
         try:
             state = self._forward(turn, CliOutput(proc, "codex"), tree)
             code = wait_exit(proc, EXIT_WAIT)
@@ -356,10 +389,7 @@ class CodexRunner(Runner):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m sidecar_sync.runners.codex [--cli PATH]``."""
-    parser = argparse.ArgumentParser(prog="python -m sidecar_sync.runners.codex", description=__doc__.split("\n")[0])
-    parser.add_argument("--cli", help="path of the Codex CLI (default: discover it)")
-    args = parser.parse_args(argv)
-    run(CodexRunner.with_cli(args.cli))
+    run(CodexRunner, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -193,4 +193,4 @@ class EchoRunner(Runner):
 
 
 if __name__ == "__main__":
-    run(EchoRunner)
+    run(EchoRunner, sys.argv[1:])

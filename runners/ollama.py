@@ -3,8 +3,10 @@
 Each query is one streamed ``POST /api/chat`` (stdlib ``http.client`` only). The
 runner keeps the conversation -- the system prompt (``systemPrompt``), then every
 answered user message and the assistant's reply -- and sends it whole with each
-follow-up, as ``/api/chat`` is stateless. A turn that fails leaves the history as
-it was before that turn, so the next query does not inherit a half-answered one.
+follow-up, as ``/api/chat`` is stateless. An assistant reply is kept with its
+``content`` and ``tool_calls``, not its thinking (which would only fill the context).
+A turn that fails leaves the history as it was before that turn, so the next query
+does not inherit a half-answered one.
 
 Events (agreed with the ollama adapter; each wrapped in ``agent_event``)::
 
@@ -50,6 +52,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import sys
 import socket
 import threading
 from typing import Any, Final, NoReturn
@@ -386,4 +389,4 @@ class OllamaRunner(Runner):
 
 
 if __name__ == "__main__":
-    run(OllamaRunner)
+    run(OllamaRunner, sys.argv[1:])

@@ -35,9 +35,9 @@ and skips them, exactly as it would have live.
     can read any file its user can: the path is caller data, so do not pass
     one from an untrusted source unchecked.
 ``pace`` (``"full"`` | ``"recorded"``, default ``"full"``)
-    ``full``: as fast as possible. The file is memory-mapped (read in blocks
-    when gzipped), scanned per multi-MiB window with one regex for protocol
-    types, and written in big blocks; only lines with a hit are parsed.
+    ``full``: as fast as possible. The file is read in 4 MiB blocks (decompressed
+    when gzipped), each scanned with one regex for protocol types and written
+    whole; only lines with a hit are parsed.
     ``recorded``: each line carrying a timestamp is written when its time comes,
     relative to the first timestamped line. A timestamp is the line's (or, for
     ``agent_event``, its event's) ``timestamp`` or ``created_at``: an ISO 8601
@@ -55,17 +55,17 @@ and skips them, exactly as it would have live.
     Read by the manager (which message adapter parses the events); the runner
     only accepts it.
 
-In a gzipped transcript a line longer than 64 MiB is dropped (the runner does not
-buffer more); in a plain file it is passed on, for the manager's framer to drop
-under its own (lower) cap.
+A line longer than 64 MiB is dropped (and counted): the runner does not buffer
+more, and the manager's own line cap is lower anyway.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
-import mmap
+import io
 import os
+import sys
 import re
 import stat
 import time
@@ -211,119 +211,93 @@ class _Counts:
 
 
 class _Transcript:
-    """An open transcript: a memory map of a plain file, or a gzip stream."""
+    """An open transcript (plain or gzip), read in windows of whole lines.
+
+    Plain files are read with plain ``read`` calls rather than memory-mapped: a
+    mapped file that is truncated under the reader (a rotated log) kills the
+    process with SIGBUS, while a read just sees the shorter file.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.map: mmap.mmap | None = None
-        self.stream: IO[bytes] | None = None
-        self.size = 0
         try:
             # O_NONBLOCK: opening a FIFO must not hang; it is rejected just below.
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
             raise TurnError(f"cannot open transcript {path!r}: {exc.strerror or exc}") from exc
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise TurnError(f"transcript {path!r} is not a regular file")
             os.set_blocking(fd, True)
-            self.size = info.st_size
             try:
                 magic = os.pread(fd, 2, 0)
             except OSError as exc:
                 raise TurnError(f"cannot read transcript {path!r}: {exc.strerror or exc}") from exc
-            if magic == b"\x1f\x8b":
-                import gzip  # only for compressed transcripts
+            raw = io.FileIO(fd, "rb", closefd=True)
+        except BaseException:
+            os.close(fd)
+            raise
+        if magic == b"\x1f\x8b":
+            import gzip  # only for compressed transcripts
 
-                self.stream = gzip.GzipFile(fileobj=os.fdopen(fd, "rb"), mode="rb")
-                fd = -1  # owned by the stream now
-            elif self.size:
-                self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-                if hasattr(mmap, "MADV_SEQUENTIAL"):
-                    self.map.madvise(mmap.MADV_SEQUENTIAL)
-        finally:
-            if fd >= 0:
-                os.close(fd)
+            self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+            self._raw: IO[bytes] | None = raw  # GzipFile does not close a fileobj it was given
+        else:
+            self.stream = raw
+            self._raw = None
 
     def close(self) -> None:
-        if self.map is not None:
-            try:
-                self.map.close()
-            except BufferError:
-                pass  # a view is still referenced (by an exception's frame): GC closes it
-        if self.stream is not None:
-            self.stream.close()
+        self.stream.close()
+        if self._raw is not None:
+            self._raw.close()
 
-    def windows(self, counts: _Counts) -> Iterator[tuple[Any, int, int]]:
-        """Yield ``(buffer, start, end)`` spans of whole lines (each span ends with ``\\n``)."""
+    def windows(self, counts: _Counts) -> Iterator[tuple[bytes, int, int]]:
+        """Yield ``(buffer, start, end)`` spans of whole lines, each ending with ``\\n``.
+
+        A line that crosses a read boundary comes out as a small span of its
+        own, so the big reads are never copied to join them.
+        """
+        read = self.stream.read
+        carry = b""
+        skipping = False  # inside a line over MAX_LINE: drop bytes up to its newline
         try:
-            if self.map is not None:
-                yield from self._map_windows(self.map)
-            elif self.stream is not None:
-                yield from self._stream_windows(self.stream, counts)
+            while True:
+                block = read(WINDOW)
+                if not block:
+                    break
+                start = 0
+                if skipping or carry:
+                    nl = block.find(b"\n")
+                    if nl < 0:
+                        if not skipping:
+                            carry += block
+                            if len(carry) > MAX_LINE:
+                                counts.oversized += 1
+                                carry = b""
+                                skipping = True
+                        continue
+                    if skipping:
+                        skipping = False
+                    else:
+                        head = carry + block[: nl + 1]
+                        carry = b""
+                        yield head, 0, len(head)
+                    start = nl + 1
+                cut = block.rfind(b"\n", start) + 1
+                if cut > start:
+                    yield block, start, cut
+                else:
+                    cut = start
+                carry = block[cut:]
+            if carry:
+                yield carry + b"\n", 0, len(carry) + 1
         except (OSError, EOFError, ValueError) as exc:  # gzip.BadGzipFile is an OSError
             raise TurnError(f"cannot read transcript {self.path!r}: {exc}") from exc
-
-    @staticmethod
-    def _map_windows(mm: mmap.mmap) -> Iterator[tuple[Any, int, int]]:
-        # No line cap here: the map costs no memory, and a giant line goes out
-        # whole (zero-copy) for the manager's framer to drop under its own cap.
-        size = len(mm)
-        start = 0
-        while start < size:
-            end = min(start + WINDOW, size)
-            if end < size:
-                nl = mm.find(b"\n", end - 1)
-                end = size if nl < 0 else nl + 1
-            if end == size and mm[size - 1 : size] != b"\n":
-                # The unterminated last line: give it a newline of its own.
-                nl = mm.rfind(b"\n", start, size)
-                cut = start if nl < 0 else nl + 1
-                if cut > start:
-                    yield mm, start, cut
-                tail = mm[cut:size] + b"\n"
-                yield tail, 0, len(tail)
-                return
-            yield mm, start, end
-            start = end
-
-    @staticmethod
-    def _stream_windows(stream: IO[bytes], counts: _Counts) -> Iterator[tuple[Any, int, int]]:
-        carry = b""
-        while True:
-            block = stream.read(WINDOW)
-            if not block:
-                break
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                if len(carry) > MAX_LINE:  # drop the giant line up to its newline
-                    counts.oversized += 1
-                    carry = _skip_to_newline(stream)
-                continue
-            carry = data[cut:]
-            yield data, 0, cut
-        if carry:
-            yield carry + b"\n", 0, len(carry) + 1
 
     def lines(self, counts: _Counts) -> Iterator[bytes]:
         """Every line (without its newline)."""
         for buf, start, end in self.windows(counts):
-            chunk = buf[start:end]
-            yield from chunk.split(b"\n")[:-1]  # every span ends with a newline
-
-
-def _skip_to_newline(stream: IO[bytes]) -> bytes:
-    """Read past the rest of a too-long line; return what follows its newline."""
-    while True:
-        block = stream.read(WINDOW)
-        if not block:
-            return b""
-        nl = block.find(b"\n")
-        if nl >= 0:
-            return block[nl + 1 :]
+            yield from buf[start:end].split(b"\n")[:-1]  # every span ends with a newline
 
 
 class ReplayRunner(Runner):
@@ -475,4 +449,4 @@ class ReplayRunner(Runner):
 
 
 if __name__ == "__main__":
-    run(ReplayRunner)
+    run(ReplayRunner, sys.argv[1:])

@@ -145,7 +145,9 @@ def _check_path(search: CliSearch, path_env: str | None) -> bool:
     return False
 
 
-def search_claude_cli(explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None) -> CliSearch:
+def search_claude_cli(
+    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+) -> CliSearch:
     """Search for the Claude Code CLI and record where it looked.
 
     Args:
@@ -166,7 +168,9 @@ def search_claude_cli(explicit: str | None = None, *, home: Path | None = None, 
     return search
 
 
-def search_codex_cli(explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None) -> CliSearch:
+def search_codex_cli(
+    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+) -> CliSearch:
     """Search for the Codex CLI (``PATH`` first, then npm global bins) and record where it looked.
 
     Args:

@@ -286,6 +286,7 @@ class SidecarManager:
             if session_id in self._sessions or session_id in self._starting:
                 raise SessionExistsError(session_id)
             self._starting.add(session_id)
+        process = None
         try:
             launch = entry.launch(self._settings, config)
             adapter = _stream_adapter(launch.adapter)
@@ -307,7 +308,7 @@ class SidecarManager:
             process = spawn(launch.argv, env, run_cwd)
             self._processes.add(process)
             log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
-            session = Session(
+            session = Session(  # on failure it kills and reaps the runner itself
                 session_id=session_id,
                 provider=provider,
                 process=process,
@@ -323,6 +324,8 @@ class SidecarManager:
                 backlog=self._backlog,
             )
         except BaseException:
+            if process is not None:
+                self._processes.discard(process)
             with self._lock:
                 self._starting.discard(session_id)
             raise

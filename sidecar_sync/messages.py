@@ -83,6 +83,7 @@ __all__ = [
     "adapter_names",
     "new_message_id",
     "now_ms",
+    "unknown_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,9 @@ class CostContent:
     """The turn's final text (Claude ``result``; Ollama's assembled answer)."""
     errors: list[str] = field(default_factory=list)
     cached_input_tokens: int = 0
-    """This turn's input tokens served from cache (Claude ``cache_read_input_tokens``, Codex ``cached_input_tokens``)."""
+    """This turn's input tokens served from cache.
+
+    Claude ``cache_read_input_tokens``; Codex ``cached_input_tokens`` (a per-turn delta, like the others)."""
     subtype: str | None = None
     """Claude result subtype (``success``, ``error_during_execution``, ``error_max_turns``, ...)."""
     terminal_reason: str | None = None
@@ -314,6 +317,7 @@ class ErrorContent:
         return {"message": self.message}
 
 
+#: The typed contents; an ``unknown`` message's content is the raw event instead.
 Content = Union[
     InitContent,
     TextContent,
@@ -324,7 +328,6 @@ Content = Union[
     CompactionContent,
     CostContent,
     ErrorContent,
-    Any,  # unknown: the raw event
 ]
 
 
@@ -408,7 +411,14 @@ def now_ms() -> int:
 
 
 def unknown_message(event: Any, timestamp: int, message_id: str | None = None) -> AgentMessage:
-    """Wrap an event no mapping fits as an ``unknown`` message (content = the event)."""
+    """Wrap an event no mapping fits as an ``unknown`` message (content = the event, as it came).
+
+    Args:
+        event: the event (any JSON value).
+        timestamp: milliseconds since the epoch (see :func:`now_ms`).
+        message_id: the id to use; by default the event's ``uuid`` if it has
+            one, else a new id.
+    """
     uuid = event.get("uuid") if type(event) is dict else None
     if message_id is None:
         message_id = uuid if type(uuid) is str and uuid else new_message_id()
@@ -537,9 +547,13 @@ def register_adapter(name: str, adapter: Adapter | type[StreamAdapter]) -> None:
         name: the provider name used with :func:`parse_message`,
             :func:`new_stream_adapter` and ``SidecarManager.register_provider``.
         adapter: either a stateless callable ``(event: dict) -> list[AgentMessage]``
-            (use :func:`new_message_id` and :func:`now_ms` to build messages),
-            or a :class:`StreamAdapter` subclass taking the provider name, for
-            providers that need per-stream state.
+            (:func:`new_message_id`, :func:`now_ms` and :func:`unknown_message`
+            help to build messages), or a :class:`StreamAdapter` subclass taking
+            the provider name, for providers that need per-stream state
+            (:func:`parse_message` then runs a fresh instance per event).
+            A callable that raises (or returns neither a list, an iterable
+            of messages, nor ``None``) costs only its event: it is passed on
+            as ``unknown`` and the error is logged.
 
     Raises:
         InvalidOptionError: ``name`` is not a non-empty string or ``adapter`` is

@@ -140,6 +140,25 @@ class RunnerProcess:
             self._popen.wait()
         self.exited.set()
 
+    def has_exited(self) -> bool:
+        """True if the leader has exited, asking the kernel now (does not reap).
+
+        Unlike :attr:`exited`, this does not depend on the watcher thread having
+        been scheduled since the exit, which can take a while on a loaded machine.
+        """
+        if self.exited.is_set():
+            return True
+        with self._lock:
+            if self._reaped:
+                return True
+            if not _HAVE_WAITID:  # pragma: no cover
+                return False
+            try:
+                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # pragma: no cover - reaped elsewhere
+                return True
+            return info is not None and info.si_pid != 0
+
     def reap(self) -> int:
         """Collect the leader's exit status (after :meth:`wait_exit`); idempotent."""
         with self._lock:

@@ -124,25 +124,19 @@ def _find_module(module: str) -> object | None:
 
 
 def _find_cli(cli: str, settings: LaunchSettings) -> str:
-    explicit = settings.claude_path if cli == "claude" else settings.codex_path
-    option = f"{cli}_path"
-    if explicit is not None:
-        path = os.fspath(explicit)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise ProviderUnavailableError(
-                f"the {cli} CLI given as {option}={path!r} is not an executable file"
-            )
-        return os.path.abspath(path)
+    """The agent CLI a claude/codex runner drives: the explicit path, or discovered as in the seed."""
     from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
 
-    found = discovery.find_claude_cli() if cli == "claude" else discovery.find_codex_cli()
-    if found is None:
-        looked = discovery.claude_candidates() if cli == "claude" else discovery.codex_candidates()
+    explicit = settings.claude_path if cli == "claude" else settings.codex_path
+    search = discovery.search_claude_cli if cli == "claude" else discovery.search_codex_cli
+    result = search(os.fspath(explicit) if explicit is not None else None)
+    if result.path is None:
+        if explicit is not None:
+            raise ProviderUnavailableError(f"{cli}_path={os.fspath(explicit)!r}: {result.describe_failure()}")
         raise ProviderUnavailableError(
-            f"the {cli} CLI was not found (looked in: {', '.join(looked)}, and on PATH); "
-            f"install it or pass SidecarManager({option}=...)"
+            f"{result.describe_failure()}; install it or pass SidecarManager({cli}_path=...)"
         )
-    return found
+    return os.path.abspath(result.path)
 
 
 def check_program(program: str, what: str) -> str:

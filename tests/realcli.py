@@ -114,14 +114,25 @@ def install(cli: NpmCli) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs wait here for the first one
         if marker.exists() and binary.exists():
             return binary
-        staging = root / f"{cli.slug}.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        # Holding the lock, no other installer of this package is running: what a
+        # crashed one left behind (a staging dir, an unmarked prefix) can go.
+        for stale in root.glob(f"{cli.slug}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(prefix, ignore_errors=True)
+        staging = root / f"{cli.slug}.tmp-{os.getpid()}"
         staging.mkdir()
         started = time.monotonic()
         done = subprocess.run(
-            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--loglevel=error",
-             f"{cli.package}@{cli.version}"],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(staging),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"{cli.package}@{cli.version}",
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=INSTALL_TIMEOUT,

@@ -69,7 +69,6 @@ from ..messages import (
     unknown_message,
 )
 from ._common import (
-    EMPTY,
     DispatchStreamAdapter,
     Handler,
     as_dict,
@@ -105,15 +104,15 @@ def _parent(event: dict[str, Any]) -> str | None:
 
 def _system_status(subtype: str, event: dict[str, Any]) -> StatusContent:
     if subtype == "api_retry":
-        status = event.get("error_status")
+        get = event.get
+        status, error, delay = get("error_status"), get("error"), get("retry_delay_ms")
+        attempt, limit = get("attempt"), get("max_retries")
         code = f"API error {status}" if type(status) is int else "API connection error"
-        error = event.get("error")
         reason = f" ({error})" if type(error) is str and error else ""
-        delay = float_or_none(event.get("retry_delay_ms"))
+        count = f" {attempt}/{limit}" if type(attempt) is int and type(limit) is int else ""
+        if type(delay) is not int:
+            delay = float_or_none(delay)
         when = f" in {delay / 1000:.1f} s" if delay is not None else ""
-        attempt = int_or_none(event.get("attempt"))
-        limit = int_or_none(event.get("max_retries"))
-        count = f" {attempt}/{limit}" if attempt is not None and limit is not None else ""
         return StatusContent(subtype, f"{code}{reason}; retry{count}{when}", event)
     if subtype == "permission_denied":
         tool = as_str(event.get("tool_name"), "a tool")
@@ -160,9 +159,21 @@ def system_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> Non
 # -- assistant ------------------------------------------------------------------------
 
 
+def _block_ids(kind: str) -> tuple[str, ...]:
+    # "-<kind>-<n>" for the first block indexes: a concatenation is cheaper than an f-string
+    return tuple(f"-{kind}-{n}" for n in range(8))
+
+
+_TEXT_IDS: Final = _block_ids("text")
+_CALL_IDS: Final = _block_ids("tool_call")
+_RESULT_IDS: Final = _block_ids("tool_result")
+
+
 def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
-    message = event.get("message")
-    blocks = message.get("content") if type(message) is dict else None
+    try:
+        blocks = event["message"]["content"]
+    except (KeyError, TypeError):  # no message, or not an object
+        blocks = None
     if type(blocks) is not list:
         if type(blocks) is str:  # not produced by the CLI; the API allows a bare string
             out.append(AgentMessage(_event_id(event), TEXT, TextContent(blocks), _parent(event), ts))
@@ -172,7 +183,7 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
     uuid = event.get("uuid")
     base = uuid if type(uuid) is str and uuid else new_message_id()
     parent = event.get("parent_tool_use_id")
-    if type(parent) is not str or not parent:
+    if parent is not None and (type(parent) is not str or not parent):
         parent = None
     n = 0
     for block in blocks:
@@ -180,7 +191,7 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         if kind == "text":
             text = block.get("text")
             content: Any = TextContent(text if type(text) is str else "")
-            out.append(AgentMessage(f"{base}-text-{n}", TEXT, content, parent, ts))
+            out.append(AgentMessage(base + _TEXT_IDS[n] if n < 8 else f"{base}-text-{n}", TEXT, content, parent, ts))
         elif kind == "tool_use" or kind == "server_tool_use" or kind == "mcp_tool_use":
             tool_id = block.get("id")
             name = block.get("name")
@@ -189,7 +200,8 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
                 name if type(name) is str else "",
                 block.get("input"),
             )
-            out.append(AgentMessage(f"{base}-tool_call-{n}", TOOL_CALL, content, parent, ts))
+            message_id = base + _CALL_IDS[n] if n < 8 else f"{base}-tool_call-{n}"
+            out.append(AgentMessage(message_id, TOOL_CALL, content, parent, ts))
         elif kind == "thinking":
             text = block.get("thinking")
             content = ThinkingContent(text if type(text) is str else "")
@@ -203,15 +215,17 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
 
 
 def _user(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
-    message = event.get("message")
-    blocks = message.get("content") if type(message) is dict else None
+    try:
+        blocks = event["message"]["content"]
+    except (KeyError, TypeError):  # no message, or not an object
+        blocks = None
     if type(blocks) is not list or not blocks:
         out.append(unknown_message(event, ts))
         return
     uuid = event.get("uuid")
     base = uuid if type(uuid) is str and uuid else None
     parent = event.get("parent_tool_use_id")
-    if type(parent) is not str or not parent:
+    if parent is not None and (type(parent) is not str or not parent):
         parent = None
     # the line's structured tool_use_result belongs to its tool_result when it has exactly one
     structured = event.get("tool_use_result") if len(blocks) == 1 else None
@@ -227,7 +241,8 @@ def _user(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         content = ToolResultContent(
             tool_id if type(tool_id) is str else None, block.get("content"), block.get("is_error") is True, structured
         )
-        out.append(AgentMessage(f"{base}-tool_result-{n}", TOOL_RESULT, content, parent, ts))
+        message_id = base + _RESULT_IDS[n] if n < 8 else f"{base}-tool_result-{n}"
+        out.append(AgentMessage(message_id, TOOL_RESULT, content, parent, ts))
         n += 1
     if others:  # the whole line, so nothing of it is lost (its tool_use_result included)
         out.append(unknown_message(event, ts, f"{base}-unknown" if n and base is not None else None))

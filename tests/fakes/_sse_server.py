@@ -301,7 +301,9 @@ class FakeSseServer(Generic[R]):
             self._requests.append(request)
             self._cond.notify_all()
         if not self.is_model_call(request):
-            return JsonResponse(404, {"error": {"message": f"fake {self.name}: no route {request.method} {request.path}"}})
+            return JsonResponse(
+                404, {"error": {"message": f"fake {self.name}: no route {request.method} {request.path}"}}
+            )
         return self.respond(request, self._take_reply(request))
 
     def _note_event(self) -> None:

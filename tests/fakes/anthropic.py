@@ -226,9 +226,7 @@ class FakeAnthropic(FakeSseServer[AnthropicReply]):
 
 def _events(reply: Reply, model: str) -> list[tuple[str, dict[str, Any]]]:
     message_id = f"msg_fake_{next(_ids):04d}"
-    stop_reason = reply.stop_reason or (
-        "tool_use" if any(isinstance(b, ToolUse) for b in reply.blocks) else "end_turn"
-    )
+    stop_reason = reply.stop_reason or ("tool_use" if any(isinstance(b, ToolUse) for b in reply.blocks) else "end_turn")
     events: list[tuple[str, dict[str, Any]]] = [
         (
             "message_start",

@@ -284,13 +284,17 @@ def _item_events(seq: _Sequencer, index: int, item: Item) -> dict[str, Any]:
     elif isinstance(item, FunctionCall):
         arguments = orjson.dumps(item.arguments).decode()
         base = {"id": item.id, "type": "function_call", "call_id": item.call_id, "name": item.name}
-        seq.add("response.output_item.added", output_index=index, item={**base, "status": "in_progress", "arguments": ""})
+        seq.add(
+            "response.output_item.added", output_index=index, item={**base, "status": "in_progress", "arguments": ""}
+        )
         for piece in chunks(arguments, item.pieces):
             seq.add("response.function_call_arguments.delta", item_id=item.id, output_index=index, delta=piece)
         seq.add("response.function_call_arguments.done", item_id=item.id, output_index=index, arguments=arguments)
         done = {**base, "status": "completed", "arguments": arguments}
     else:
-        seq.add("response.output_item.added", output_index=index, item={"id": item.id, "type": "reasoning", "summary": []})
+        seq.add(
+            "response.output_item.added", output_index=index, item={"id": item.id, "type": "reasoning", "summary": []}
+        )
         where = {"item_id": item.id, "output_index": index, "summary_index": 0}
         seq.add("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""})
         seq.add("response.reasoning_summary_text.delta", **where, delta=item.summary)

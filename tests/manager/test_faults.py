@@ -112,11 +112,11 @@ def test_stderr_flood_does_not_block_the_session(manager: SidecarManager, record
 def test_stdin_closed_early_makes_write_prompt_fail_cleanly(manager: SidecarManager) -> None:
     manager.register_provider("nostdin", scripted("close_stdin", sleep=60))
     manager.start_session("s", "nostdin", "x")
-    time.sleep(0.3)  # let the runner close its stdin
+    deadline = time.monotonic() + TIMEOUT
     with pytest.raises(RunnerGoneError) as info:
-        for _ in range(10):  # the first write may still fit in the pipe before the close
+        while time.monotonic() < deadline:  # writes succeed until the runner has closed its stdin
             manager.write_prompt("s", "hello?")
-            time.sleep(0.1)
+            time.sleep(0.05)
     assert "closed its stdin" in str(info.value) and isinstance(info.value, BrokenPipeError)
     with pytest.raises(SessionNotActiveError, match="stdin closed"):
         manager.write_prompt("s", "again")
@@ -167,3 +167,29 @@ def test_raising_callbacks_are_logged_and_the_reader_goes_on(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and "callback" in r.getMessage()]
     assert errors and all(r.exc_info for r in errors)
     assert manager.get_session("s").status == "done"
+
+
+@pytest.mark.parametrize("which", ["exit", "stderr", "stdout"])
+def test_thread_start_failure_leaves_no_runner(
+    manager: SidecarManager, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """No thread to run the session (resource exhaustion): the runner is killed and reaped, the id stays free."""
+    import threading
+
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith(f"sidecar-{which}-"):
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    manager.register_provider("good", scripted("good", count=1))
+    before = descendants()
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        manager.start_session("s", "good", "x")
+    monkeypatch.undo()
+    assert descendants() == before
+    assert manager.list_sessions() == []
+    manager.start_session("s", "good", "x")
+    assert manager.wait("s", timeout=TIMEOUT).status == "idle"

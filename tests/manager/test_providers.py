@@ -130,3 +130,34 @@ def test_explicit_cli_path_must_be_executable(make_manager, tmp_path, cli: str) 
     os.chmod(missing, 0o644)
     with pytest.raises(ProviderUnavailableError, match="not an executable"):
         manager.start_session("s", cli, "x")
+    assert manager.list_sessions() == []
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_missing_cli_names_where_it_looked(
+    make_manager, monkeypatch: pytest.MonkeyPatch, tmp_path, cli: str  # noqa: ANN001
+) -> None:
+    """No CLI anywhere: ProviderUnavailableError listing the places searched; nothing spawned."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    manager = make_manager()
+    for candidate in ("/usr/local/bin", "/usr/bin"):
+        if os.path.exists(os.path.join(candidate, cli)):
+            pytest.skip(f"{cli} is installed system-wide in {candidate}")
+    before = descendants()
+    with pytest.raises(ProviderUnavailableError) as info:
+        manager.start_session("s", cli, "x")
+    message = str(info.value)
+    assert "not found; looked in:" in message and str(tmp_path) in message and "PATH" in message
+    assert f"{cli}_path=" in message
+    assert descendants() == before
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_cli_path_is_passed_to_the_runner(make_manager, tmp_path, cli: str) -> None:  # noqa: ANN001
+    fake = tmp_path / f"fake-{cli}"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    launch = BUILTIN_PROVIDERS[cli].launch(LaunchSettings(python=sys.executable, **{f"{cli}_path": str(fake)}), None)
+    assert launch.argv == [sys.executable, "-m", f"sidecar_sync.runners.{cli}", "--cli", str(fake)]
+    assert launch.adapter == cli

@@ -237,3 +237,13 @@ def test_max_turns_result_uses_the_errors_list() -> None:
     assert cost.content.subtype == "error_max_turns"
     assert cost.content.cached_input_tokens == 120
     assert error.content.message == "Reached maximum number of turns (3)"
+
+
+def test_resume_keeps_the_session_and_reports_the_running_cost() -> None:
+    """``claude -p --resume``: same session id; total_cost_usd includes the first run, usage is this turn's."""
+    first = adapt("claude_resume.jsonl")
+    second = adapt("claude_resume.resume.jsonl")
+    assert [m.type for m in second] == ["init", "tool_call", "tool_result", "text", "cost"]
+    assert first[0].content.session_id == second[0].content.session_id
+    assert second[-1].content.total_cost_usd > first[-1].content.total_cost_usd
+    assert (first[-1].content.input_tokens, second[-1].content.input_tokens) == (12, 24)

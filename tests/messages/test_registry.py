@@ -81,7 +81,7 @@ class CountingAdapter(StreamAdapter):
 
     def adapt_batch(self, events):
         out = []
-        for event in events:
+        for _event in events:
             self.seen += 1
             out.append(AgentMessage(new_message_id(), "text", TextContent(str(self.seen)), None, now_ms()))
         return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,7 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests import realcli
-from tests._proc import descendants, wait_gone
+from tests._proc import descendants, is_alive, wait_gone
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_responses import FakeResponses
 from tests.runners.client import RunnerClient
@@ -33,6 +34,8 @@ __all__ = [
     "CodexSetup",
     "CliRunner",
     "stripped_env",
+    "processes_in",
+    "assert_no_process_in",
     "claude_cli",
     "codex_cli",
     "claude_setup",
@@ -56,6 +59,36 @@ def stripped_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith(STRIP_PREFIXES) and not key.startswith(KEEP_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.delenv("IS_SANDBOX", raising=False)
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Pids of live processes whose working directory is ``directory`` or below it.
+
+    The CLIs run with the session's work dir as cwd, so this finds them (and
+    anything they started) even after they were orphaned, when they are no
+    longer descendants of the runner.
+    """
+    root = str(directory.resolve())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if (cwd == root or cwd.startswith(root + os.sep)) and is_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def assert_no_process_in(directory: Path, timeout: float = 5.0) -> None:
+    """Fail if some process still runs in ``directory`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while processes_in(directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = processes_in(directory)
+    assert not left, f"processes left running in {directory}: {left}"
 
 
 def _installed(cli: realcli.NpmCli) -> str:
@@ -127,8 +160,9 @@ class CodexSetup:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def query(self, prompt: str, session_id: str = "s1", provider_config: dict[str, Any] | None = None,
-              **options: Any) -> dict[str, Any]:
+    def query(
+        self, prompt: str, session_id: str = "s1", provider_config: dict[str, Any] | None = None, **options: Any
+    ) -> dict[str, Any]:
         """A first query carrying this setup's options (more options as wire keys)."""
         command = {
             "type": "query",
@@ -159,6 +193,7 @@ def claude_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
         if IS_ROOT:  # what a user on a sandboxed root machine passes as extra_env
             env["IS_SANDBOX"] = "1"
         yield ClaudeSetup(api, config_dir, work, home, env)
+    assert_no_process_in(work)
 
 
 @pytest.fixture
@@ -171,6 +206,7 @@ def codex_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cod
     with FakeResponses() as api:
         codex_home = realcli.write_codex_home(tmp_path / "codex-home", api.base_url, retries=0)
         yield CodexSetup(api, codex_home, work, home, {"HOME": str(home)})
+    assert_no_process_in(work)
 
 
 class CliRunner(RunnerClient):

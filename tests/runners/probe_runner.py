@@ -8,6 +8,7 @@ prompt picks the behaviour:
 ``print``      ``print()`` to stdout and write to fd 1 directly, then end
 ``hang``       ignore stop: sleep 30 s without looking at the stop flag
 ``raise``      raise ValueError
+``exit``       call sys.exit(3) inside the turn
 ``threads``    report the names of the live threads
 ``big:N``      emit N small events with :meth:`Turn.emit_many`
 ``lines``      emit pre-serialised lines with :meth:`Turn.emit_lines`, including bad ones
@@ -54,6 +55,8 @@ class ProbeRunner(Runner):
             time.sleep(30)
         elif prompt == "raise":
             raise ValueError("probe failure")
+        elif prompt == "exit":
+            sys.exit(3)
         elif prompt == "threads":
             turn.emit({"type": "threads", "names": sorted(t.name for t in threading.enumerate())})
         elif prompt.startswith("big:"):

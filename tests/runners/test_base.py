@@ -150,6 +150,14 @@ def test_exception_in_a_turn_is_agent_error_and_the_runner_survives(spawn_runner
     assert turn[-1] == {"type": "agent_stopped"}
 
 
+def test_sys_exit_in_a_turn_is_an_agent_error_too(spawn_runner):
+    runner = probe(spawn_runner)
+    runner.send(query_command("s1", "exit"))
+    assert runner.read_turn()[-1] == {"type": "agent_error", "message": "SystemExit: 3"}
+    runner.send(query_command("s1", "after"))
+    assert runner.read_turn()[-1] == {"type": "agent_stopped"}
+
+
 def test_invalid_session_options_fail_every_turn(spawn_runner):
     runner = spawn_runner("echo")
     runner.send({**query_command("s1", "hi"), "maxTurns": "many"})

@@ -15,7 +15,14 @@ import pytest
 
 from tests._proc import is_alive, wait_gone
 from tests.fakes import anthropic as fa
-from tests.runners.cli_fixtures import IS_ROOT, claude_cli, claude_setup, cli_runner  # noqa: F401
+from tests.runners.cli_fixtures import (  # noqa: F401 - fixtures are used by name
+    IS_ROOT,
+    assert_no_process_in,
+    claude_cli,
+    claude_setup,
+    cli_runner,
+    processes_in,
+)
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)
@@ -55,6 +62,22 @@ def test_plain_turn(claude_cli, claude_setup, cli_runner):
     assert [(r.method, r.path, r.query) for r in requests] == [("POST", "/v1/messages", "beta=true")]
     assert requests[0].headers["x-api-key"] == "fake-key-from-helper"
     assert fa.last_user_text(requests[0].json()) == "say hi"
+
+
+def test_thinking_and_large_prompt(claude_cli, claude_setup, cli_runner):
+    """A 300 KB prompt reaches the model intact (stdin, not argv); a thinking block is forwarded."""
+    prompt = "-start " + "word " * 60_000 + "END"
+    claude_setup.api.script(fa.Reply([fa.Thinking("let me think"), fa.Text("thought about it")]))
+    runner = cli_runner("claude", claude_cli, env=claude_setup.env)
+
+    evs = _ok_turn(runner.turn(claude_setup.query(prompt)))
+
+    blocks = [b for e in evs if e["type"] == "assistant" for b in e["message"]["content"]]
+    assert blocks == [
+        {"type": "thinking", "thinking": "let me think", "signature": "fake-signature"},
+        {"type": "text", "text": "thought about it"},
+    ]
+    assert fa.last_user_text(claude_setup.api.model_requests()[0].json()) == prompt
 
 
 @pytest.mark.parametrize("tool", ["bash", "read"])
@@ -99,6 +122,11 @@ def test_follow_up_continues_the_conversation_in_the_same_cli(claude_cli, claude
     for text in ("first question", "first answer", "second question"):
         assert text in history
 
+    runner.send({"type": "stop", "sessionId": "s1"})  # stop while idle: the CLI exits with the runner
+    assert runner.read_all(timeout=10) == []
+    assert runner.wait(10) == 0
+    assert not wait_gone(cli_pids, timeout=5)
+
 
 def test_queued_follow_ups_run_in_order(claude_cli, claude_setup, cli_runner):
     """Queries sent while a turn runs are queued and answered one turn each, in order."""
@@ -124,6 +152,7 @@ def test_stop_interrupts_a_slow_turn_and_leaves_no_process(claude_cli, claude_se
     claude_setup.api.wait_for_events(5)  # the model is streaming
     below = runner.tree()
     assert below, "the CLI should be running"
+    assert set(processes_in(claude_setup.work)) & below  # the leftover check can see the CLI
 
     runner.send({"type": "stop", "sessionId": "s1"})
     rest = runner.read_all(timeout=10)
@@ -134,6 +163,7 @@ def test_stop_interrupts_a_slow_turn_and_leaves_no_process(claude_cli, claude_se
     assert result["is_error"] is True and result["subtype"] == "error_during_execution"
     assert runner.wait(10) == 0
     assert not wait_gone(below, timeout=5), "the CLI outlived its runner"
+    assert_no_process_in(claude_setup.work)
     claude_setup.api.wait_for(lambda: claude_setup.api.disconnects >= 1, timeout=10)
     assert claude_setup.api.events_sent < 200  # the stream was cut short
 
@@ -168,18 +198,16 @@ def test_cli_killed_between_turns_is_restarted_with_resume(claude_cli, claude_se
     claude_setup.api.script(fa.text("before the crash"), fa.text("after the crash"))
     runner = cli_runner("claude", claude_cli, env=claude_setup.env)
     first = _ok_turn(runner.turn(claude_setup.query("remember me")))
-    for pid in runner.tree():
+    crashed = runner.tree()
+    for pid in crashed:
         os.kill(pid, signal.SIGKILL)
+    assert not wait_gone(crashed, timeout=5)
 
-    lines = runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"})
+    second = _ok_turn(runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"}))
 
-    # the dead CLI is noticed when the query is written or read: either the turn
-    # fails once (and the next works) or it already runs on a restarted CLI
-    if types(lines)[-1] == "agent_error":
-        assert "exited with code" in lines[-1]["message"]
-        lines = runner.turn({"type": "query", "sessionId": "s1", "prompt": "still there?"})
-    second = _ok_turn(lines)
+    assert runner.tree().isdisjoint(crashed)  # a new CLI process
     assert second[0]["session_id"] == first[0]["session_id"]
+    assert "restarting it with --resume" in runner.stderr()
     history = json.dumps(claude_setup.api.model_requests()[-1].json()["messages"])
     assert "remember me" in history and "before the crash" in history
 
@@ -289,3 +317,20 @@ def test_bad_option_is_reported_before_starting_the_cli(claude_cli, claude_setup
     assert "invalid option cwd" in lines[-1]["message"]
     assert not runner.tree()
     assert is_alive(runner.pid)
+
+
+def test_stop_right_after_the_query(claude_cli, claude_setup, cli_runner):
+    """stop while the CLI is still starting: the turn still ends promptly and nothing is left."""
+    claude_setup.api.default = fa.slow_text("z" * 400, pieces=400, delay=0.05)
+    runner = cli_runner("claude", claude_cli, env=claude_setup.env)
+    runner.send(claude_setup.query("long answer"))
+    assert runner.read()["type"] == "agent_started"
+    below = runner.tree()
+
+    runner.send({"type": "stop", "sessionId": "s1"})
+    rest = runner.read_all(timeout=10)
+
+    assert types(rest)[-1] == "agent_stopped", rest
+    assert runner.wait(10) == 0
+    assert not wait_gone(below, timeout=5)
+    assert_no_process_in(claude_setup.work)

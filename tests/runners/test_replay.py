@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sidecar_sync.protocol import CONTROL_TYPES, encode, query_command, stop_command
 from sidecar_sync.runners.replay import PaceClock, detect_format, parse_timestamp
@@ -348,3 +350,47 @@ def test_detect_format():
     assert detect_format(iter([b'{"type":"system","subtype":"init"}', b'{"type":"ready"}'])) == "raw"
     assert detect_format(iter([b'{"type":"error","message":"x"}'])) == "raw"  # codex starts with one sometimes
     assert detect_format(iter([])) == "raw"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    # (no newline inside a line, and no \x1f: a plain file must not start with the gzip magic)
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"").replace(b"\x1f", b"")), max_size=30),
+    final_newline=st.booleans(),
+    window=st.integers(min_value=1, max_value=64),
+    max_line=st.integers(min_value=1, max_value=50),
+    gz=st.booleans(),
+)
+def test_windows_cut_any_file_into_whole_lines(tmp_path, monkeypatch, lines, final_newline, window, max_line, gz):
+    """Whatever the read size: spans end at newlines, keep every line in order, drop over-long ones."""
+    import sidecar_sync.runners.replay as replay_module
+
+    monkeypatch.setattr(replay_module, "WINDOW", window)
+    monkeypatch.setattr(replay_module, "MAX_LINE", max_line)
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    path = tmp_path / "w.jsonl"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    counts = replay_module._Counts()
+    transcript = replay_module._Transcript(str(path))
+    try:
+        spans = [bytes(buf[start:end]) for buf, start, end in transcript.windows(counts)]
+    finally:
+        transcript.close()
+    assert all(span.endswith(b"\n") and span for span in spans)
+    got = b"".join(spans).split(b"\n")[:-1]
+    expected = data.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()  # the file's final newline ends the last line; it starts none
+    # Lines come out in order; a line is missing only if it outgrew the cap while
+    # crossing a read boundary (lines within one read pass whatever their size:
+    # the manager's framer caps those).
+    dropped = []
+    position = 0
+    for line in expected:
+        if position < len(got) and got[position] == line:
+            position += 1
+        else:
+            dropped.append(line)
+    assert position == len(got)
+    assert len(dropped) == counts.oversized
+    assert all(len(line) > max_line for line in dropped)
