@@ -384,6 +384,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.jobs > 1 and not args.summary:
         raise _UsageError("--jobs applies to --summary (message output is written in order by one process)")
     sources = [sys.stdin.buffer if name == "-" else name for name in args.files]
+    if not args.verbose:
+        # Unreadable sources are reported once, at the end, by this command.
+        logging.getLogger("sidecar_sync.replay").setLevel(logging.CRITICAL)
     progress = None
     if not args.no_progress and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
         progress = _LazyProgress(sys.stderr)

@@ -128,7 +128,8 @@ class FileSummary:
         cost_usd: the latest ``total_cost_usd`` of each session, added up.
         input_tokens: input tokens of every turn, added up.
         output_tokens: output tokens of every turn, added up.
-        sessions: distinct session ids seen in ``init`` messages.
+        sessions: distinct session ids seen in ``init`` messages (per file: the
+            total adds them up, so a session split over files counts once per file).
         error: why the source could not be read to its end (only with
             ``errors="skip"``; the counts then cover what was read before).
     """
