@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 import zlib
@@ -782,6 +783,9 @@ _worker_counter: Any = None
 def _worker_init(counter: Any) -> None:
     global _worker_counter  # noqa: PLW0603 - per-process state of a pool worker
     _worker_counter = counter
+    # Ctrl-C reaches the whole process group: the parent handles it (and ends the
+    # pool); a worker dying on KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_progress(n: int) -> None:

@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -240,3 +241,48 @@ def test_slow_pipe_is_rendered_as_it_arrives() -> None:
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert len(rest.splitlines()) + 1 == replay(str(DATA / "codex_command.jsonl")).messages
+
+
+def _interrupt(*args: str, stdin: int | None = None) -> None:
+    """Start the CLI in its own process group, Ctrl-C the group after a second, check the end."""
+    import signal
+
+    from tests._proc import descendants, wait_gone
+
+    # its own process group, so SIGINT goes to all of it, as a terminal's Ctrl-C does
+    proc = popen_cli(*args, start_new_session=True, stdin=stdin if stdin is not None else subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        workers = descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err
+    assert b"Traceback" not in err, err.decode()
+    assert not wait_gone(workers, timeout=10)
+
+
+def test_ctrl_c_while_reading_a_pipe() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, (DATA / "codex_command.jsonl").read_bytes())
+        _interrupt("replay", "--json", "-", stdin=read_end)  # stdin stays open: replay waits for more
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_ctrl_c_with_jobs(tmp_path: Path) -> None:
+    from bench.transcript import build_block
+
+    data, _ = build_block("small", 8 * 2**20, seed=4)
+    files = []
+    for i in range(24):
+        path = tmp_path / f"part-{i}.ndjson"
+        path.write_bytes(data)
+        files.append(str(path))
+    _interrupt("replay", "--summary", "--jobs", "2", *files)
