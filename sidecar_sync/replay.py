@@ -42,6 +42,7 @@ files' costs are added up. Tokens are per turn, so they are added up everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -383,9 +384,9 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 class _SourceReplay:
     """Replays one source: bytes -> decoder -> protocol unwrapping -> stream adapter.
 
-    Keeps the running counts of :class:`FileSummary`; the message loop itself does
-    one framer call, one batched parse and one adapter call per read chunk, plus a
-    cheap per-event scan for protocol lines.
+    Keeps the running counts of :class:`FileSummary`; per decoder feed the message
+    loop does one framer call, one batched parse and one adapter call, plus a cheap
+    per-event scan for protocol lines.
     """
 
     __slots__ = (
@@ -513,7 +514,13 @@ class _SourceReplay:
                 summary.input_tokens += _int(getattr(content, "input_tokens", 0))
                 summary.output_tokens += _int(getattr(content, "output_tokens", 0))
 
+    def snapshot(self) -> FileSummary:
+        """A copy of the summary so far (complete once :meth:`batches` has ended)."""
+        self._close()
+        return dataclasses.replace(self.summary, by_type=dict(self.summary.by_type))
+
     def _close(self) -> None:
+        """Bring the summary up to date with the decoder's and the adapter's counts."""
         stats = self._decoder.stats
         summary = self.summary
         summary.lines = stats.lines
@@ -655,7 +662,11 @@ class Replay:
         self._progress(self._done_bytes, self._total_bytes)  # type: ignore[misc]
 
     def batches(self) -> Iterator[list[AgentMessage]]:
-        """Yield the messages of every source, one list per read chunk, in order."""
+        """Yield the messages of every source, in order, one list per decoder feed.
+
+        A feed is at most :data:`FEED_SIZE` bytes of input, so a list holds the
+        messages of at most that much NDJSON (plus a line that ended in it).
+        """
         progress = self._advance if self._progress is not None else None
         for source in self.sources:
             one = self._source(source)
@@ -714,7 +725,7 @@ class Replay:
         """Totals of what has been replayed so far (complete once iteration ended)."""
         files = list(self._files)
         if self._current is not None:
-            files.append(self._current.summary)
+            files.append(self._current.snapshot())
         return ReplaySummary.merge(files, self._elapsed)
 
     def _run_parallel(self, jobs: int, start_method: str) -> list[FileSummary]:

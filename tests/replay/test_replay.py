@@ -366,3 +366,17 @@ def test_realistic_transcript_counts(variant: str) -> None:
     assert len(results) == info.counts["result"]
     assert summary.cost_usd == results[-1]["total_cost_usd"]
     assert summary.input_tokens == sum(r["usage"]["input_tokens"] for r in results)
+
+
+def test_summary_during_iteration() -> None:
+    from bench.transcript import build_block
+
+    data, _ = build_block("small", 2 * 2**20, seed=9)
+    rep = Replay(io.BytesIO(data))
+    seen = 0
+    for batch in rep.batches():
+        seen += len(batch)
+        now = rep.summary
+        assert now.messages == seen == sum(now.by_type.values())
+        assert now.events <= now.lines and now.bytes <= len(data)
+    assert seen > 1000 and rep.summary == replay(io.BytesIO(data))
