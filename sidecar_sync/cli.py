@@ -335,8 +335,18 @@ def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
                 break
             time.sleep(0.05)
     except KeyboardInterrupt:
-        pass  # the manager's shutdown (leaving the `with`) kills what is left
+        _kill_now(manager, session_id)
+    if interrupts.requested.is_set() and not interrupts.broken_pipe:
+        _kill_now(manager, session_id)  # a second Ctrl-C while waiting for the stop
     return EXIT_BROKEN_PIPE if interrupts.broken_pipe and interrupts.count == 0 else EXIT_INTERRUPTED
+
+
+def _kill_now(manager: Any, session_id: str) -> None:
+    """Second Ctrl-C: kill the runner's process group now instead of waiting out the grace."""
+    try:
+        manager.remove_session(session_id)
+    except (SidecarError, KeyboardInterrupt):
+        pass  # already gone; leaving the manager's `with` kills whatever is left
 
 
 def _finish_run(args: argparse.Namespace, writer: Any, state: Any, turn_failure: str | None, seconds: float) -> int:
