@@ -46,9 +46,9 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.transcript import ensure, parse_size  # noqa: E402
-from sidecar_sync.messages import parse_message  # noqa: E402
-from sidecar_sync.replay import replay  # noqa: E402
+from bench.transcript import ensure, parse_size
+from sidecar_sync.messages import parse_message
+from sidecar_sync.replay import replay
 
 CHUNK = 4 * 2**20
 
@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         path = str(ensure(args.variant, parse_size(args.size), seed=args.seed)[0])
     size = os.path.getsize(path)
-    print(f"# {path}: {size / 2**20:,.0f} MiB; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")
+    print(
+        f"# {path}: {size / 2**20:,.0f} MiB; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}"
+    )
     floor(path)  # warm the page cache
     load_start = os.getloadavg()[0]
 
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu: dict[str, list[float]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in names:
-            w, c = timed(lambda: CONTENDERS[name](path))
+            w, c = timed(lambda fn=CONTENDERS[name]: fn(path))
             wall[name].append(w)
             cpu[name].append(c)
         print(f"round {r + 1}: " + "  ".join(f"{n} {wall[n][-1]:.2f}s/{cpu[n][-1]:.2f}s" for n in names), flush=True)

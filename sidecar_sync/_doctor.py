@@ -11,7 +11,6 @@ import http.client
 import importlib.metadata
 import importlib.util
 import platform
-import socket
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Final
@@ -57,7 +56,7 @@ def _version(dist: str) -> str:
 
 def check_framer() -> Check:
     """Which NDJSON framer backs the reader threads: C (fast) or the Python twin."""
-    from . import framer  # noqa: PLC0415
+    from . import framer
 
     if framer.BACKEND == "c":
         return Check("framer", "ok", "C framer (csrc/ndjson_framer.c, built with cffi)", required=True)
@@ -86,23 +85,33 @@ def check_libraries() -> list[Check]:
     """The runtime dependencies (orjson, cffi)."""
     return [
         Check("orjson", "ok", orjson.__version__, required=True),
-        Check("cffi", "ok" if importlib.util.find_spec("cffi") else "missing", _version("cffi"), "pip install cffi", required=True),
+        Check(
+            "cffi",
+            "ok" if importlib.util.find_spec("cffi") else "missing",
+            _version("cffi"),
+            "pip install cffi",
+            required=True,
+        ),
     ]
 
 
-def _check_cli(name: str, label: str, find: Callable[[], str | None], version: Callable[[str], str | None], hint: str) -> Check:
+def _check_cli(
+    name: str, label: str, find: Callable[[], str | None], version: Callable[[str], str | None], hint: str
+) -> Check:
     path = find()
     if path is None:
         return Check(name, "missing", f"{label} not found (looked in the usual install places and PATH)", hint)
     found = version(path)
     if found is None:
-        return Check(name, "warn", f"{path} (does not answer --version)", f"check that {path} runs; reinstall it if not")
+        return Check(
+            name, "warn", f"{path} (does not answer --version)", f"check that {path} runs; reinstall it if not"
+        )
     return Check(name, "ok", f"{found} ({path})")
 
 
 def check_agent_clis() -> list[Check]:
     """The Claude Code and Codex CLIs and their versions."""
-    from .discovery import cli_version, find_claude_cli, find_codex_cli  # noqa: PLC0415
+    from .discovery import cli_version, find_claude_cli, find_codex_cli
 
     return [
         _check_cli(
@@ -152,7 +161,7 @@ def check_ollama(host: str, timeout: float = OLLAMA_TIMEOUT) -> Check:
         conn.request("GET", (parts.path or "") + "/api/version")
         response = conn.getresponse()
         body = response.read(4096)
-    except (OSError, http.client.HTTPException, socket.timeout) as exc:
+    except (OSError, http.client.HTTPException) as exc:  # socket timeouts are OSErrors
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return Check("ollama", "missing", f"not reachable at {url} ({reason})", hint)
     finally:

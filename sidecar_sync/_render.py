@@ -29,7 +29,16 @@ import orjson
 
 from .messages import AgentMessage
 
-__all__ = ["Renderer", "JsonWriter", "ProgressBar", "use_color", "write_all", "write_text", "format_cost_line", "shorten"]
+__all__ = [
+    "Renderer",
+    "JsonWriter",
+    "ProgressBar",
+    "use_color",
+    "write_all",
+    "write_text",
+    "format_cost_line",
+    "shorten",
+]
 
 #: Longest tool input shown, in characters, before it is cut with an ellipsis.
 TOOL_INPUT_LIMIT: Final = 300
@@ -37,7 +46,15 @@ TOOL_INPUT_LIMIT: Final = 300
 TOOL_RESULT_LINES: Final = 6
 TOOL_RESULT_CHARS: Final = 400
 
-_DIM, _RED, _CYAN, _GREEN, _YELLOW, _BOLD, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+_DIM, _RED, _CYAN, _GREEN, _YELLOW, _BOLD, _RESET = (
+    "\x1b[2m",
+    "\x1b[31m",
+    "\x1b[36m",
+    "\x1b[32m",
+    "\x1b[33m",
+    "\x1b[1m",
+    "\x1b[0m",
+)
 
 
 def write_all(out: IO[bytes], data: bytes) -> None:
@@ -242,9 +259,19 @@ class Renderer:
             return prefix + self._paint(_BOLD, "● " + " · ".join(parts)) + "\n"
         if kind == "status":
             message = getattr(c, "message", "") or ""
-            return prefix + self._paint(_DIM, f"· {getattr(c, 'subtype', 'status')}" + (f": {message}" if message else "")) + "\n"
+            return (
+                prefix
+                + self._paint(_DIM, f"· {getattr(c, 'subtype', 'status')}" + (f": {message}" if message else ""))
+                + "\n"
+            )
         if kind == "compaction":
-            return prefix + self._paint(_DIM, f"· compacted ({getattr(c, 'trigger', '?')}, {getattr(c, 'pre_tokens', 0):,} tokens before)") + "\n"
+            return (
+                prefix
+                + self._paint(
+                    _DIM, f"· compacted ({getattr(c, 'trigger', '?')}, {getattr(c, 'pre_tokens', 0):,} tokens before)"
+                )
+                + "\n"
+            )
         if kind == "cost":
             return prefix + self._format_cost(c) + "\n"
         if kind == "error":
@@ -280,7 +307,10 @@ class Renderer:
         return prefix + text + ("" if text.endswith("\n") else "\n")
 
     def _format_cost(self, c: Any) -> str:
-        parts = [format_cost(getattr(c, "total_cost_usd", None)), format_tokens(getattr(c, "input_tokens", 0), getattr(c, "output_tokens", 0))]
+        parts = [
+            format_cost(getattr(c, "total_cost_usd", None)),
+            format_tokens(getattr(c, "input_tokens", 0), getattr(c, "output_tokens", 0)),
+        ]
         turns = getattr(c, "num_turns", None)
         if isinstance(turns, int):
             parts.append(f"{turns} turn" + ("" if turns == 1 else "s"))
@@ -288,7 +318,12 @@ class Renderer:
         if isinstance(duration, (int, float)):
             parts.append(format_duration(duration / 1000))
         if getattr(c, "is_error", False):
-            reason = getattr(c, "result", None) or ", ".join(getattr(c, "errors", None) or []) or getattr(c, "terminal_reason", None) or "failed"
+            reason = (
+                getattr(c, "result", None)
+                or ", ".join(getattr(c, "errors", None) or [])
+                or getattr(c, "terminal_reason", None)
+                or "failed"
+            )
             return self._paint(_RED, "─ turn failed: " + shorten(str(reason), 300) + " · " + " · ".join(parts))
         return self._paint(_DIM, "─ turn: " + " · ".join(parts))
 

@@ -31,7 +31,16 @@ from typing import IO, Any, Callable, Final, Sequence
 import orjson
 
 from . import __version__
-from ._render import JsonWriter, ProgressBar, Renderer, format_cost, format_cost_line, format_duration, format_tokens, use_color
+from ._render import (
+    JsonWriter,
+    ProgressBar,
+    Renderer,
+    format_cost,
+    format_cost_line,
+    format_duration,
+    format_tokens,
+    use_color,
+)
 from .errors import InvalidOptionError, ReplayError, SidecarError, UnknownProviderError
 
 __all__ = ["main", "build_parser"]
@@ -75,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         "status changes, and a final line with cost, tokens and duration. Ctrl-C stops the session "
         "cleanly (exit 130).",
     )
-    run.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (with --interactive, read from stdin if omitted)")
-    run.add_argument("--provider", "-p", default="echo", help="provider: echo (default, built in), claude, codex, ollama, ...")
+    run.add_argument(
+        "prompt", nargs="?", metavar="PROMPT", help="the prompt (with --interactive, read from stdin if omitted)"
+    )
+    run.add_argument(
+        "--provider", "-p", default="echo", help="provider: echo (default, built in), claude, codex, ollama, ..."
+    )
     run.add_argument("--model", "-m", help="model name passed to the provider")
     run.add_argument("--cwd", help="working directory of the agent")
     run.add_argument("--system-prompt", help="system prompt for the session")
@@ -92,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "else a string), e.g. -c host=http://127.0.0.1:11434 -c num_ctx=8192",
     )
     run.add_argument("--json", action="store_true", help="print one AgentMessage JSON object per line instead of text")
-    run.add_argument("--interactive", "-i", action="store_true", help="after each turn, read a follow-up prompt from stdin (empty line or EOF ends)")
+    run.add_argument(
+        "--interactive",
+        "-i",
+        action="store_true",
+        help="after each turn, read a follow-up prompt from stdin (empty line or EOF ends)",
+    )
     run.add_argument("--show-unknown", action="store_true", help="also show events no adapter mapping fits")
 
     rep = sub.add_parser(
@@ -104,9 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("files", nargs="+", metavar="FILE", help="transcript files ('-' for stdin)")
     rep.add_argument("--provider", "-p", default=None, help="adapter to use (default: detect per file)")
     rep.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for many files (with --summary)")
-    rep.add_argument("--json", action="store_true", help="print one AgentMessage JSON object per line (with --summary: the summary as JSON)")
-    rep.add_argument("--summary", action="store_true", help="print only the summary: counts per type, cost, tokens, bad lines")
-    rep.add_argument("--max-line-size", type=int, default=None, metavar="BYTES", help="drop longer lines (default 10 MiB)")
+    rep.add_argument(
+        "--json",
+        action="store_true",
+        help="print one AgentMessage JSON object per line (with --summary: the summary as JSON)",
+    )
+    rep.add_argument(
+        "--summary", action="store_true", help="print only the summary: counts per type, cost, tokens, bad lines"
+    )
+    rep.add_argument(
+        "--max-line-size", type=int, default=None, metavar="BYTES", help="drop longer lines (default 10 MiB)"
+    )
     rep.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     rep.add_argument("--show-unknown", action="store_true", help="also show events no adapter mapping fits")
 
@@ -138,7 +164,9 @@ def _parse_config(items: list[str]) -> dict[str, Any] | None:
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("sidecar-sync: %(levelname)s: %(message)s" if verbose else "sidecar-sync: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("sidecar-sync: %(levelname)s: %(message)s" if verbose else "sidecar-sync: %(message)s")
+    )
     root = logging.getLogger("sidecar_sync")
     root.addHandler(handler)
     root.setLevel(level)
@@ -218,7 +246,7 @@ def _read_prompt(interrupts: _Interrupts, tty: bool) -> str | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .manager import SidecarManager  # noqa: PLC0415 - keep `replay`/`doctor` start-up light
+    from .manager import SidecarManager
 
     prompt = args.prompt
     interactive = args.interactive
@@ -385,7 +413,7 @@ class _LazyProgress:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from .replay import Replay  # noqa: PLC0415
+    from .replay import Replay
 
     if args.files.count("-") > 1:
         raise _UsageError("'-' (stdin) can be given only once")
@@ -473,7 +501,10 @@ def format_summary(summary: Any, *, color: bool = False) -> str:
     ]
     rows += [(f"  {kind}", f"{count:,}") for kind, count in summary.by_type.items()]
     rows += [
-        ("cost", format_cost(summary.cost_usd) + f" ({summary.sessions:,} session{'s' if summary.sessions != 1 else ''})"),
+        (
+            "cost",
+            format_cost(summary.cost_usd) + f" ({summary.sessions:,} session{'s' if summary.sessions != 1 else ''})",
+        ),
         ("tokens", format_tokens(summary.input_tokens, summary.output_tokens)),
         ("elapsed", f"{format_duration(summary.elapsed)} ({summary.rate / 2**20:,.0f} MiB/s)"),
     ]
@@ -486,7 +517,7 @@ def format_summary(summary: Any, *, color: bool = False) -> str:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from ._doctor import run_checks  # noqa: PLC0415
+    from ._doctor import run_checks
 
     host = args.ollama_host or DEFAULT_OLLAMA_HOST
     checks = run_checks(ollama_host=host)

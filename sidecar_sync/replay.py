@@ -103,7 +103,18 @@ Source = Union[str, "os.PathLike[str]", IO[bytes]]
 ProgressCallback = Callable[[int, Union[int, None]], None]
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
-_TYPE_ORDER: Final = ("init", "text", "thinking", "tool_call", "tool_result", "status", "compaction", "cost", "error", "unknown")
+_TYPE_ORDER: Final = (
+    "init",
+    "text",
+    "thinking",
+    "tool_call",
+    "tool_result",
+    "status",
+    "compaction",
+    "cost",
+    "error",
+    "unknown",
+)
 _get_type = attrgetter("type")
 _BAD_ENVELOPE_LOG_LIMIT: Final = 20
 
@@ -294,7 +305,9 @@ def _read_path(path: str, chunk_size: int, progress: Callable[[int], None] | Non
         os.close(fd)
 
 
-def _read_stream(stream: IO[bytes], name: str, chunk_size: int, progress: Callable[[int], None] | None) -> Iterator[bytes]:
+def _read_stream(
+    stream: IO[bytes], name: str, chunk_size: int, progress: Callable[[int], None] | None
+) -> Iterator[bytes]:
     read = getattr(stream, "read1", None) or stream.read
     while True:
         try:
@@ -304,7 +317,9 @@ def _read_stream(stream: IO[bytes], name: str, chunk_size: int, progress: Callab
         if not data:
             return
         if not isinstance(data, (bytes, bytearray)):
-            raise ReplayError(f"{name}: the stream gave {type(data).__name__}, not bytes (open it in binary mode)", source=name)
+            raise ReplayError(
+                f"{name}: the stream gave {type(data).__name__}, not bytes (open it in binary mode)", source=name
+            )
         if progress is not None:
             progress(len(data))
         yield bytes(data)
@@ -348,9 +363,7 @@ def _gunzip(chunks: Iterator[bytes], name: str, chunk_size: int) -> Iterator[byt
         raise ReplayError(f"{name}: bad gzip data: {exc}", source=name) from exc
 
 
-def _byte_chunks(
-    source: Source, name: str, chunk_size: int, progress: Callable[[int], None] | None
-) -> Iterator[bytes]:
+def _byte_chunks(source: Source, name: str, chunk_size: int, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     """The decoded NDJSON bytes of a source, gunzipped when it starts with the gzip magic."""
     raw = (
         _read_path(name, chunk_size, progress)
@@ -368,7 +381,9 @@ def _byte_chunks(
         yield from _gunzip(_chain(first, raw), name, chunk_size)
         return
     if name.endswith(".gz"):
-        raise ReplayError(f"{name}: not a gzip file (the name ends in .gz but the data has no gzip header)", source=name)
+        raise ReplayError(
+            f"{name}: not a gzip file (the name ends in .gz but the data has no gzip header)", source=name
+        )
     yield first
     yield from raw
 
@@ -729,7 +744,7 @@ class Replay:
         return ReplaySummary.merge(files, self._elapsed)
 
     def _run_parallel(self, jobs: int, start_method: str) -> list[FileSummary]:
-        import multiprocessing  # noqa: PLC0415 - only parallel runs pay for it
+        import multiprocessing
 
         ctx = multiprocessing.get_context(start_method)
         paths = [i for i, source in enumerate(self.sources) if _is_path(source)]
@@ -741,7 +756,15 @@ class Replay:
                 sizes[i] = 0  # the worker reports the real error
         skip = self.errors == "skip"
         tasks = [
-            _Task(i, os.fspath(self.sources[i]), self.provider, self.max_line_size, self.max_pending, self.chunk_size, skip)  # type: ignore[arg-type]
+            _Task(
+                i,
+                os.fspath(self.sources[i]),
+                self.provider,
+                self.max_line_size,
+                self.max_pending,
+                self.chunk_size,
+                skip,
+            )  # type: ignore[arg-type]
             for i in sorted(paths, key=lambda i: -sizes[i])
         ]
         counter = ctx.Value("q", 0) if self._progress is not None else None
@@ -792,7 +815,7 @@ _worker_counter: Any = None
 
 
 def _worker_init(counter: Any) -> None:
-    global _worker_counter  # noqa: PLW0603 - per-process state of a pool worker
+    global _worker_counter
     _worker_counter = counter
     # Ctrl-C reaches the whole process group: the parent handles it (and ends the
     # pool); a worker dying on KeyboardInterrupt would only print a traceback.

@@ -24,7 +24,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[bytes]:
+def cli(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m sidecar_sync ARGS``; return the finished process (stdout/stderr as bytes)."""
     return subprocess.run(
         [sys.executable, "-m", "sidecar_sync", *args],

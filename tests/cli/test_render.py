@@ -77,7 +77,9 @@ def test_tool_results_are_shortened() -> None:
     ms = [
         AgentMessage("1", "tool_call", ToolCallContent("t1", "Read", {"path": "x" * 1000}), None, 0),
         AgentMessage("2", "tool_result", ToolResultContent("t1", long_output), None, 0),
-        AgentMessage("3", "tool_result", ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True), None, 0),
+        AgentMessage(
+            "3", "tool_result", ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True), None, 0
+        ),
         AgentMessage("4", "tool_result", ToolResultContent("t3", ""), None, 0),
     ]
     lines = render(ms).splitlines()
@@ -119,7 +121,10 @@ def test_json_writer_survives_odd_values() -> None:
     assert orjson.loads(out.getvalue())["content"]["x"].startswith("{")
 
 
-@pytest.mark.parametrize(("no_color", "term", "expected"), [(None, "xterm", True), ("1", "xterm", False), (None, "dumb", False), ("", "xterm", True)])
+@pytest.mark.parametrize(
+    ("no_color", "term", "expected"),
+    [(None, "xterm", True), ("1", "xterm", False), (None, "dumb", False), ("", "xterm", True)],
+)
 def test_use_color(monkeypatch: pytest.MonkeyPatch, no_color: str | None, term: str, expected: bool) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:

@@ -147,9 +147,7 @@ def test_closed_stdout_exits_quietly(tmp_path: Path) -> None:
     data, _ = build_block("small", 4 * 2**20, seed=1)
     path = tmp_path / "big.ndjson"
     path.write_bytes(data)
-    reader = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE
-    )
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE)
     proc = popen_cli("replay", "--json", str(path), stdout=reader.stdin)
     assert reader.stdin is not None
     reader.stdin.close()
@@ -214,7 +212,9 @@ def test_python_dash_m_and_console_script_agree() -> None:
     a = subprocess.run([str(script), "replay", "--json", path], capture_output=True, timeout=60, cwd=REPO, check=False)
     b = cli("replay", "--json", path)
     assert a.returncode == b.returncode == 0
-    assert [orjson.loads(x)["content"] for x in a.stdout.splitlines()] == [orjson.loads(x)["content"] for x in b.stdout.splitlines()]
+    assert [orjson.loads(x)["content"] for x in a.stdout.splitlines()] == [
+        orjson.loads(x)["content"] for x in b.stdout.splitlines()
+    ]
 
 
 def test_slow_pipe_is_rendered_as_it_arrives() -> None:

@@ -167,7 +167,7 @@ def test_ctrl_c_stops_the_session_and_exits_130(presses: int) -> None:
         for _ in range(presses):
             proc.send_signal(signal.SIGINT)
             time.sleep(0.05)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -185,7 +185,7 @@ def test_ctrl_c_while_reading_a_follow_up() -> None:
         runners = descendants(proc.pid)
         time.sleep(0.2)  # let it block on stdin
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -237,9 +237,7 @@ def test_console_script_and_version() -> None:
 
 
 def test_closed_stdout_stops_the_session() -> None:
-    reader = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE
-    )
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE)
     assert reader.stdin is not None
     proc = popen_cli("run", "--json", "-c", "chunks=5000000", "flood", stdout=reader.stdin)
     reader.stdin.close()

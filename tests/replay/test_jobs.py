@@ -28,7 +28,9 @@ def many_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     zipped.write_bytes(gzip.compress((DATA / "claude_partial_messages.jsonl").read_bytes()))
     files.append(zipped)
     bad = root / "bad.ndjson"
-    bad.write_bytes(b"garbage\nnull\n" + (DATA / "codex_command.jsonl").read_bytes() + b'{"pad":"' + b"y" * 3000 + b'"}\n')
+    bad.write_bytes(
+        b"garbage\nnull\n" + (DATA / "codex_command.jsonl").read_bytes() + b'{"pad":"' + b"y" * 3000 + b'"}\n'
+    )
     files.append(bad)
     for seed, variant in ((1, "mixed"), (2, "small")):
         data, _ = build_block(variant, 3 * 2**20, seed=seed)

@@ -24,7 +24,9 @@ def test_file_gives_the_adapters_messages(name: str) -> None:
     assert got, "every recording has messages"
 
 
-@pytest.mark.parametrize("name", ["claude_partial_messages.jsonl", "claude_stream_input.jsonl", "codex_api_error_401.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["claude_partial_messages.jsonl", "claude_stream_input.jsonl", "codex_api_error_401.jsonl"]
+)
 @pytest.mark.parametrize("chunk_size", [1, 7, 100, 4096])
 def test_chunking_does_not_change_messages(name: str, chunk_size: int) -> None:
     path = DATA / name
@@ -253,7 +255,9 @@ def test_streams_and_paths_mix() -> None:
     mixed = replay([io.BytesIO(a.read_bytes()), b])
     paths = replay([a, b])
     assert [f.source for f in mixed.files] == ["<BytesIO>", str(b)]
-    assert [dataclasses.replace(f, source="") for f in mixed.files] == [dataclasses.replace(f, source="") for f in paths.files]
+    assert [dataclasses.replace(f, source="") for f in mixed.files] == [
+        dataclasses.replace(f, source="") for f in paths.files
+    ]
     assert mixed.by_type == paths.by_type and mixed.messages == paths.messages
 
 
