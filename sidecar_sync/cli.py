@@ -193,6 +193,7 @@ class _Interrupts:
         self.count = 0
         self.reading_input = False
         self.broken_pipe = False  # set by the output callbacks when stdout's reader left
+        self.finishing = False  # the stop is handled: later presses only count
         self._previous: Any = None
 
     def __enter__(self) -> _Interrupts:
@@ -200,16 +201,21 @@ class _Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        # Once interrupted, the command is on its way out with status 130: a late
+        # Ctrl-C must not turn that into death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN if self.count else self._previous)
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         self.requested.set()
-        if self.reading_input or self.count > 1:
+        if not self.finishing and (self.reading_input or self.count > 1):
             raise KeyboardInterrupt
 
 
 _TURN_OVER: Final = frozenset({"idle", "done", "error"})
+#: Seconds to wait for a stopped session to end: the manager's ladder sends SIGTERM
+#: after 3 s and SIGKILL 2 s later, so this is a bound that should never be reached.
+_STOP_WAIT: Final = 10.0
 _ENDED: Final = frozenset({"done", "error"})
 
 
@@ -354,7 +360,7 @@ def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
         except SidecarError:
             pass  # never started, or already over
         interrupts.requested.clear()
-        deadline = time.monotonic() + getattr(manager, "stop_grace", 3.0) * 2 + 2.0
+        deadline = time.monotonic() + _STOP_WAIT
         while time.monotonic() < deadline and not interrupts.requested.is_set():
             try:
                 if manager.get_session(session_id).status in _ENDED:
@@ -363,7 +369,9 @@ def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
                 break
             time.sleep(0.05)
     except KeyboardInterrupt:
+        interrupts.finishing = True
         _kill_now(manager, session_id)
+    interrupts.finishing = True
     if interrupts.requested.is_set() and not interrupts.broken_pipe:
         _kill_now(manager, session_id)  # a second Ctrl-C while waiting for the stop
     return EXIT_BROKEN_PIPE if interrupts.broken_pipe and interrupts.count == 0 else EXIT_INTERRUPTED
@@ -588,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{type(exc).__name__}: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # on the way out: no death by a second Ctrl-C
         _error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
