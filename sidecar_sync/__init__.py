@@ -8,6 +8,8 @@ to callbacks or blocking iterators.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ExtraEnvRejectedError,
     FramerBusyError,
@@ -41,9 +43,34 @@ from .messages import (
     parse_message,
     register_adapter,
 )
-from .manager import SidecarManager
-from .replay import FileSummary, Replay, ReplaySummary
-from .session import MessageIterator, SessionState
+
+if TYPE_CHECKING:
+    from .manager import SidecarManager
+    from .replay import FileSummary, Replay, ReplaySummary
+    from .session import MessageIterator, SessionState
+
+# The manager pulls in subprocess, threading and friends. Runners are started as
+# ``python -m sidecar_sync.runners.<name>``, which imports this package first, so
+# these names load on first use (PEP 562) and a runner's start-up stays light.
+_LAZY = {
+    "SidecarManager": ".manager",
+    "SessionState": ".session",
+    "MessageIterator": ".session",
+    "Replay": ".replay",
+    "ReplaySummary": ".replay",
+    "FileSummary": ".replay",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.1.0"
 
@@ -52,6 +79,9 @@ __all__ = [
     "SidecarManager",
     "SessionState",
     "MessageIterator",
+    "Replay",
+    "ReplaySummary",
+    "FileSummary",
     "ExtraEnvRejectedError",
     "AgentMessage",
     "CompactionContent",
@@ -81,7 +111,4 @@ __all__ = [
     "SidecarError",
     "UnknownProviderError",
     "WaitTimeoutError",
-    "Replay",
-    "ReplaySummary",
-    "FileSummary",
 ]
