@@ -434,7 +434,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         # Unreadable sources are reported once, at the end, by this command.
         logging.getLogger("sidecar_sync.replay").setLevel(logging.CRITICAL)
     progress = None
-    if not args.no_progress and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+    # A bar on stderr would tangle with messages printed to the same terminal.
+    quiet_stdout = args.summary or not sys.stdout.isatty()
+    if not args.no_progress and quiet_stdout and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
         progress = _LazyProgress(sys.stderr)
     options: dict[str, Any] = {}
     if args.max_line_size is not None:
