@@ -32,6 +32,10 @@ are installed on first use into ``bench/.cache/`` (gitignored), never into the p
 Options: ``--quick`` (small sizes, 1 run: a smoke test), ``--runs N`` (default 3; medians),
 ``--peers a,b``, ``--json FILE``, ``--versions`` (print tool versions and exit),
 ``--pin split`` (supervisor on CPU 0, emitter on CPU 1; default ``none``, see README).
+
+Exit status: 1 if a sidecar_sync run failed its correctness check (other peers' failures,
+like the SDK's on lines over 1 MiB, are findings and only reported), 2 if the baseline
+could not run (no ratios), else 0.
 """
 
 from __future__ import annotations
@@ -535,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes, 1 run (smoke test)")
     p.add_argument("--runs", type=int, default=None, help="runs per measurement (default 3, --quick 1)")
     p.add_argument("--peers", default=",".join(CONTENDERS), help=f"comma-separated, of: {', '.join(CONTENDERS)}")
-    p.add_argument("--scenarios", default=None, help="comma-separated subset of scenario names")
+    p.add_argument("--scenarios", default=None,
+                   help="comma-separated subset of: " + ", ".join(s.name for s in scenarios(False)))  # fmt: skip
     p.add_argument("--json", dest="json_out", help="write every raw result and the summary here")
     p.add_argument("--versions", action="store_true", help="print versions and the machine, then exit")
     p.add_argument("--pin", choices=("none", "split"), default="none",
@@ -554,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     scen_list = scenarios(args.quick)
     if args.scenarios:
         keep = set(args.scenarios.split(","))
+        if unknown := keep - {s.name for s in scen_list}:
+            p.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(s.name for s in scen_list)}")
         scen_list = [s for s in scen_list if s.name in keep]
 
     # setup
@@ -618,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     scen = {s.name: s for s in scen_list}
     infos = {k: v[1] for k, v in transcripts.items()}
     report = [render(table, scen, infos, args.baseline), orjson_ref_table(table)]
+    if args.baseline in unavailable or args.baseline not in names:
+        report.insert(0, f"**NO RATIOS: the baseline {args.baseline} did not run** "
+                         f"({unavailable.get(args.baseline, 'not in --peers')}).")  # fmt: skip
     failures = [f"{x['peer']} {x['scenario']} run {x['run'] + 1}: {x['verdict']}" for x in raw if x["verdict"] != "ok"]
     if unavailable:
         report.append("\n".join(f"- **{n} not available**: {why}" for n, why in unavailable.items()))
@@ -647,7 +657,9 @@ def main(argv: list[str] | None = None) -> int:
              "transcripts": {k: dataclasses.asdict(v) | {"samples": None, "stream_samples": None}
                              for k, v in infos.items()},
              "summary": summary, "raw": raw, "markdown": text}, indent=1))  # fmt: skip
-    return 1 if failures else 0
+    if any(x["verdict"] != "ok" and x["peer"].startswith("sidecar") for x in raw):
+        return 1
+    return 2 if args.baseline in unavailable else 0
 
 
 if __name__ == "__main__":

@@ -89,6 +89,24 @@ void ndjson_framer_free(ndjson_framer *f)
 
 /* ---- the JSON object check -------------------------------------------------- */
 
+/* Where the string whose body starts at p[i] ends: the index of its closing quote,
+ * or n if it never closes. A backslash escapes the byte after it, so a quote is
+ * escaped exactly when an odd run of backslashes precedes it; memchr jumps from
+ * quote to quote instead of looking at every byte of the string. */
+static size_t string_end(const unsigned char *p, size_t i, size_t n)
+{
+    const unsigned char *q;
+    while ((q = memchr(p + i, '"', n - i)) != NULL) {
+        size_t quote = (size_t)(q - p), run = quote;
+        while (run > i && p[run - 1] == '\\')
+            run--;
+        if ((quote - run) % 2 == 0)
+            return quote;
+        i = quote + 1;
+    }
+    return n;
+}
+
 int ndjson_is_single_object(const char *line, size_t n)
 {
     const unsigned char *p = (const unsigned char *)line;
@@ -98,11 +116,7 @@ int ndjson_is_single_object(const char *line, size_t n)
     for (size_t i = 0; i < n; i++) {
         switch (p[i]) {
         case '"':
-            /* skip the string body; a backslash escapes the next byte */
-            for (i++; i < n && p[i] != '"'; i++) {
-                if (p[i] == '\\')
-                    i++;
-            }
+            i = string_end(p, i + 1, n);
             if (i >= n)
                 return 0; /* unterminated string */
             break;

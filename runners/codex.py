@@ -22,8 +22,9 @@ in ``agent_event``: Codex has a top-level ``error`` event type that would
 otherwise collide with the protocol's ``error``. The turn ends when the process
 exits: exit 0 after ``turn.completed`` -> ``agent_stopped``; ``turn.failed``, a
 non-zero exit or no ``turn.completed`` -> ``agent_error`` with Codex's own error
-message, or its last stderr lines (without the noise it prints on every run:
-"could not create PATH aliases", "Reading additional input from stdin").
+message, or its last stderr lines (without the noise it prints on every run,
+"could not create PATH aliases" and "Reading additional input from stdin", and
+without backtrace frames).
 
 ``stop`` sends SIGTERM to the running ``codex`` (the npm shim forwards it to the
 native binary, which ends the commands it started); whatever of its process tree
@@ -115,6 +116,8 @@ EXIT_WAIT: Final = 5.0
 STDERR_NOISE: Final = (
     re.compile(r"could not create PATH aliases"),
     re.compile(r"^Reading (additional input|prompt) from stdin"),
+    # an error's Rust backtrace: its frames say nothing without symbols
+    re.compile(r"^(Stack backtrace:|\s*\d+: |\s+at )"),
 )
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\Z")
 _THREAD_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")

@@ -22,6 +22,11 @@ Rules shared by both twins:
   not exceed ``max_pending``; a feed larger than :data:`FEED_WINDOW` is framed in
   windows, so the scratch memory of a framer stays bounded too.
 
+Both twins also have a batch form for :mod:`sidecar_sync.decoder`, ``feed_segments``:
+the C framer returns each run of lines that are one JSON object apiece as a single
+JSON array (one ``orjson.loads`` per chunk instead of one per line); the Python twin
+returns every line alone.
+
 A framer belongs to one reader thread: feeding one framer from two threads at
 once raises :class:`~sidecar_sync.errors.FramerBusyError`.
 """
@@ -32,7 +37,8 @@ import logging
 import os
 import sys
 import threading
-from typing import Final, Iterator, NamedTuple, Union
+from collections.abc import Iterator
+from typing import Final, NamedTuple
 
 from .errors import FramerBusyError, FramerError
 
@@ -57,12 +63,12 @@ MAX_PENDING: Final = 50 * 2**20
 #: Feeds larger than this many bytes are framed in windows of this size.
 FEED_WINDOW: Final = 8 * 2**20
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 #: One unit of :meth:`feed_segments` output: ``(text, count)``. With ``count > 0``
 #: ``text`` is a JSON array of ``count`` lines, each a single JSON object as far as
 #: brackets and strings go, separated by ``"\\n,"``; with ``count == 0`` it is one raw line.
-Segment = tuple[Union[bytes, memoryview], int]
+Segment = tuple[bytes | memoryview, int]
 
 
 class FramerStats(NamedTuple):
@@ -132,7 +138,15 @@ def _busy() -> FramerBusyError:
 
 
 class PyLineFramer:
-    """Pure-Python line framer; the reference twin of the C framer."""
+    """Pure-Python line framer; the reference twin of the C framer.
+
+    Args:
+        max_line_size: the longest line kept, in bytes (raw, without its ``\\n``).
+        max_pending: the most bytes held between feeds; at least ``max_line_size``.
+
+    Raises:
+        FramerError: a limit is not an int in range, or ``max_pending < max_line_size``.
+    """
 
     __slots__ = ("max_line_size", "max_pending", "_pend", "_discarding", "_lines", "_oversized", "_dropped", "_in", "_lock")
 
@@ -295,7 +309,15 @@ def _load_c_backend() -> type:
         return lines
 
     class CLineFramer:
-        """Line framer backed by the C implementation in ``csrc/ndjson_framer.c``."""
+        """Line framer backed by the C implementation in ``csrc/ndjson_framer.c``.
+
+        Args:
+            max_line_size: the longest line kept, in bytes (raw, without its ``\\n``).
+            max_pending: the most bytes held between feeds; at least ``max_line_size``.
+
+        Raises:
+            FramerError: a limit is not an int in range, or ``max_pending < max_line_size``.
+        """
 
         __slots__ = ("max_line_size", "max_pending", "_f", "_lock")
 
@@ -422,8 +444,8 @@ def _select_backend() -> tuple[str, type]:
                 f"({exc}); install a C compiler and reinstall sidecar-sync"
             ) from exc
         log.warning(
-            "C framer not available (%s); using the pure-Python framer, which is several times "
-            "slower. Install a C compiler and reinstall sidecar-sync to build it.",
+            "C framer not available (%s); using the pure-Python framer, which is slower. "
+            "Install a C compiler and reinstall sidecar-sync to build it.",
             exc,
         )
         return "python", PyLineFramer

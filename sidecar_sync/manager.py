@@ -17,6 +17,7 @@ without a shutdown.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -127,8 +128,12 @@ class SidecarManager:
         message_backlog: int = 10_000,
         write_timeout: float = WRITE_TIMEOUT,
     ) -> None:
-        if not isinstance(python, str) or not python:
-            raise InvalidOptionError(f"python must be a non-empty str, got {python!r}")
+        try:
+            python = os.fspath(python)
+        except TypeError:
+            raise InvalidOptionError(f"python must be a path (str or path-like), got {python!r}") from None
+        if not isinstance(python, str) or not python or "\0" in python:
+            raise InvalidOptionError(f"python must be a non-empty str path, got {python!r}")
         for name, value in (
             ("stop_grace", stop_grace),
             ("cleanup_grace", cleanup_grace),
@@ -491,6 +496,8 @@ class SidecarManager:
         ``stop_grace``, SIGKILL after ``kill_grace`` more) ends the stubborn ones;
         then all timers are cancelled and every session thread and timer thread is
         joined. Idempotent. Sessions stay listed (as done/error) afterwards.
+        Called from a session callback, it cannot join the thread it runs on; that
+        thread ends by itself once the callback returns.
 
         Args:
             timeout: the most seconds to wait for runners to stop politely before

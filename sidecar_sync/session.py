@@ -426,7 +426,8 @@ class Session:
             if self._stop_requested:
                 raise SessionNotActiveError(self.session_id, "stopping")
             if self._writer.broken is not None:
-                raise SessionNotActiveError(self.session_id, self._status, f"runner stdin closed ({self._writer.broken})")
+                reason = f"runner stdin closed ({self._writer.broken})"
+                raise SessionNotActiveError(self.session_id, self._status, reason)
             self._outstanding += 1
             previous = self._status
             self._status = RUNNING

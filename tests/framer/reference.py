@@ -106,7 +106,7 @@ def lines_of_segments(segments: list[tuple[bytes | memoryview, int]]) -> list[by
 def cut(stream: bytes, points: list[int]) -> list[bytes]:
     """Cut ``stream`` at ``points`` (any order, repeats allowed: they give empty chunks)."""
     bounds = [0, *sorted(points), len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 # ---- strategies -----------------------------------------------------------------

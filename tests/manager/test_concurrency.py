@@ -143,7 +143,7 @@ def test_seeded_stress_many_threads_one_manager(make_manager: Callable[..., Side
                         manager.list_sessions()
                     else:
                         with manager.iter_messages(session_id, timeout=0.05) as iterator:
-                            for _ in zip(range(5), iterator):
+                            for _ in zip(range(5), iterator, strict=False):
                                 pass
                 except ALLOWED:
                     pass

@@ -98,9 +98,9 @@ def test_line_cap_is_configurable(make_manager: Callable[..., SidecarManager], r
 
 
 def test_stderr_flood_does_not_block_the_session(manager: SidecarManager, recorder: Recorder, caplog) -> None:  # noqa: ANN001
-    """8 MiB of stderr is read (and logged at INFO) while stdout goes on."""
+    """4 MiB of stderr is read (and logged at INFO) while stdout goes on."""
     caplog.set_level(logging.INFO, logger="sidecar_sync.session")
-    manager.register_provider("noisy", scripted("stderr", bytes=8 * 2**20, count=3))
+    manager.register_provider("noisy", scripted("stderr", bytes=4 * 2**20, count=3))
     manager.start_session("s", "noisy", "x", on_message=recorder.on_message)
     state = manager.wait("s", timeout=TIMEOUT)
     assert state.status == "idle" and recorder.texts == ["1:0", "1:1", "1:2"]

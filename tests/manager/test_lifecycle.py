@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
 
@@ -82,11 +83,11 @@ def test_bare_provider_events_without_protocol(manager: SidecarManager, recorder
 
 
 def test_ready_and_pong_are_not_forwarded_and_error_lines_are(manager: SidecarManager, recorder: Recorder) -> None:
-    manager.register_provider("good", scripted("good", count=1, error_line=1))
+    manager.register_provider("good", scripted("good", count=1, error_line=1, pong=1))
     manager.start_session("s", "good", "x", on_message=recorder.on_message)
     manager.wait("s", timeout=TIMEOUT)
     kinds = [m.type for m in recorder.messages]
-    assert kinds == ["error", "text", "cost"]  # ready never shows up
+    assert kinds == ["error", "text", "cost"]  # ready and pong never show up
     assert recorder.messages[0].content.message == "complaint 1"
     assert manager.get_session("s").status == "idle"  # a protocol complaint is not fatal
 
@@ -317,3 +318,25 @@ def test_manager_constructor_validation() -> None:
         with pytest.raises(InvalidOptionError):
             SidecarManager(**kwargs)  # type: ignore[arg-type]
     SidecarManager(python=sys.executable).shutdown()
+
+
+def test_status_callback_drives_follow_ups(manager: SidecarManager) -> None:
+    """A callback may send the next prompt when a turn ends (the reader is not blocked by it)."""
+    manager.register_provider("good", scripted("good", count=2))
+    turns: list[str] = []
+    finished = threading.Event()
+
+    def on_status(session_id: str, status: str, error: str | None) -> None:
+        if status != "idle":
+            return
+        turns.append(status)
+        if len(turns) < 3:
+            manager.write_prompt(session_id, f"follow-up {len(turns)}")
+        else:
+            manager.stop_session(session_id)
+            finished.set()
+
+    recorder = Recorder()
+    manager.start_session("s", "good", "x", on_message=recorder.on_message, on_status=on_status)
+    assert finished.wait(TIMEOUT)
+    assert recorder.texts == ["1:0", "1:1", "2:0", "2:1", "3:0", "3:1"]

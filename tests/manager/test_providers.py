@@ -61,16 +61,17 @@ def test_custom_provider_with_callable_adapter(manager: SidecarManager) -> None:
 
     def adapter(event: dict) -> list[AgentMessage]:
         seen.append(event)
-        text = event.get("message", {}).get("content", [{}])[0].get("text", "?") if event.get("type") == "assistant" else None
-        if text is None:
+        if event.get("type") != "assistant":
             return []
-        return [AgentMessage(id=f"m{len(seen)}", type="text", content=TextContent(text=text.upper()), parent_id=None, timestamp=0)]
+        text = event["message"]["content"][0]["text"]
+        content = TextContent(text=f"custom:{text}")
+        return [AgentMessage(id=f"m{len(seen)}", type="text", content=content, parent_id=None, timestamp=0)]
 
     manager.register_provider("custom", scripted("good", count=2), adapter=adapter)
     recorder = Recorder()
     manager.start_session("s", "custom", "x", on_message=recorder.on_message)
     manager.wait("s", timeout=TIMEOUT)
-    assert recorder.texts == ["1:0", "1:1"]
+    assert recorder.texts == ["custom:1:0", "custom:1:1"]
     assert [e["type"] for e in seen] == ["assistant", "assistant", "result"]
 
 

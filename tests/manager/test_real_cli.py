@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar_sync import SidecarManager
 from tests.fakes import anthropic as fa
 from tests.fakes import openai_responses as fr
 from tests.manager.conftest import Recorder

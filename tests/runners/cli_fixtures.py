@@ -35,6 +35,7 @@ __all__ = [
     "CliRunner",
     "stripped_env",
     "processes_in",
+    "cmdline",
     "assert_no_process_in",
     "claude_cli",
     "codex_cli",
@@ -80,6 +81,14 @@ def processes_in(directory: Path) -> list[int]:
         if (cwd == root or cwd.startswith(root + os.sep)) and is_alive(int(entry)):
             found.append(int(entry))
     return found
+
+
+def cmdline(pid: int) -> bytes:
+    """The raw command line of a process (b"" if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def assert_no_process_in(directory: Path, timeout: float = 5.0) -> None:
@@ -229,19 +238,19 @@ def cli_runner() -> Iterator[Callable[..., CliRunner]]:
     Each runner is killed (whole process group) and reaped at teardown, and the
     test fails if anything it started outlives that.
     """
-    clients: list[tuple[CliRunner, set[int]]] = []
+    clients: list[CliRunner] = []
 
     def spawn(name: str, cli: str | None, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> CliRunner:
         argv = [sys.executable, "-m", f"sidecar_sync.runners.{name}"]
         if cli is not None:
             argv += ["--cli", cli]
         client = CliRunner(name, argv=argv, env=env, cwd=cwd)
-        clients.append((client, set()))
+        clients.append(client)
         return client.start()
 
     yield spawn
     leftovers = []
-    for client, _ in clients:
+    for client in clients:
         below = client.tree()
         client.close()
         leftovers += sorted(wait_gone(below, timeout=5))

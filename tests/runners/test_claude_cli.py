@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.runners.cli_fixtures import (  # noqa: F401 - fixtures are used by na
     IS_ROOT,
     assert_no_process_in,
     claude_cli,
+    cmdline,
     claude_setup,
     cli_runner,
     processes_in,
@@ -333,4 +335,29 @@ def test_stop_right_after_the_query(claude_cli, claude_setup, cli_runner):
     assert types(rest)[-1] == "agent_stopped", rest
     assert runner.wait(10) == 0
     assert not wait_gone(below, timeout=5)
+    assert_no_process_in(claude_setup.work)
+
+
+def test_stop_during_a_tool_command_leaves_no_process(claude_cli, claude_setup, cli_runner):
+    """stop while the CLI's Bash tool runs a long command: the command ends with the CLI and runner."""
+    # (the CLI refuses a standalone `sleep`; `tail -f /dev/null` runs until killed)
+    claude_setup.api.script(fa.tool_call("Bash", {"command": "tail -f /dev/null", "description": "wait"}))
+    runner = cli_runner("claude", claude_cli, env=claude_setup.env)
+    runner.send(claude_setup.query("wait a minute"))
+    assert runner.read()["type"] == "agent_started"
+
+    def sleeping() -> list[int]:
+        return [p for p in processes_in(claude_setup.work) if b"tail" in cmdline(p)]
+
+    claude_setup.api.wait_for_model_calls(1)
+    deadline = time.monotonic() + 30
+    while not sleeping() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleeping(), "the Bash tool never started the command"
+
+    runner.send({"type": "stop", "sessionId": "s1"})
+    rest = runner.read_all(timeout=10)
+
+    assert types(rest)[-1] == "agent_stopped", rest
+    assert runner.wait(10) == 0
     assert_no_process_in(claude_setup.work)

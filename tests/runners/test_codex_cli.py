@@ -9,14 +9,13 @@ or ``providerConfig.config`` overrides.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests import realcli
 from tests._proc import wait_gone
 from tests.fakes import openai_responses as fo
-from tests.runners.cli_fixtures import assert_no_process_in, cli_runner, codex_cli, codex_setup  # noqa: F401
+from tests.runners.cli_fixtures import assert_no_process_in, cli_runner, cmdline, codex_cli, codex_setup  # noqa: F401
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)
@@ -112,7 +111,7 @@ def test_stop_during_a_command_leaves_no_process(codex_cli, codex_setup, cli_run
     while not any(e.get("type") == "item.started" for e in events(lines)):
         lines.append(runner.read(30))
     below = runner.tree()
-    assert any(b"sleep" in Path(f"/proc/{p}/cmdline").read_bytes() for p in below), below
+    assert any(b"sleep" in cmdline(p) for p in below), below
 
     runner.send({"type": "stop", "sessionId": "s1"})
     rest = runner.read_all(timeout=10)
@@ -231,3 +230,17 @@ def test_stop_right_after_the_query(codex_cli, codex_setup, cli_runner):
     assert runner.wait(10) == 0
     assert not wait_gone(below, timeout=5)
     assert_no_process_in(codex_setup.work)
+
+
+def test_codex_that_exits_early_gives_its_stderr(codex_cli, codex_setup, cli_runner):
+    """Codex refusing its configuration (no JSON events, exit 1) -> agent_error with its stderr, minus noise."""
+    runner = cli_runner("codex", codex_cli, env=codex_setup.env)
+
+    lines = runner.turn(codex_setup.query("hi", provider_config={"config": {"model_provider": "no-such-provider"}}))
+
+    assert types(lines) == ["agent_started", "agent_error"], lines
+    message = lines[-1]["message"]
+    assert message.startswith("Codex CLI ended without completing the turn (exit code 1): ")
+    assert "no-such-provider" in message
+    assert "PATH aliases" not in message and "Reading additional input" not in message
+    assert codex_setup.api.requests == []

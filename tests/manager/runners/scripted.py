@@ -9,14 +9,17 @@ Modes:
 ``good``         ready; per query: agent_started, ``count`` Claude ``assistant`` events
                  (text ``<turn>:<i>``), a ``result`` (cost ``cost * turn``, tokens
                  ``tokens`` in / ``2 * tokens`` out), agent_stopped. ``fail=MSG`` ends
-                 every turn (or the turns listed in ``fail_turns=1,3``) with agent_error MSG instead; ``bare=1`` prints provider events
-                 without the envelope and no control lines; ``delay=S`` sleeps per event;
+                 every turn (or the turns listed in ``fail_turns=1,3``) with agent_error MSG
+                 instead; ``bare=1`` prints provider events without the envelope and no
+                 control lines; ``delay=S`` sleeps per event;
                  ``exit_after=N`` exits with ``code`` after N turns; ``error_line=1``
-                 prints a protocol ``error`` line first in each turn. On ``stop``: exit 0.
+                 prints a protocol ``error`` line first in each turn; ``pong=1`` an
+                 unsolicited ``pong`` and ``ready``. On ``stop``: exit 0.
                  On stdin EOF: exit 0.
 ``hold``         per query: agent_started, one event, then waits for ``stop`` (exit 0).
 ``stubborn``     ignores ``stop``; ``term=ignore`` also ignores SIGTERM; ``child=1``
-                 starts a child (same group) that ignores SIGTERM and sleeps; each pid
+                 starts a child (same group) that ignores SIGTERM and sleeps
+                 (``child=own_group``: in a process group of its own); each pid
                  is announced as a bare event ``{"type":"pid","pid":..}``.
 ``crash``        per query: ``count`` events, then half a line, then ``os._exit(code)``.
 ``exit``         exits at once with ``code`` (before reading anything).
@@ -112,6 +115,8 @@ def answer(turn: int) -> None:
     count = int(opt("count", "3"))
     delay = float(opt("delay", "0"))
     if not bare:
+        if opt("pong", "0") == "1":
+            out({"type": "pong"}, {"type": "ready"})
         if opt("error_line", "0") == "1":
             out({"type": "error", "message": f"complaint {turn}"})
         out({"type": "agent_started"})
@@ -138,11 +143,16 @@ def main() -> None:
     if MODE == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN if opt("term", "") == "ignore" else signal.SIG_DFL)
         out({"type": "ready"}, {"type": "pid", "pid": os.getpid()})
-        if opt("child", "0") == "1":
+        if opt("child", "0") in ("1", "own_group"):
             child = subprocess.Popen(
-                [sys.executable, "-c", "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"],
+                [
+                    sys.executable,
+                    "-c",
+                    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                process_group=0 if opt("child", "0") == "own_group" else None,
             )
             out({"type": "pid", "pid": child.pid})
         for _ in commands():
