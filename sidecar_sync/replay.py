@@ -744,17 +744,14 @@ class Replay:
         return ReplaySummary.merge(files, self._elapsed)
 
     def _run_parallel(self, jobs: int, start_method: str) -> list[FileSummary]:
-        import multiprocessing
+        """Spread the path sources over worker processes; read streams in a thread meanwhile."""
+        import multiprocessing  # noqa: PLC0415 - only parallel runs pay for it
 
         ctx = multiprocessing.get_context(start_method)
-        paths = [i for i, source in enumerate(self.sources) if _is_path(source)]
-        sizes: dict[int, int] = {}
-        for i in paths:
-            try:
-                sizes[i] = os.stat(self.sources[i]).st_size  # type: ignore[arg-type]
-            except OSError:
-                sizes[i] = 0  # the worker reports the real error
         skip = self.errors == "skip"
+        paths = [i for i, source in enumerate(self.sources) if _is_path(source)]
+        sizes = {i: _size_or_zero(self.sources[i]) for i in paths}  # type: ignore[arg-type]
+        # Largest first, so no worker is left alone with a big file at the end.
         tasks = [
             _Task(
                 i,
@@ -769,28 +766,34 @@ class Replay:
         ]
         counter = ctx.Value("q", 0) if self._progress is not None else None
         results: dict[int, FileSummary] = {}
-        with ctx.Pool(min(jobs, len(tasks)), initializer=_worker_init, initargs=(counter,)) as pool:
-            pending = pool.imap_unordered(_worker_replay, tasks)
-            # Streams cannot cross processes: read them here while the workers run.
-            progress = self._advance if self._progress is not None else None
-            for i, source in enumerate(self.sources):
-                if not _is_path(source):
-                    results[i] = self._source(source).run(self.chunk_size, progress, skip)
-            for _ in tasks:
-                while True:
-                    try:
-                        i, summary = pending.next(timeout=0.1)
-                        break
-                    except multiprocessing.TimeoutError:
-                        self._report(counter)
-                results[i] = summary
-                self._report(counter)
+        with _WorkerPool(ctx, min(jobs, len(tasks)), counter) as pool:
+            streams = _StreamReader(self, [i for i in range(len(self.sources)) if i not in sizes], results, skip)
+            streams.start()  # after the workers exist: a fork never copies this thread
+            try:
+                for index, summary in pool.run(tasks, lambda: self._report(counter, streams.bytes)):
+                    results[index] = summary
+            except BaseException:
+                # Failing or interrupted: do not wait for a stream that may never end
+                # (stdin); the thread is a daemon and stops with the process.
+                streams.join(timeout=1.0)
+                raise
+            streams.join()
+            streams.reraise()
+            self._report(counter, streams.bytes)
         self._files = [results[i] for i in range(len(self.sources))]
         return self._files
 
-    def _report(self, counter: Any) -> None:
-        if counter is not None:
-            self._progress(self._done_bytes + counter.value, self._total_bytes)  # type: ignore[misc]
+    def _report(self, counter: Any, stream_bytes: int) -> None:
+        if self._progress is not None:
+            done = self._done_bytes + stream_bytes + (counter.value if counter is not None else 0)
+            self._progress(done, self._total_bytes)
+
+
+def _size_or_zero(path: Any) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # the worker reports the real error
 
 
 def _default_start_method() -> str:
@@ -798,6 +801,35 @@ def _default_start_method() -> str:
     if hasattr(os, "fork") and threading.active_count() == 1:
         return "fork"
     return "spawn"
+
+
+class _StreamReader(threading.Thread):
+    """Reads the stream sources of a parallel replay in the parent (streams cannot cross processes)."""
+
+    def __init__(self, owner: Replay, indexes: list[int], results: dict[int, FileSummary], skip: bool) -> None:
+        super().__init__(name="sidecar-sync-replay-streams", daemon=True)
+        self.owner = owner
+        self.indexes = indexes
+        self.results = results
+        self.skip = skip
+        self.bytes = 0  # written by this thread only; read for progress reports
+        self.error: BaseException | None = None
+
+    def _count(self, n: int) -> None:
+        self.bytes += n
+
+    def run(self) -> None:
+        owner = self.owner
+        try:
+            for i in self.indexes:
+                one = owner._source(owner.sources[i])
+                self.results[i] = one.run(owner.chunk_size, self._count, self.skip)
+        except BaseException as exc:  # re-raised in the caller's thread
+            self.error = exc
+
+    def reraise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 class _Task(NamedTuple):
@@ -810,27 +842,116 @@ class _Task(NamedTuple):
     skip_errors: bool
 
 
-# Set in each worker process by the pool initializer.
-_worker_counter: Any = None
+class _WorkerPool:
+    """A few worker processes, one pipe each, handed one task at a time.
+
+    Not :class:`multiprocessing.pool.Pool`: that one silently replaces a worker that
+    dies (a crash, an OOM kill, a spawned child that cannot import the main module)
+    and can wait for ever. Here a worker that dies mid-task is an error naming the
+    file it was reading, and leaving the ``with`` terminates whatever still runs.
+    """
+
+    def __init__(self, ctx: Any, size: int, counter: Any) -> None:
+        self.ctx = ctx
+        self.size = size
+        self.counter = counter
+        self.workers: list[tuple[Any, Any]] = []  # (process, parent end of its pipe)
+
+    def __enter__(self) -> _WorkerPool:
+        for n in range(self.size):
+            parent_end, child_end = self.ctx.Pipe()
+            process = self.ctx.Process(
+                target=_worker_main, args=(child_end, self.counter), name=f"sidecar-sync-replay-{n}", daemon=True
+            )
+            process.start()
+            child_end.close()
+            self.workers.append((process, parent_end))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process, conn in self.workers:
+            if process.is_alive() and exc_info[0] is None:
+                try:
+                    conn.send(None)  # done: exit normally
+                except OSError:
+                    pass
+        for process, conn in self.workers:
+            process.join(timeout=5 if exc_info[0] is None else 0)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            if process.is_alive():  # pragma: no cover - a worker ignoring SIGTERM
+                process.kill()
+                process.join(timeout=5)
+            conn.close()
+
+    def run(self, tasks: list[_Task], tick: Callable[[], None]) -> Iterator[tuple[int, FileSummary]]:
+        """Yield ``(index, summary)`` per task as workers finish them; ``tick`` runs every 0.1 s."""
+        from multiprocessing.connection import wait  # noqa: PLC0415
+
+        queue = list(reversed(tasks))  # pop() takes the largest first
+        busy: dict[Any, _Task] = {}  # pipe -> the task its worker is on
+        by_conn = {conn: process for process, conn in self.workers}
+        for _, conn in self.workers:
+            if queue:
+                task = queue.pop()
+                conn.send(task)
+                busy[conn] = task
+        while busy:
+            ready = wait(list(busy) + [by_conn[c].sentinel for c in busy], timeout=0.1)
+            tick()
+            for item in ready:
+                conn = item if item in busy else next((c for c in busy if by_conn[c].sentinel == item), None)
+                if conn is None or conn not in busy:
+                    continue
+                task = busy.pop(conn)
+                try:
+                    outcome, payload = conn.recv()
+                except (EOFError, OSError):
+                    process = by_conn[conn]
+                    process.join(timeout=5)
+                    raise ReplayError(
+                        f"{task.path}: the replay worker process died (exit code {process.exitcode})",
+                        source=task.path,
+                    ) from None
+                if outcome == "error":
+                    raise payload
+                yield task.index, payload
+                if queue:
+                    task = queue.pop()
+                    conn.send(task)
+                    busy[conn] = task
 
 
-def _worker_init(counter: Any) -> None:
-    global _worker_counter
-    _worker_counter = counter
-    # Ctrl-C reaches the whole process group: the parent handles it (and ends the
-    # pool); a worker dying on KeyboardInterrupt would only print a traceback.
+def _worker_main(conn: Any, counter: Any) -> None:
+    """A worker process: replay the paths the parent sends until it sends ``None``."""
+    # Ctrl-C reaches the whole process group: the parent handles it and ends the
+    # workers; a worker dying on KeyboardInterrupt would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    def progress(n: int) -> None:
+        with counter.get_lock():
+            counter.value += n
 
-def _worker_progress(n: int) -> None:
-    with _worker_counter.get_lock():
-        _worker_counter.value += n
-
-
-def _worker_replay(task: _Task) -> tuple[int, FileSummary]:
-    one = _SourceReplay(task.path, task.provider, task.max_line_size, task.max_pending)
-    progress = _worker_progress if _worker_counter is not None else None
-    return task.index, one.run(task.chunk_size, progress, task.skip_errors)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent went away
+        if task is None:
+            return
+        one = _SourceReplay(task.path, task.provider, task.max_line_size, task.max_pending)
+        try:
+            result: tuple[str, Any] = (
+                "ok",
+                one.run(task.chunk_size, progress if counter is not None else None, task.skip_errors),
+            )
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            result = ("error", exc)
+        try:
+            conn.send(result)
+        except Exception as exc:  # an exception that does not pickle
+            conn.send(("error", ReplayError(f"{task.path}: {type(exc).__name__}: {result[1]!r}", source=task.path)))
 
 
 def replay(

@@ -277,12 +277,9 @@ def test_ctrl_c_while_reading_a_pipe() -> None:
 
 
 def test_ctrl_c_with_jobs(tmp_path: Path) -> None:
-    from bench.transcript import build_block
-
-    data, _ = build_block("small", 8 * 2**20, seed=4)
-    files = []
-    for i in range(24):
-        path = tmp_path / f"part-{i}.ndjson"
-        path.write_bytes(data)
-        files.append(str(path))
-    _interrupt("replay", "--summary", "--jobs", "2", *files)
+    # One source is a FIFO nobody writes to: its worker blocks, so the replay is
+    # still running when Ctrl-C comes, however fast the machine.
+    fifo = tmp_path / "never-written.fifo"
+    os.mkfifo(fifo)
+    files = [str(DATA / name) for name in ("claude_tool_bash.jsonl", "codex_command.jsonl")]
+    _interrupt("replay", "--summary", "--jobs", "2", *files, str(fifo))

@@ -103,3 +103,36 @@ def test_iteration_ignores_jobs() -> None:
     files = [DATA / n for n in ALL_FILES]
     rep = Replay(files)
     assert sum(1 for _ in rep) == replay(files, jobs=2).messages
+
+
+def test_a_worker_that_dies_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    # The adapter kills its own worker process on the first event of one file.
+    files = [DATA / n for n in ALL_FILES[:3]]
+    with pytest.raises(ReplayError, match=r"the replay worker process died \(exit code 7\)") as info:
+        replay(files, provider=dying_adapter, jobs=2)
+    assert info.value.source in {str(f) for f in files}
+
+
+def dying_adapter(event: dict) -> list[AgentMessage]:  # type: ignore[type-arg]
+    """Exits the process: a crash the pool must not hide or wait out."""
+    import os
+
+    os._exit(7)
+
+
+def test_spawn_that_cannot_start_workers_fails_instead_of_hanging(tmp_path: Path) -> None:
+    # A script fed on stdin cannot be re-imported by spawned children: the stdlib
+    # Pool would replace its dead workers for ever; replay must fail.
+    import subprocess
+    import sys
+
+    code = (
+        "from sidecar_sync.replay import replay\n"
+        f"files = {[str(DATA / n) for n in ALL_FILES[:3]]!r}\n"
+        "try:\n"
+        "    replay(files, jobs=2, start_method='spawn')\n"
+        "except Exception as exc:\n"
+        "    print('FAILED', type(exc).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-"], input=code.encode(), capture_output=True, timeout=60, check=False)
+    assert b"FAILED ReplayError" in done.stdout, done.stderr.decode()[-2000:]
