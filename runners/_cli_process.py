@@ -32,6 +32,7 @@ from typing import Any, Callable, Final, Iterable
 
 import orjson
 
+from sidecar_sync._proctree import descendants, kill_known, still_alive
 from sidecar_sync.framer import LineFramer
 
 from ._children import ChildProcess
@@ -138,40 +139,6 @@ class CliOutput:
 # -- process trees ---------------------------------------------------------------------
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """``(ppid, start time)`` of a live process, or None (gone or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[1]), int(fields[19])
-
-
-def descendants(root: int) -> dict[int, int]:
-    """Every live process below ``root``, as ``{pid: start time}`` (from ``/proc``)."""
-    children: dict[int, list[tuple[int, int]]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return {}
-    for entry in entries:
-        if entry.isdigit():
-            info = _stat(int(entry))
-            if info is not None:
-                children.setdefault(info[0], []).append((int(entry), info[1]))
-    found: dict[int, int] = {}
-    stack = [root]
-    while stack:
-        for pid, start in children.get(stack.pop(), ()):
-            if pid not in found:
-                found[pid] = start
-                stack.append(pid)
-    return found
-
-
 class ProcessTree:
     """A CLI child and every process it started, ended together.
 
@@ -219,20 +186,11 @@ class ProcessTree:
 
     def leftovers(self) -> list[int]:
         """Known descendants still alive (same pid *and* start time)."""
-        alive = []
-        for pid, start in self.known.items():
-            info = _stat(pid)
-            if info is not None and info[1] == start:
-                alive.append(pid)
-        return alive
+        return still_alive(self.known)
 
     def kill_leftovers(self, wait: float = 1.0) -> None:
         """SIGKILL every known descendant still alive, then wait (bounded) until they are gone."""
-        for pid in self.leftovers():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_known(self.known)
         deadline = time.monotonic() + wait
         while self.leftovers() and time.monotonic() < deadline:
             time.sleep(0.01)

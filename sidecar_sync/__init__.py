@@ -16,6 +16,7 @@ from .errors import (
     FramerError,
     InvalidOptionError,
     ProviderUnavailableError,
+    ReplayError,
     RunnerGoneError,
     RunnerNotFoundError,
     RunnerStartError,
@@ -45,12 +46,20 @@ from .messages import (
 
 if TYPE_CHECKING:
     from .manager import SidecarManager
+    from .replay import FileSummary, Replay, ReplaySummary
     from .session import MessageIterator, SessionState
 
 # The manager pulls in subprocess, threading and friends. Runners are started as
 # ``python -m sidecar_sync.runners.<name>``, which imports this package first, so
 # these names load on first use (PEP 562) and a runner's start-up stays light.
-_LAZY = {"SidecarManager": ".manager", "SessionState": ".session", "MessageIterator": ".session"}
+_LAZY = {
+    "SidecarManager": ".manager",
+    "SessionState": ".session",
+    "MessageIterator": ".session",
+    "Replay": ".replay",
+    "ReplaySummary": ".replay",
+    "FileSummary": ".replay",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +79,9 @@ __all__ = [
     "SidecarManager",
     "SessionState",
     "MessageIterator",
+    "Replay",
+    "ReplaySummary",
+    "FileSummary",
     "ExtraEnvRejectedError",
     "AgentMessage",
     "CompactionContent",
@@ -89,6 +101,7 @@ __all__ = [
     "FramerError",
     "InvalidOptionError",
     "ProviderUnavailableError",
+    "ReplayError",
     "RunnerGoneError",
     "RunnerNotFoundError",
     "RunnerStartError",

@@ -26,6 +26,7 @@ __all__ = [
     "WaitTimeoutError",
     "FramerError",
     "FramerBusyError",
+    "ReplayError",
 ]
 
 
@@ -124,3 +125,17 @@ class FramerError(SidecarError, ValueError):
 
 class FramerBusyError(FramerError):
     """Two threads fed the same framer at once; a framer belongs to one reader thread."""
+
+
+class ReplayError(SidecarError, OSError):
+    """A replay source could not be opened, read or decompressed; the message names it.
+
+    ``source`` is the path or stream name (``None`` if unknown).
+    """
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
+        return str(self.args[0])

@@ -30,6 +30,7 @@ import threading
 import time
 from typing import Final, Mapping, Sequence
 
+from ._proctree import descendants, kill_known
 from .errors import RunnerGoneError, RunnerNotFoundError, RunnerStartError, WaitTimeoutError
 
 __all__ = [
@@ -96,11 +97,17 @@ class RunnerProcess:
         self.returncode: int | None = None
         self._lock = threading.Lock()  # guards signalling vs. reaping, and the fds
         self._reaped = False
+        self._tree: dict[int, int] = {}  # descendants seen at signalling time: pid -> start
 
     # -- signals -----------------------------------------------------------------
 
     def signal_group(self, sig: int) -> bool:
         """Send ``sig`` to the runner's whole process group.
+
+        The group is not always the whole tree: a runner's child may move into a
+        process group of its own (Codex runs each shell command so). So while the
+        leader lives, its descendants are remembered (by pid and start time) at
+        every signal, and SIGKILL also goes to each remembered one still alive.
 
         Returns:
             True if the signal was sent, False if the group is already gone or the
@@ -109,16 +116,24 @@ class RunnerProcess:
         with self._lock:
             if self._reaped:
                 return False
+            if not self._has_exited_locked():
+                self._tree.update(descendants(self.pid))
             try:
                 os.killpg(self.pid, sig)
             except ProcessLookupError:
-                return False
+                sent = False
             except PermissionError:
                 # macOS answers EPERM for a group whose members are all zombies.
                 log.debug("killpg(%d, %s): permission denied (group exiting)", self.pid, sig)
-                return False
-            log.debug("sent %s to process group %d", signal.Signals(sig).name, self.pid)
-            return True
+                sent = False
+            else:
+                log.debug("sent %s to process group %d", signal.Signals(sig).name, self.pid)
+                sent = True
+            if sig == signal.SIGKILL:
+                strays = kill_known(self._tree)
+                if strays:
+                    log.debug("SIGKILLed %d descendants of %d outside its group", len(strays), self.pid)
+            return sent
 
     # -- exit --------------------------------------------------------------------
 
@@ -149,15 +164,19 @@ class RunnerProcess:
         if self.exited.is_set():
             return True
         with self._lock:
-            if self._reaped:
-                return True
-            if not _HAVE_WAITID:  # pragma: no cover
-                return False
-            try:
-                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:  # pragma: no cover - reaped elsewhere
-                return True
-            return info is not None and info.si_pid != 0
+            return self._has_exited_locked()
+
+    def _has_exited_locked(self) -> bool:
+        """:meth:`has_exited` for a caller holding the process lock."""
+        if self._reaped or self.exited.is_set():
+            return True
+        if not _HAVE_WAITID:  # pragma: no cover
+            return False
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # pragma: no cover - reaped elsewhere
+            return True
+        return info is not None and info.si_pid != 0
 
     def reap(self) -> int:
         """Collect the leader's exit status (after :meth:`wait_exit`); idempotent."""

@@ -6,7 +6,14 @@ runner's argv (the Python mapping of the seed's runner resolution and CLI
 detection), which message adapter reads its events, and what it needs before
 anything is spawned (a runner module, an agent CLI).
 
-Built-in providers run ``[python, "-m", "sidecar_sync.runners.<name>"]``:
+Built-in providers run ``[python, "-I", "-m", "sidecar_sync.runners.<name>"]``.
+``-I`` (isolated mode) keeps the session's working directory off ``sys.path``: the
+runner imports the installed package, never a ``sidecar_sync/`` or a module named
+like one of its imports (``orjson.py``, ``json.py``) that happens to sit in the
+project the agent works in. (``PYTHON*`` variables are stripped from a runner's
+environment anyway, see :mod:`sidecar_sync.env`.)
+
+
 
 =========  ===========================================  ===================
 provider   runner arguments                             adapter
@@ -113,7 +120,7 @@ class Provider:
                 f"runner module {module!r} for provider {self.name!r} not found in {sys.executable}; "
                 "is sidecar_sync installed with its runners?"
             )
-        return Launch([python, "-m", module, *cli_args], adapter)
+        return Launch([python, "-I", "-m", module, *cli_args], adapter)
 
 
 def _find_module(module: str) -> object | None:

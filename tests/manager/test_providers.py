@@ -87,7 +87,26 @@ def test_replacing_a_provider(manager: SidecarManager) -> None:
 def test_builtin_runner_argv() -> None:
     settings = LaunchSettings(python=sys.executable)
     launch = BUILTIN_PROVIDERS["echo"].launch(settings, None)
-    assert launch.argv == [sys.executable, "-m", "sidecar_sync.runners.echo"] and launch.adapter == "claude"
+    assert launch.argv == [sys.executable, "-I", "-m", "sidecar_sync.runners.echo"] and launch.adapter == "claude"
+
+
+def test_builtin_runner_ignores_modules_in_the_session_cwd(manager: SidecarManager, tmp_path) -> None:  # noqa: ANN001
+    """A project that holds ``sidecar_sync/`` or ``orjson.py`` cannot take over the runner.
+
+    Without isolated mode, ``python -m`` puts the working directory first on ``sys.path``
+    and the runner would import (and run) these files.
+    """
+    planted = tmp_path / "ran"
+    trap = f"open({str(planted)!r}, 'a').write(__name__ + '\\n')\nraise SystemExit(3)\n"
+    (tmp_path / "sidecar_sync").mkdir()
+    (tmp_path / "sidecar_sync" / "__init__.py").write_text(trap)
+    (tmp_path / "orjson.py").write_text(trap)
+    recorder = Recorder()
+    manager.start_session("s", "echo", "still me", cwd=str(tmp_path), on_message=recorder.on_message)
+    assert manager.wait("s", timeout=TIMEOUT).status == "idle"
+    texts = [m.content.text for m in recorder.messages if isinstance(m.content, TextContent)]
+    assert any("still me" in t for t in texts), texts
+    assert not planted.exists(), planted.read_text()
 
 
 def test_replay_adapter_comes_from_provider_config() -> None:
@@ -160,5 +179,5 @@ def test_cli_path_is_passed_to_the_runner(make_manager, tmp_path, cli: str) -> N
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
     launch = BUILTIN_PROVIDERS[cli].launch(LaunchSettings(python=sys.executable, **{f"{cli}_path": str(fake)}), None)
-    assert launch.argv == [sys.executable, "-m", f"sidecar_sync.runners.{cli}", "--cli", str(fake)]
+    assert launch.argv == [sys.executable, "-I", "-m", f"sidecar_sync.runners.{cli}", "--cli", str(fake)]
     assert launch.adapter == cli

@@ -38,16 +38,17 @@ def test_polite_stop(manager: SidecarManager, recorder: Recorder) -> None:
 
 
 @pytest.mark.parametrize(
-    ("term", "exit_code"),
-    [("default", -15), ("ignore", -9)],
-    ids=["sigterm-ends-it", "sigkill-ends-it"],
+    ("term", "child", "exit_code"),
+    [("default", "1", -15), ("ignore", "1", -9), ("ignore", "own_group", -9)],
+    ids=["sigterm-ends-it", "sigkill-ends-it", "sigkill-reaches-a-child-in-its-own-group"],
 )
 def test_stop_ladder_kills_the_whole_group(
-    make_manager: Callable[..., SidecarManager], recorder: Recorder, term: str, exit_code: int
+    make_manager: Callable[..., SidecarManager], recorder: Recorder, term: str, child: str, exit_code: int
 ) -> None:
-    """A runner ignoring ``stop`` (and maybe SIGTERM) with a child ignoring SIGTERM: neither survives."""
+    """A runner ignoring ``stop`` (and maybe SIGTERM) with a child ignoring SIGTERM: neither survives,
+    even when the child left the runner's process group (as Codex's shell commands do)."""
     manager = make_manager(stop_grace=0.3, kill_grace=0.3)
-    manager.register_provider("stubborn", scripted("stubborn", term=term, child=1))
+    manager.register_provider("stubborn", scripted("stubborn", term=term, child=child))
     manager.start_session("s", "stubborn", "x", on_message=recorder.on_message, on_status=recorder.on_status)
     runner_pid, child_pid = _pids(recorder, 2)
     assert is_alive(runner_pid) and is_alive(child_pid)

@@ -18,7 +18,8 @@ Modes:
                  On stdin EOF: exit 0.
 ``hold``         per query: agent_started, one event, then waits for ``stop`` (exit 0).
 ``stubborn``     ignores ``stop``; ``term=ignore`` also ignores SIGTERM; ``child=1``
-                 starts a child (same group) that ignores SIGTERM and sleeps; each pid
+                 starts a child (same group) that ignores SIGTERM and sleeps
+                 (``child=own_group``: in a process group of its own); each pid
                  is announced as a bare event ``{"type":"pid","pid":..}``.
 ``crash``        per query: ``count`` events, then half a line, then ``os._exit(code)``.
 ``exit``         exits at once with ``code`` (before reading anything).
@@ -142,7 +143,7 @@ def main() -> None:
     if MODE == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN if opt("term", "") == "ignore" else signal.SIG_DFL)
         out({"type": "ready"}, {"type": "pid", "pid": os.getpid()})
-        if opt("child", "0") == "1":
+        if opt("child", "0") in ("1", "own_group"):
             child = subprocess.Popen(
                 [
                     sys.executable,
@@ -151,6 +152,7 @@ def main() -> None:
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                process_group=0 if opt("child", "0") == "own_group" else None,
             )
             out({"type": "pid", "pid": child.pid})
         for _ in commands():

@@ -1,0 +1,10 @@
+"""``python -m sidecar_sync``: the ``sidecar-sync`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Process trees from ``/proc``: who descends from whom, identified safely.
+
+A process is identified by its pid *and* its start time, so a pid the kernel has
+recycled since the snapshot is never signalled. Used by the manager's stop ladder
+and by the CLI runners, whose children (Codex's shell commands, for instance) may
+sit in process groups of their own, out of reach of a group kill.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def process_stat(pid: int) -> tuple[int, int] | None:
+    """``(ppid, start time)`` of a live process, or None (gone or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def descendants(root: int) -> dict[int, int]:
+    """Every live process below ``root``, as ``{pid: start time}``; empty without ``/proc``."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.isdigit():
+            info = process_stat(int(entry))
+            if info is not None:
+                children.setdefault(info[0], []).append((int(entry), info[1]))
+    found: dict[int, int] = {}
+    stack = [root]
+    while stack:
+        for pid, start in children.get(stack.pop(), ()):
+            if pid not in found:
+                found[pid] = start
+                stack.append(pid)
+    return found
+
+
+def still_alive(known: dict[int, int]) -> list[int]:
+    """The pids of ``known`` that are alive and still the same processes."""
+    alive = []
+    for pid, start in known.items():
+        info = process_stat(pid)
+        if info is not None and info[1] == start:
+            alive.append(pid)
+    return alive
+
+
+def kill_known(known: dict[int, int]) -> list[int]:
+    """SIGKILL every process of ``known`` that is still the same process; return their pids."""
+    killed = []
+    for pid in still_alive(known):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        killed.append(pid)
+    return killed

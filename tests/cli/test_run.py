@@ -1,0 +1,249 @@
+"""``sidecar-sync run`` as a subprocess: output, --json, exit codes, Ctrl-C, follow-ups."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from tests._proc import descendants, is_alive, wait_gone
+from tests.cli.conftest import cli, cli_env, popen_cli
+
+ANSI = b"\x1b["
+
+#: Every key ``AgentMessage.to_dict()`` content has, per message type (the documented shape).
+CONTENT_KEYS = {
+    "init": {"session_id", "model", "cwd", "tools"},
+    "text": {"text", "delta", "message_id", "index"},
+    "thinking": {"text", "delta", "message_id", "index"},
+    "tool_call": {"tool_use_id", "name", "input"},
+    "tool_result": {"tool_use_id", "output", "is_error", "structured"},
+    "status": {"subtype", "message", "data"},
+    "compaction": {"trigger", "pre_tokens"},
+    "cost": {
+        "total_cost_usd",
+        "duration_ms",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "num_turns",
+        "is_error",
+        "result",
+        "errors",
+        "subtype",
+        "terminal_reason",
+        "api_error_status",
+        "usage",
+    },
+    "error": {"message"},
+}
+
+
+def json_lines(stdout: bytes) -> list[dict]:  # type: ignore[type-arg]
+    lines = [orjson.loads(line) for line in stdout.splitlines()]
+    for line in lines:
+        assert set(line) == {"id", "type", "parent_id", "timestamp", "content"}
+        assert isinstance(line["id"], str) and isinstance(line["timestamp"], int)
+        if line["type"] in CONTENT_KEYS:
+            assert set(line["content"]) == CONTENT_KEYS[line["type"]], line
+    return lines
+
+
+def test_run_echo_renders_text() -> None:
+    done = cli("run", "hello from the test")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert "hello from the test\n" in out
+    assert "● session cli-" in out and "· echo · " in out
+    assert out.rstrip().splitlines()[-1].startswith("✓ done · $0.000000 · 0 in / 0 out tokens · ")
+    assert "· status: running" in out and "· status: idle" in out
+    assert ANSI.decode() not in out  # not a terminal: no colours
+    assert done.stderr == b""
+
+
+def test_run_json_is_complete() -> None:
+    done = cli("run", "--json", "-c", "chunks=50", "many chunks")
+    assert done.returncode == 0, done.stderr
+    lines = json_lines(done.stdout)
+    assert [m["type"] for m in lines] == ["init"] + ["text"] * 50 + ["cost"]
+    assert all(m["content"]["text"] == "many chunks" for m in lines[1:-1])
+    assert lines[0]["content"]["model"] == "echo"
+    assert lines[-1]["content"]["result"] == "many chunks" and lines[-1]["content"]["is_error"] is False
+    assert len({m["id"] for m in lines}) == len(lines)
+
+
+def test_run_options_reach_the_runner(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    done = cli("run", "--json", "--cwd", str(tmp_path), "--model", "m1", "--permission-mode", "default", "x")
+    assert done.returncode == 0, done.stderr
+    init = json_lines(done.stdout)[0]
+    assert init["content"]["cwd"] == str(tmp_path)
+
+
+def test_failed_turn_exits_1_with_the_reason() -> None:
+    done = cli("run", "-c", "fail=the model fell over", "x")
+    assert done.returncode == 1
+    assert b"the turn failed: the model fell over" in done.stderr
+    assert "✗ done" in done.stdout.decode()
+
+
+def test_crashed_runner_exits_1_with_the_reason() -> None:
+    done = cli("run", "--json", "-c", "exitCode=3", "-c", "stderr=disk on fire", "x")
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert "session failed: runner exited with code 3" in err and "disk on fire" in err
+    assert err.count("exited with code 3") == 1  # said once, not also by the library's log
+    assert [m["type"] for m in json_lines(done.stdout)] == ["init"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--provider", "nope", "x"], "unknown provider 'nope'"),
+        (["run", "-c", "novalue", "x"], "--config takes KEY=VALUE"),
+        (["run"], "run needs a PROMPT"),
+        (["run", "--cwd", "/nonexistent/dir", "x"], "/nonexistent/dir"),
+        (["run", "--max-turns", "0", "x"], "--max-turns"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    done = cli(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert message in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
+def test_interactive_follow_ups() -> None:
+    done = cli("run", "--json", "-i", "first", input=b"second\n\nnot sent\n")
+    assert done.returncode == 0, done.stderr
+    texts = [m["content"]["text"] for m in json_lines(done.stdout) if m["type"] == "text"]
+    assert texts == ["first", "second"]  # an empty line ends the session
+
+
+def test_interactive_reads_the_first_prompt_too() -> None:
+    done = cli("run", "--json", "--interactive", input=b"one\ntwo\nthree\n")
+    assert done.returncode == 0, done.stderr
+    lines = json_lines(done.stdout)
+    assert [m["content"]["text"] for m in lines if m["type"] == "text"] == ["one", "two", "three"]
+    assert [m["type"] for m in lines].count("cost") == 3
+
+
+def test_interactive_eof_before_any_prompt() -> None:
+    done = cli("run", "-i")
+    assert done.returncode == 0 and done.stdout == b""
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 30.0) -> bytes:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {marker!r} in {seen!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"EOF before {marker!r}: {seen!r}"
+            seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_the_session_and_exits_130(presses: int) -> None:
+    proc = popen_cli("run", "--json", "-c", "delay=5", "-c", "chunks=10", "slow")
+    try:
+        _read_until(proc, b'"type":"init"')
+        runners = descendants(proc.pid)
+        assert runners, "the runner should be running"
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err and b"Traceback" not in err
+    assert not wait_gone(runners, timeout=10), "the runner outlived the command"
+    assert not any(is_alive(p) for p in runners)
+
+
+def test_ctrl_c_while_reading_a_follow_up() -> None:
+    proc = popen_cli("run", "--json", "-i", "first", stdin=subprocess.PIPE)
+    try:
+        _read_until(proc, b'"type":"cost"')
+        runners = descendants(proc.pid)
+        time.sleep(0.2)  # let it block on stdin
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert not wait_gone(runners, timeout=10)
+
+
+def _run_on_pty(*args: str, env: dict[str, str], status: int = 0) -> bytes:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; return what it printed."""
+    master, slave = pty.openpty()
+    try:
+        proc = popen_cli(*args, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        slave = -1
+        out = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the other side closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(timeout=30) == status, out
+        return out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def test_colours_only_on_a_terminal_and_never_with_no_color() -> None:
+    coloured = _run_on_pty("run", "hi", env=cli_env(TERM="xterm"))
+    assert b"\x1b[31m" in _run_on_pty("run", "-c", "fail=x", "hi", env=cli_env(TERM="xterm"), status=1)
+    assert ANSI in coloured and b"hi" in coloured
+    plain = _run_on_pty("run", "hi", env=cli_env(TERM="xterm", NO_COLOR="1"))
+    assert ANSI not in plain and b"hi" in plain
+
+
+def test_console_script_and_version() -> None:
+    done = cli("--version")
+    assert done.returncode == 0 and done.stdout.startswith(b"sidecar-sync ")
+
+
+def test_closed_stdout_stops_the_session() -> None:
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE)
+    assert reader.stdin is not None
+    proc = popen_cli("run", "--json", "-c", "chunks=5000000", "flood", stdout=reader.stdin)
+    reader.stdin.close()
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        reader.wait(timeout=60)
+    assert proc.returncode == 141, err
+    assert b"Traceback" not in err and b"Exception ignored" not in err

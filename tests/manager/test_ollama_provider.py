@@ -1,0 +1,80 @@
+"""The built-in ollama provider through ``SidecarManager.start_session``, against a fake Ollama server.
+
+No real Ollama server can be installed offline here (see fixtures/REAL_CLIS.md), so the
+runner talks to ``tests.fakes.ollama``, which speaks the documented ``/api/chat`` stream.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from sidecar_sync import SidecarManager
+from tests.fakes.ollama import FakeOllama, Reply
+from tests.manager.conftest import TIMEOUT, Recorder
+
+
+def test_ollama_turns_follow_ups_and_accounting(manager: SidecarManager) -> None:
+    """Text and thinking stream as messages, the follow-up carries the history, tokens add up."""
+    recorder = Recorder()
+    with FakeOllama() as fake:
+        fake.reply(Reply(text="The sky is blue", thinking="Rayleigh"), Reply(text="Because of scattering"))
+        manager.start_session(
+            "o", "ollama", "why is the sky blue?", model="qwen3:8b", system_prompt="Be brief.",
+            provider_config={"host": fake.url, "think": True, "num_ctx": 4096},
+            on_message=recorder.on_message, on_status=recorder.on_status,
+        )
+        state = manager.wait("o", timeout=TIMEOUT)
+        assert state.status == "idle", state.error
+        complete = [m.content.text for m in recorder.of_type("text") if not m.content.delta]
+        assert complete == ["The sky is blue"]
+        assert any(m.content.text for m in recorder.of_type("thinking"))
+        first_tokens = state.input_tokens
+        assert first_tokens > 0 and state.output_tokens > 0
+
+        manager.write_prompt("o", "why?")
+        state = manager.wait("o", timeout=TIMEOUT)
+        assert state.status == "idle", state.error
+        assert [m.content.text for m in recorder.of_type("text") if not m.content.delta][-1] == "Because of scattering"
+        assert state.input_tokens > first_tokens  # added turn by turn
+
+        first, second = fake.chats
+        assert first["model"] == "qwen3:8b" and first["think"] is True
+        assert first["options"]["num_ctx"] == 4096
+        assert first["messages"][0] == {"role": "system", "content": "Be brief."}
+        history = [(m["role"], m["content"]) for m in second["messages"]]
+        assert history == [
+            ("system", "Be brief."),
+            ("user", "why is the sky blue?"),
+            ("assistant", "The sky is blue"),
+            ("user", "why?"),
+        ]
+        manager.stop_session("o")
+        recorder.wait_final(TIMEOUT)
+    assert manager.get_session("o").status == "done"
+
+
+def test_ollama_model_error_fails_the_turn_not_the_session(manager: SidecarManager) -> None:
+    """A 404 for an unknown model is an error message and a failed turn; the runner lives on."""
+    recorder = Recorder()
+    with FakeOllama() as fake:
+        manager.start_session(
+            "o", "ollama", "hi", model="no-such-model", provider_config={"host": fake.url},
+            on_message=recorder.on_message, on_status=recorder.on_status,
+        )
+        state = manager.wait("o", timeout=TIMEOUT)
+        assert state.status == "idle" and state.error and "no-such-model" in state.error
+        assert any("no-such-model" in m.content.message for m in recorder.of_type("error"))
+        manager.stop_session("o")
+        recorder.wait_final(TIMEOUT)
+
+
+def test_ollama_unreachable_host_names_the_host(manager: SidecarManager) -> None:
+    """With nothing listening, the health check fails with an error naming the host."""
+    with socket.socket() as sock:  # a free port that nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    host = f"http://127.0.0.1:{port}"
+    manager.start_session("o", "ollama", "hi", provider_config={"host": host})
+    state = manager.wait("o", timeout=TIMEOUT)
+    assert state.error and f"127.0.0.1:{port}" in state.error
+    manager.stop_session("o")
