@@ -54,7 +54,11 @@ from bench.transcript import ensure, parse_size  # noqa: E402
 from sidecar_sync import messages as _messages  # noqa: E402
 from sidecar_sync.decoder import EventDecoder  # noqa: E402
 from sidecar_sync.framer import BACKEND  # noqa: E402
+from sidecar_sync import session as _session  # noqa: E402
 from sidecar_sync.session import Session  # noqa: E402
+
+#: How Session._read_stdout cuts a read (the whole read where the code under test has no pieces).
+PIECE_SIZE: int = getattr(_session, "PIECE_SIZE", 1 << 62)
 
 TUNED_GC = (100_000, 50, 100)
 
@@ -152,12 +156,14 @@ def run_whole(chunks: list[bytes], upto: str = "deliver") -> tuple[float, Counti
         session._adapt = _no_messages  # noqa: SLF001
     elif upto == "adapt":
         session._deliver = _nothing  # noqa: SLF001
+    piece = PIECE_SIZE
     t0 = time.thread_time()
-    for chunk in chunks:
-        events = feed(chunk)
-        if events:
-            handle(events)
-        events = None  # as Session._read_stdout: the chunk's objects are freed before the next read
+    for chunk in chunks:  # as Session._read_stdout: each read handled in pieces, freed before the next
+        for start in range(0, len(chunk), piece):
+            events = feed(chunk[start : start + piece] if len(chunk) > piece else chunk)
+            if events:
+                handle(events)
+            events = None
     tail = decoder.finish()
     if tail:
         handle(tail)
@@ -202,7 +208,8 @@ def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, Session
     if hasattr(session, "_route"):
         pass
     handle = session._handle  # noqa: SLF001
-    for chunk in chunks:
+    pieces = [c[i : i + PIECE_SIZE] for c in chunks for i in range(0, len(c), PIECE_SIZE)]
+    for chunk in pieces:
         t0 = clock()
         segments = segments_of(chunk)
         t1 = clock()
@@ -225,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="small")
     p.add_argument("--size", default="8M")
-    p.add_argument("--chunk", default="64K", help="bytes per read chunk (default 64K, the session's READ_SIZE)")
+    p.add_argument("--chunk", default=str(_session.READ_SIZE),
+                   help="bytes per read (default: the session's READ_SIZE; each read is handled in PIECE_SIZE pieces)")
     p.add_argument("--wrapped", action="store_true", help="wrap every line in agent_event (claude runner output)")
     p.add_argument("--gc", choices=("default", "tuned", "off"), default="default")
     p.add_argument("--rounds", type=int, default=7)
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.variant} {len(data) / 2**20:.1f} MiB, {lines:,} lines ({len(data) / lines:.0f} B mean), "
         f"{nmsg:,} messages, {'agent_event-wrapped' if args.wrapped else 'bare'} lines, "
-        f"{parse_size(args.chunk) // 1024} KiB chunks, framer {BACKEND}, gc {args.gc}, median of {args.rounds}"
+        f"{parse_size(args.chunk) // 1024} KiB reads in {min(PIECE_SIZE, parse_size(args.chunk)) // 1024} KiB pieces, framer {BACKEND}, gc {args.gc}, median of {args.rounds}"
     )
     for k, v in us.items():
         print(f"  {k:8} {v:6.3f} us/line")

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import collections
 import logging
+import operator
 import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any, Callable, Final, Iterator, Literal, Sequence
 
 from . import protocol
@@ -47,7 +49,7 @@ from .errors import (
     SidecarError,
     WaitTimeoutError,
 )
-from .messages import AgentMessage, ErrorContent, StreamAdapter, now_ms
+from .messages import COST, AgentMessage, ErrorContent, StreamAdapter, now_ms
 from .process import PipeWriter, RunnerProcess, describe_exit
 from .timers import TimerSet
 
@@ -77,13 +79,19 @@ _FINAL: Final = frozenset({DONE, ERROR})
 MessageCallback = Callable[[str, "list[AgentMessage]"], Any]
 StatusCallback = Callable[[str, str, "str | None"], Any]
 
-#: Bytes asked of each stdout read. Small on purpose: a chunk's bytes, its parsed
-#: objects and its messages then stay in the CPU caches from framing to delivery.
-#: Measured (bench/bench_manager.py transcripts, CPU time of the manager process):
-#: on small ~300 B events 64 KiB reads cost 2.4x less CPU per message than 1 MiB
-#: reads; on transcripts of big tool results the read size makes no difference.
-#: The pipe itself is still widened (process.PIPE_SIZE) so the runner can run ahead.
-READ_SIZE: Final = 64 << 10
+#: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
+#: a bigger read means fewer hand-overs between their threads. Measured (bench/peers.py
+#: small transcript, 16 sessions, CPU of the manager process per message): 256 KiB reads
+#: cost ~20% less than 64 KiB ones; one session gains a little; 1 MiB gains nothing more.
+#: The pipe itself is widened too (process.PIPE_SIZE) so the runner can run ahead.
+READ_SIZE: Final = 256 << 10
+#: Bytes decoded, adapted and delivered at a time: a read is handled in pieces this big,
+#: so that a piece's bytes, parsed objects and messages stay in the CPU caches from
+#: framing to delivery, and so that a piece of ~300 B events leaves fewer objects alive
+#: than the cyclic GC's threshold (700 net container allocations): at 64 KiB pieces
+#: every piece triggered a collection (~7% of the hot path, bench/bench_hotpath.py;
+#: 12% of the process CPU end to end), at 32 KiB none does.
+PIECE_SIZE: Final = 32 << 10
 #: Bytes of stderr kept for error reports.
 STDERR_TAIL: Final = 4096
 #: Messages an iterator may hold unread before the stdout thread waits for it.
@@ -96,6 +104,13 @@ _AGENT_EVENT = protocol.AGENT_EVENT
 _READY = protocol.READY
 _PONG = protocol.PONG
 _END = object()  # iterator sentinel: the turn (or the session) is over
+# C-level helpers of the hot path: a chunk's routing and cost scan run in map/compress,
+# not in a Python loop per line.
+_dict_get = dict.get
+_type_of = operator.attrgetter("type")
+_content_of = operator.attrgetter("content")
+_eq = operator.eq
+_ONLY_DICTS: Final = frozenset({dict})
 
 
 @dataclass(frozen=True)
@@ -573,17 +588,18 @@ class Session:
                     break
                 if not data:
                     break
-                events = feed(data)
-                if events:
-                    try:
-                        handle(events)
-                    except Exception:
-                        log.exception("session %r: failed to process %d events", self.session_id, len(events))
-                # Free the chunk's objects now, while they are still in this core's caches,
-                # not after the next read: by then other sessions' threads have run and the
-                # frees miss the cache. (With 16 sessions this was a quarter of the CPU;
-                # bench/README.md "Hot path".)
-                data = events = None  # type: ignore[assignment]
+                for start in range(0, len(data), PIECE_SIZE):
+                    events = feed(data[start : start + PIECE_SIZE] if len(data) > PIECE_SIZE else data)
+                    if events:
+                        try:
+                            handle(events)
+                        except Exception:
+                            log.exception("session %r: failed to process %d events", self.session_id, len(events))
+                    # Free the piece's objects now, while they are still in this core's caches,
+                    # not after the next read: by then other sessions' threads have run and the
+                    # frees miss the cache (bench/README.md "Hot path").
+                    events = None  # type: ignore[assignment]
+                data = None  # type: ignore[assignment]
             tail = self._decoder.finish()
             if tail:
                 handle(tail)
@@ -598,7 +614,33 @@ class Session:
                 self._final.set()
 
     def _handle(self, events: list[dict[str, Any]]) -> None:
-        """Route one chunk's events (§2) and deliver its messages in order."""
+        """Route one chunk's events (§2) and deliver its messages in order.
+
+        Most chunks are all provider events, or all ``agent_event`` envelopes around
+        objects: those are recognised with C-level passes over the chunk (no Python code
+        per line) and adapted whole. Any other chunk is routed line by line.
+        """
+        kinds = list(map(_dict_get, events, repeat("type")))
+        try:
+            plain = _CONTROL.isdisjoint(kinds)
+        except TypeError:  # an unhashable "type": not a control line, but route it line by line
+            plain = False
+        if plain:
+            messages = self._adapt(events)
+        elif kinds.count(_AGENT_EVENT) == len(kinds):
+            inner = list(map(_dict_get, events, repeat("event")))
+            if set(map(type, inner)) != _ONLY_DICTS:
+                self._route(events)
+                return
+            messages = self._adapt(inner)
+        else:
+            self._route(events)
+            return
+        if messages:
+            self._deliver(messages)
+
+    def _route(self, events: list[dict[str, Any]]) -> None:
+        """:meth:`_handle` line by line: control lines split the chunk into runs of events."""
         batch: list[dict[str, Any]] = []  # provider events not yet adapted
         out: list[AgentMessage] = []  # messages not yet delivered
         for event in events:
@@ -609,7 +651,7 @@ class Session:
                     batch.append(inner)
                 else:
                     self._bad_envelope(event)
-            elif kind in _CONTROL:
+            elif type(kind) is str and kind in _CONTROL:
                 if kind == _READY or kind == _PONG:
                     continue
                 if batch:
@@ -632,13 +674,12 @@ class Session:
     def _deliver(self, messages: list[AgentMessage]) -> None:
         cost = None
         input_tokens = output_tokens = 0
-        for message in messages:
-            if message.type == "cost":
-                content = message.content
-                if content.total_cost_usd is not None:
-                    cost = content.total_cost_usd
-                input_tokens += content.input_tokens or 0
-                output_tokens += content.output_tokens or 0
+        # only the cost messages, picked out in C (typically one per turn)
+        for content in map(_content_of, compress(messages, map(_eq, map(_type_of, messages), repeat(COST)))):
+            if content.total_cost_usd is not None:
+                cost = content.total_cost_usd
+            input_tokens += content.input_tokens or 0
+            output_tokens += content.output_tokens or 0
         with self._lock:
             self._messages += len(messages)
             if cost is not None:
