@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import collections
 import logging
-import operator
 import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import repeat
 from typing import Any, Callable, Final, Iterator, Literal, Sequence
 
 from . import protocol
@@ -104,13 +103,8 @@ _AGENT_EVENT = protocol.AGENT_EVENT
 _READY = protocol.READY
 _PONG = protocol.PONG
 _END = object()  # iterator sentinel: the turn (or the session) is over
-# C-level helpers of the hot path: a chunk's routing and cost scan run in map/compress,
-# not in a Python loop per line.
+# The hot path's routing pass runs in map(), not in a Python loop per line.
 _dict_get = dict.get
-_type_of = operator.attrgetter("type")
-_content_of = operator.attrgetter("content")
-_eq = operator.eq
-_ONLY_DICTS: Final = frozenset({dict})
 
 
 @dataclass(frozen=True)
@@ -614,28 +608,20 @@ class Session:
                 self._final.set()
 
     def _handle(self, events: list[dict[str, Any]]) -> None:
-        """Route one chunk's events (§2) and deliver its messages in order.
+        """Route one piece's events (§2) and deliver its messages in order.
 
-        Most chunks are all provider events, or all ``agent_event`` envelopes around
-        objects: those are recognised with C-level passes over the chunk (no Python code
-        per line) and adapted whole. Any other chunk is routed line by line.
+        A piece of provider events only (no protocol line) is recognised with one C-level
+        pass (no Python code per line) and adapted whole; any other piece is routed line
+        by line (for envelopes that loop is cheaper than C-level passes, measured).
         """
-        kinds = list(map(_dict_get, events, repeat("type")))
-        try:
-            plain = _CONTROL.isdisjoint(kinds)
-        except TypeError:  # an unhashable "type": not a control line, but route it line by line
+        try:  # stops at the first control line: an enveloped piece costs almost nothing here
+            plain = _CONTROL.isdisjoint(map(_dict_get, events, repeat("type")))
+        except TypeError:  # an unhashable "type": not a control line; let _route sort it out
             plain = False
-        if plain:
-            messages = self._adapt(events)
-        elif kinds.count(_AGENT_EVENT) == len(kinds):
-            inner = list(map(_dict_get, events, repeat("event")))
-            if set(map(type, inner)) != _ONLY_DICTS:
-                self._route(events)
-                return
-            messages = self._adapt(inner)
-        else:
+        if not plain:
             self._route(events)
             return
+        messages = self._adapt(events)
         if messages:
             self._deliver(messages)
 
@@ -674,12 +660,13 @@ class Session:
     def _deliver(self, messages: list[AgentMessage]) -> None:
         cost = None
         input_tokens = output_tokens = 0
-        # only the cost messages, picked out in C (typically one per turn)
-        for content in map(_content_of, compress(messages, map(_eq, map(_type_of, messages), repeat(COST)))):
-            if content.total_cost_usd is not None:
-                cost = content.total_cost_usd
-            input_tokens += content.input_tokens or 0
-            output_tokens += content.output_tokens or 0
+        for message in messages:
+            if message.type == COST:
+                content = message.content
+                if content.total_cost_usd is not None:
+                    cost = content.total_cost_usd
+                input_tokens += content.input_tokens or 0
+                output_tokens += content.output_tokens or 0
         with self._lock:
             self._messages += len(messages)
             if cost is not None:
