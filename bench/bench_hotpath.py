@@ -1,9 +1,10 @@
 """Where a line's CPU goes on a session's hot path, stage by stage, in one process.
 
-``python bench/bench_hotpath.py [--variant small] [--size 8M] [--chunk 64K] [--wrapped]
-[--gc default|tuned|off] [--rounds 7] [--stages] [--callgrind]``
+``python bench/bench_hotpath.py [--variant small] [--size 8M] [--chunk 256K] [--wrapped]
+[--gc default|tuned|off] [--rounds 7] [--stages]``
 
-The stdout thread of a session does, per ``os.read`` chunk: frame (C framer
+The stdout thread of a session does, per ``os.read`` chunk, cut into pieces of
+``session.PIECE_SIZE`` bytes, and per piece: frame (C framer
 ``feed_segments``) -> parse (one ``orjson.loads`` per run of object lines) -> route
 (protocol control lines vs provider events, ``Session._handle``) -> adapt
 (``StreamAdapter.adapt_batch``, claude) -> deliver (``Session._deliver``: counters,
@@ -19,13 +20,13 @@ Two measurements:
   timed per round with ``time.thread_time`` (CPU of this thread); the median of
   ``--rounds``.
 * **stages** (``--stages``): the same work with a clock read around each stage of
-  every chunk (~200 lines per 64 KiB chunk, so the clock costs < 0.5% of it); routing
+  every piece (~90 lines per 32 KiB piece, so the clock costs < 1% of it); routing
   is what ``_handle`` costs minus adapt and deliver. With ``--gc default`` the cyclic
   collector runs wherever allocation triggers it; its share is reported apart (from
   ``gc.callbacks``).
 
-``--callgrind`` prints the command that counts instructions for one pass under
-valgrind (immune to other processes' load; use it to compare two variants of the code).
+``bench/callgrind_hotpath.py`` counts the instructions of one pass under valgrind
+(immune to other processes' load; use it to compare two variants of the code).
 
 ``--gc``: ``default`` leaves the interpreter's settings alone (the headline);
 ``tuned`` applies the documented recipe ``gc.set_threshold(100_000, 50, 100)``
@@ -38,7 +39,6 @@ import argparse
 import collections
 import gc
 import json
-import os
 import statistics
 import sys
 import threading
@@ -205,8 +205,6 @@ def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, Session
 
     session._adapt = timed_adapt  # noqa: SLF001
     session._deliver = timed_deliver  # noqa: SLF001
-    if hasattr(session, "_route"):
-        pass
     handle = session._handle  # noqa: SLF001
     pieces = [c[i : i + PIECE_SIZE] for c in chunks for i in range(0, len(c), PIECE_SIZE)]
     for chunk in pieces:
@@ -232,16 +230,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="small")
     p.add_argument("--size", default="8M")
-    p.add_argument("--chunk", default=str(_session.READ_SIZE),
-                   help="bytes per read (default: the session's READ_SIZE; each read is handled in PIECE_SIZE pieces)")
+    p.add_argument(
+        "--chunk",
+        default=str(_session.READ_SIZE),
+        help="bytes per read (default: the session's READ_SIZE; each read is handled in PIECE_SIZE pieces)",
+    )
     p.add_argument("--wrapped", action="store_true", help="wrap every line in agent_event (claude runner output)")
     p.add_argument("--gc", choices=("default", "tuned", "off"), default="default")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--stages", action="store_true", help="per-stage breakdown")
     p.add_argument("--json", dest="json_out")
     p.add_argument("--upto", choices=UPTO, default="deliver", help="with --passes: stop after this stage")
-    p.add_argument("--passes", type=int, default=0,
-                   help="run this many untimed passes and exit (for callgrind: Ir(3) - Ir(1) = 2 passes)")
+    p.add_argument(
+        "--passes",
+        type=int,
+        default=0,
+        help="run this many untimed passes and exit (for callgrind: Ir(3) - Ir(1) = 2 passes)",
+    )
     args = p.parse_args(argv)
 
     path, info = ensure(args.variant, parse_size(args.size), seed=1)
@@ -300,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.variant} {len(data) / 2**20:.1f} MiB, {lines:,} lines ({len(data) / lines:.0f} B mean), "
         f"{nmsg:,} messages, {'agent_event-wrapped' if args.wrapped else 'bare'} lines, "
-        f"{parse_size(args.chunk) // 1024} KiB reads in {min(PIECE_SIZE, parse_size(args.chunk)) // 1024} KiB pieces, framer {BACKEND}, gc {args.gc}, median of {args.rounds}"
+        f"{parse_size(args.chunk) // 1024} KiB reads in {min(PIECE_SIZE, parse_size(args.chunk)) // 1024} KiB pieces, "
+        f"framer {BACKEND}, gc {args.gc}, median of {args.rounds}"
     )
     for k, v in us.items():
         print(f"  {k:8} {v:6.3f} us/line")
