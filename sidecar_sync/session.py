@@ -79,17 +79,17 @@ MessageCallback = Callable[[str, "list[AgentMessage]"], Any]
 StatusCallback = Callable[[str, str, "str | None"], Any]
 
 #: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
-#: a bigger read means fewer hand-overs between their threads. Measured (bench/peers.py
+#: a bigger read means fewer hand-overs between their threads. Measured (bench/peers/driver.py,
 #: small transcript, 16 sessions, CPU of the manager process per message): 256 KiB reads
-#: cost ~20% less than 64 KiB ones; one session gains a little; 1 MiB gains nothing more.
+#: cost 15-20% less than 64 KiB ones; one session gains a little; 1 MiB gains nothing more.
 #: The pipe itself is widened too (process.PIPE_SIZE) so the runner can run ahead.
 READ_SIZE: Final = 256 << 10
 #: Bytes decoded, adapted and delivered at a time: a read is handled in pieces this big,
 #: so that a piece's bytes, parsed objects and messages stay in the CPU caches from
 #: framing to delivery, and so that a piece of ~300 B events leaves fewer objects alive
-#: than the cyclic GC's threshold (700 net container allocations): at 64 KiB pieces
-#: every piece triggered a collection (~7% of the hot path, bench/bench_hotpath.py;
-#: 12% of the process CPU end to end), at 32 KiB none does.
+#: than the cyclic GC's threshold (700 net container allocations). At 64 KiB every piece
+#: could trigger a collection (12-14% of the manager's CPU end to end); at 32 KiB none
+#: does (bench/README.md "Hot path").
 PIECE_SIZE: Final = 32 << 10
 #: Bytes of stderr kept for error reports.
 STDERR_TAIL: Final = 4096
