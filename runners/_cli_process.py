@@ -1,5 +1,7 @@
 """What the claude and codex runners share about driving an agent CLI child.
 
+* :class:`CliRunner` is the base of both runners: the ``--cli PATH`` argument and
+  finding the CLI (the given path, else discovery) at the first query.
 * :class:`CliOutput` reads the CLI's stdout as NDJSON: raw ``os.read`` chunks
   through the C line framer (so a huge line is dropped whole, never buffered
   without bound), each line parsed once with orjson. A line that is not a JSON
@@ -21,6 +23,7 @@ process group (no new session): the manager's group kill reaches them too.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import re
@@ -28,16 +31,18 @@ import select
 import signal
 import subprocess
 import time
-from typing import Any, Callable, Final, Iterable
+from typing import Any, Callable, ClassVar, Final, Iterable, Sequence
 
 import orjson
 
 from sidecar_sync._proctree import descendants, kill_known, still_alive
+from sidecar_sync.discovery import CliSearch
 from sidecar_sync.framer import LineFramer
 
+from ._base import Runner, TurnError
 from ._children import ChildProcess
 
-__all__ = ["CliOutput", "ProcessTree", "descendants", "stderr_summary", "wait_exit"]
+__all__ = ["CliRunner", "CliOutput", "ProcessTree", "descendants", "stderr_summary", "wait_exit"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,51 @@ EXIT_DRAIN: Final = 0.5
 POLL_INTERVAL: Final = 0.25
 
 _loads = orjson.loads
+
+
+class CliRunner(Runner):
+    """A runner that drives an agent CLI: the one given by ``--cli``, else the one discovery finds."""
+
+    #: The CLI's name in messages ("the Claude Code CLI").
+    cli_label: ClassVar[str]
+
+    def __init__(self, cli_path: str | None = None) -> None:
+        """Create the runner.
+
+        Args:
+            cli_path: the CLI given by ``--cli``; None means "discover it".
+        """
+        super().__init__()
+        self.cli_path = cli_path
+        self._cli: str | None = None
+
+    @staticmethod
+    def search_cli(explicit: str | None) -> CliSearch:
+        """Look for the CLI (the explicit path if given), as :mod:`sidecar_sync.discovery` does."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> CliRunner:
+        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
+        parser = argparse.ArgumentParser(
+            prog=f"python -m sidecar_sync.runners.{cls.name}",
+            description=f"Drive {cls.cli_label} over the runner protocol.",
+        )
+        parser.add_argument("--cli", help=f"path of {cls.cli_label} (default: discover it)")
+        args = parser.parse_args(list(argv))
+        return cls(cli_path=args.cli)
+
+    def find_cli(self) -> str:
+        """Resolve the CLI for this session (first query).
+
+        Raises:
+            TurnError: not found; the message says where it was looked for.
+        """
+        search = self.search_cli(self.cli_path)
+        if search.path is None:
+            raise TurnError(search.describe_failure())
+        self._cli = search.path
+        return search.path
 
 
 class CliOutput:

@@ -87,7 +87,6 @@ so configuration lives in the config dir, exactly as for an interactive user:
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import math
@@ -101,9 +100,9 @@ import orjson
 
 from sidecar_sync.discovery import search_claude_cli
 
-from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
+from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
-from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
+from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
 
@@ -265,10 +264,12 @@ def _result_error(event: dict[str, Any]) -> str:
     return message
 
 
-class ClaudeRunner(Runner):
+class ClaudeRunner(CliRunner):
     """Runs one long-lived Claude Code CLI per session (see the module docstring)."""
 
     name = "claude"
+    cli_label = "the Claude Code CLI"
+    search_cli = staticmethod(search_claude_cli)
 
     def __init__(self, cli_path: str | None = None) -> None:
         """Create the runner.
@@ -276,9 +277,7 @@ class ClaudeRunner(Runner):
         Args:
             cli_path: the CLI given by ``--cli``; None means "discover it".
         """
-        super().__init__()
-        self.cli_path = cli_path
-        self._cli: str | None = None
+        super().__init__(cli_path)
         self._plan: ClaudePlan | None = None
         self._proc: ChildProcess | None = None
         self._tree: ProcessTree | None = None
@@ -290,24 +289,10 @@ class ClaudeRunner(Runner):
         self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
         self._request_ids = itertools.count(1)
 
-    @classmethod
-    def from_argv(cls, argv: Sequence[str]) -> ClaudeRunner:
-        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
-        parser = argparse.ArgumentParser(
-            prog="python -m sidecar_sync.runners.claude",
-            description="Drive the Claude Code CLI over the runner protocol.",
-        )
-        parser.add_argument("--cli", help="path of the Claude Code CLI (default: discover it)")
-        args = parser.parse_args(list(argv))
-        return cls(cli_path=args.cli)
-
     # -- set-up ------------------------------------------------------------------
 
     def configure(self, options: SessionOptions) -> None:
-        search = search_claude_cli(self.cli_path)
-        if search.path is None:
-            raise TurnError(search.describe_failure())
-        self._cli = search.path
+        self.find_cli()
         self._plan = plan_claude(options)
 
     def _start_cli(self) -> ChildProcess:

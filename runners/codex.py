@@ -77,7 +77,6 @@ retries with the provider's ``request_max_retries`` / ``stream_max_retries``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -90,9 +89,9 @@ import orjson
 
 from sidecar_sync.discovery import search_codex_cli
 
-from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
+from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
-from ._cli_process import CliOutput, ProcessTree, stderr_summary, wait_exit
+from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
 
 __all__ = ["CodexRunner", "CodexPlan", "plan_codex", "codex_argv", "toml_value", "SANDBOX_BY_PERMISSION", "main"]
 
@@ -281,10 +280,12 @@ def _message_of(event: dict[str, Any]) -> str | None:
     return message if isinstance(message, str) else None
 
 
-class CodexRunner(Runner):
+class CodexRunner(CliRunner):
     """Runs ``codex exec`` once per turn, resuming the session's thread (see the module docstring)."""
 
     name = "codex"
+    cli_label = "the Codex CLI"
+    search_cli = staticmethod(search_codex_cli)
 
     def __init__(self, cli_path: str | None = None) -> None:
         """Create the runner.
@@ -292,29 +293,14 @@ class CodexRunner(Runner):
         Args:
             cli_path: the CLI given by ``--cli``; None means "discover it".
         """
-        super().__init__()
-        self.cli_path = cli_path
-        self._cli: str | None = None
+        super().__init__(cli_path)
         self._plan: CodexPlan | None = None
         self._thread_id: str | None = None
         self._lock = threading.Lock()  # guards _tree between the turn and control threads
         self._tree: ProcessTree | None = None
 
-    @classmethod
-    def from_argv(cls, argv: Sequence[str]) -> CodexRunner:
-        """Build the runner from ``[--cli PATH]`` (bad arguments exit with usage, before ``ready``)."""
-        parser = argparse.ArgumentParser(
-            prog="python -m sidecar_sync.runners.codex", description="Drive the Codex CLI over the runner protocol."
-        )
-        parser.add_argument("--cli", help="path of the Codex CLI (default: discover it)")
-        args = parser.parse_args(list(argv))
-        return cls(cli_path=args.cli)
-
     def configure(self, options: SessionOptions) -> None:
-        search = search_codex_cli(self.cli_path)
-        if search.path is None:
-            raise TurnError(search.describe_failure())
-        self._cli = search.path
+        self.find_cli()
         self._plan = plan_codex(options)
         self._thread_id = self._plan.thread_id
 

@@ -10,8 +10,10 @@ Built-in providers run ``[python, "-I", "-m", "sidecar_sync.runners.<name>"]``.
 ``-I`` (isolated mode) keeps the session's working directory off ``sys.path``: the
 runner imports the installed package, never a ``sidecar_sync/`` or a module named
 like one of its imports (``orjson.py``, ``json.py``) that happens to sit in the
-project the agent works in. (``PYTHON*`` variables are stripped from a runner's
-environment anyway, see :mod:`sidecar_sync.env`.)
+project the agent works in. Isolated mode also hides the user site-packages, so
+when this very interpreter has sidecar_sync installed there (``pip install
+--user``), runners get ``-P`` instead (Python 3.11+: only the cwd is kept off
+``sys.path``). (``PYTHON*`` variables never reach a runner, see :mod:`sidecar_sync.env`.)
 
 
 
@@ -29,9 +31,11 @@ replay     (none)                                       ``providerConfig.adapter
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import shutil
+import site
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final, Mapping, Sequence, Union
@@ -56,6 +60,8 @@ AdapterSpec = Union[str, Callable[[dict], list]]
 
 #: The package holding the built-in runners.
 RUNNER_PACKAGE: Final = "sidecar_sync.runners"
+
+log = logging.getLogger(__name__)
 
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
@@ -115,12 +121,38 @@ class Provider:
         python = check_interpreter(settings.python)
         cli_args = ["--cli", _find_cli(self.cli, settings)] if self.cli is not None else []
         module = f"{RUNNER_PACKAGE}.{self.name}"
-        if os.path.realpath(python) == os.path.realpath(sys.executable) and _find_module(module) is None:
-            raise RunnerNotFoundError(
-                f"runner module {module!r} for provider {self.name!r} not found in {sys.executable}; "
-                "is sidecar_sync installed with its runners?"
-            )
-        return Launch([python, "-I", "-m", module, *cli_args], adapter)
+        isolation = "-I"
+        if os.path.realpath(python) == os.path.realpath(sys.executable):
+            spec = _find_module(module)
+            if spec is None:
+                raise RunnerNotFoundError(
+                    f"runner module {module!r} for provider {self.name!r} not found in {sys.executable}; "
+                    "is sidecar_sync installed with its runners?"
+                )
+            isolation = _isolation_flag(getattr(spec, "origin", None))
+        return Launch([python, isolation, "-m", module, *cli_args], adapter)
+
+
+def _isolation_flag(origin: str | None) -> str:
+    """``-I``, unless the runner module lives in the user site-packages, which ``-I`` hides."""
+    user_site = _user_site()
+    if origin is None or user_site is None or not os.path.realpath(origin).startswith(user_site + os.sep):
+        return "-I"
+    if sys.version_info >= (3, 11):
+        return "-P"
+    log.warning(
+        "sidecar_sync is installed in the user site-packages (%s) and Python %d.%d has no -P: runners start "
+        "with the session cwd on sys.path; install into a virtualenv to avoid that",
+        user_site, *sys.version_info[:2],
+    )  # fmt: skip
+    return "-E"
+
+
+def _user_site() -> str | None:
+    """The user site-packages directory this interpreter reads, or None."""
+    if not site.ENABLE_USER_SITE:
+        return None
+    return os.path.realpath(site.getusersitepackages())
 
 
 def _find_module(module: str) -> object | None:

@@ -109,6 +109,23 @@ def test_builtin_runner_ignores_modules_in_the_session_cwd(manager: SidecarManag
     assert not planted.exists(), planted.read_text()
 
 
+def test_a_user_site_install_is_not_hidden_from_runners(monkeypatch: pytest.MonkeyPatch, make_manager, tmp_path) -> None:  # noqa: ANN001
+    """``-I`` would hide the user site-packages; a ``pip install --user`` gets ``-P`` instead."""
+    import importlib.util
+
+    from sidecar_sync import providers
+
+    origin = os.path.realpath(importlib.util.find_spec("sidecar_sync.runners.echo").origin)
+    settings = LaunchSettings(python=sys.executable)
+    monkeypatch.setattr(providers, "_user_site", lambda: str(tmp_path))
+    assert BUILTIN_PROVIDERS["echo"].launch(settings, None).argv[1] == "-I"
+    monkeypatch.setattr(providers, "_user_site", lambda: os.path.dirname(os.path.dirname(origin)))
+    assert BUILTIN_PROVIDERS["echo"].launch(settings, None).argv == [sys.executable, "-P", "-m", "sidecar_sync.runners.echo"]
+    manager = make_manager()
+    manager.start_session("s", "echo", "user site")
+    assert manager.wait("s", timeout=TIMEOUT).status == "idle"
+
+
 def test_replay_adapter_comes_from_provider_config() -> None:
     settings = LaunchSettings(python=sys.executable)
     replay = Provider("replay", adapter="auto", config_adapter=True)
