@@ -247,3 +247,21 @@ def test_resume_keeps_the_session_and_reports_the_running_cost() -> None:
     assert first[0].content.session_id == second[0].content.session_id
     assert second[-1].content.total_cost_usd > first[-1].content.total_cost_usd
     assert (first[-1].content.input_tokens, second[-1].content.input_tokens) == (12, 24)
+
+
+def test_fast_built_stream_messages_equal_constructed_ones() -> None:
+    """The stream_event handler builds its objects slot by slot (speed); they must be exactly
+    what the constructors make, every field set, so a field added to a dataclass cannot be
+    left unset there."""
+    import dataclasses
+
+    from sidecar_sync.messages import ThinkingContent
+
+    for message in adapt("claude_partial_messages.jsonl"):
+        for obj in (message, message.content) if dataclasses.is_dataclass(message.content) else (message,):
+            values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}  # AttributeError if unset
+            assert type(obj)(**values) == obj
+    thinking = {"type": "stream_event", "uuid": "u1", "parent_tool_use_id": "toolu_1", "api_message_id": "msg_1",
+                "event": {"type": "content_block_delta", "index": 2, "delta": {"type": "thinking_delta", "thinking": "hm"}}}  # fmt: skip
+    (message,) = new_stream_adapter("claude").adapt(thinking)
+    assert message == AgentMessage("u1", "thinking", ThinkingContent("hm", True, "msg_1", 2), "toolu_1", message.timestamp)
