@@ -21,7 +21,7 @@ every run is checked after timing: messages counted == what the transcript impli
 Scenarios: throughput on the ``small`` (mostly ~300 B stream events) and ``mixed``
 (plus tool results up to 5 MB) transcripts; then a ``flood`` transcript of
 ``--flood-size`` (1 GiB by default) for the peak RSS of the manager process (its
-``ru_maxrss``, next to its RSS after imports) and CPU seconds per GB.
+``VmHWM``, next to its RSS after imports) and CPU seconds per GB.
 
 Results are medians over ``--runs``; ratios are naive / manager (time, and CPU time of
 the supervising process) from the same run. The machine may be shared: read the
@@ -86,9 +86,13 @@ def _rss_now() -> int:
 
 
 def _maxrss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak RSS of this process (``VmHWM``). Not ``ru_maxrss``: Linux carries that over
+    ``fork`` + ``exec``, so a child would report its parent's peak if that was higher."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _cpu() -> float:
