@@ -183,9 +183,11 @@ def _error(text: str) -> None:
 class _Interrupts:
     """SIGINT handling for ``run``: the first Ctrl-C asks for a clean stop, the second forces it.
 
-    While the main thread waits for the session it polls :attr:`requested`; while
-    it blocks reading a prompt from stdin the handler raises KeyboardInterrupt
-    so the read ends.
+    While the main thread waits for the session it polls :attr:`requested` and
+    :attr:`count`. Only while it blocks reading a prompt from stdin does the handler
+    raise KeyboardInterrupt (so the read ends): raised anywhere else it could land
+    inside the manager (halfway through ``stop_session`` or ``shutdown``) and leave
+    a runner behind.
     """
 
     def __init__(self) -> None:
@@ -208,7 +210,7 @@ class _Interrupts:
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         self.requested.set()
-        if not self.finishing and (self.reading_input or self.count > 1):
+        if self.reading_input and not self.finishing:
             raise KeyboardInterrupt
 
 
@@ -355,25 +357,23 @@ def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
     else:
         _error("interrupted; stopping the session (Ctrl-C again to kill it now)")
     try:
+        manager.stop_session(session_id)
+    except SidecarError:
+        pass  # never started, or already over
+    # The press that hurries: the second Ctrl-C (perhaps already in), or after a
+    # closed stdout the first one.
+    hurry = min(interrupts.count + 1, 2)
+    deadline = time.monotonic() + _STOP_WAIT
+    while time.monotonic() < deadline and interrupts.count < hurry:
         try:
-            manager.stop_session(session_id)
-        except SidecarError:
-            pass  # never started, or already over
-        interrupts.requested.clear()
-        deadline = time.monotonic() + _STOP_WAIT
-        while time.monotonic() < deadline and not interrupts.requested.is_set():
-            try:
-                if manager.get_session(session_id).status in _ENDED:
-                    break
-            except SidecarError:
+            if manager.get_session(session_id).status in _ENDED:
                 break
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        interrupts.finishing = True
-        _kill_now(manager, session_id)
+        except SidecarError:
+            break
+        time.sleep(0.05)
     interrupts.finishing = True
-    if interrupts.requested.is_set() and not interrupts.broken_pipe:
-        _kill_now(manager, session_id)  # a second Ctrl-C while waiting for the stop
+    if interrupts.count >= hurry:
+        _kill_now(manager, session_id)
     return EXIT_BROKEN_PIPE if interrupts.broken_pipe and interrupts.count == 0 else EXIT_INTERRUPTED
 
 

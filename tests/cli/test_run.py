@@ -157,7 +157,7 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 3
     return seen
 
 
-@pytest.mark.parametrize("presses", [1, 2])
+@pytest.mark.parametrize("presses", [1, 2, 6])
 def test_ctrl_c_stops_the_session_and_exits_130(presses: int) -> None:
     proc = popen_cli("run", "--json", "-c", "delay=5", "-c", "chunks=10", "slow")
     try:
