@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_new_object = object.__new__
 
 # -- message types ----------------------------------------------------------------
 
@@ -419,10 +420,18 @@ def unknown_message(event: Any, timestamp: int, message_id: str | None = None) -
         message_id: the id to use; by default the event's ``uuid`` if it has
             one, else a new id.
     """
-    uuid = event.get("uuid") if type(event) is dict else None
     if message_id is None:
+        uuid = event.get("uuid") if type(event) is dict else None
         message_id = uuid if type(uuid) is str and uuid else new_message_id()
-    return AgentMessage(message_id, UNKNOWN, event, None, timestamp)
+    # Slot stores, not AgentMessage(...): on the hot path (a quarter of Claude's partial
+    # stream events) the class call's __init__ frame costs more than building it.
+    message = _new_object(AgentMessage)
+    message.id = message_id
+    message.type = UNKNOWN
+    message.content = event
+    message.parent_id = None
+    message.timestamp = timestamp
+    return message
 
 
 # -- adapters ------------------------------------------------------------------------

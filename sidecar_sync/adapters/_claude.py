@@ -351,14 +351,7 @@ def _stream_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> No
                 out.append(message)
                 return
     # every other stream event (message_start, content_block_start/stop, input_json_delta, ...)
-    message = _new(AgentMessage)
-    uuid = event.get("uuid")
-    message.id = uuid if type(uuid) is str and uuid else new_message_id()
-    message.type = UNKNOWN
-    message.content = event
-    message.parent_id = None
-    message.timestamp = ts
-    out.append(message)
+    out.append(unknown_message(event, ts))
 
 
 #: ``event["type"]`` -> handler; shared by every Claude stream adapter (they keep no state).
