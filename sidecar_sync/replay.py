@@ -168,19 +168,10 @@ class FileSummary:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-_COUNTERS: Final = (
-    "bytes",
-    "lines",
-    "events",
-    "control_lines",
-    "invalid_lines",
-    "oversized_lines",
-    "dropped_bytes",
-    "messages",
-    "input_tokens",
-    "output_tokens",
-    "sessions",
-)
+#: The totals a :class:`ReplaySummary` adds up from its files, in report order.
+_TOTALS: Final = tuple(name for name in FileSummary.__dataclass_fields__ if name not in ("source", "error"))
+#: ... those that are plain sums (``by_type`` is merged per type).
+_SUMS: Final = tuple(name for name in _TOTALS if name != "by_type")
 
 
 @dataclass(slots=True)
@@ -221,9 +212,8 @@ class ReplaySummary:
         total = cls(files=list(files), elapsed=elapsed)
         by_type: Counter[str] = Counter()
         for part in total.files:
-            for name in _COUNTERS:
+            for name in _SUMS:
                 setattr(total, name, getattr(total, name) + getattr(part, name))
-            total.cost_usd += part.cost_usd
             by_type.update(part.by_type)
         total.by_type = _ordered_counts(by_type)
         return total
@@ -245,14 +235,9 @@ class ReplaySummary:
             per_file: include the ``files`` list of per-file summaries.
         """
         out: dict[str, Any] = {"sources": len(self.files)}
-        for name in ("bytes", "lines", "events", "control_lines", "invalid_lines", "oversized_lines", "dropped_bytes"):
+        for name in _TOTALS:
             out[name] = getattr(self, name)
-        out["messages"] = self.messages
         out["by_type"] = dict(self.by_type)
-        out["cost_usd"] = self.cost_usd
-        out["input_tokens"] = self.input_tokens
-        out["output_tokens"] = self.output_tokens
-        out["sessions"] = self.sessions
         out["elapsed"] = self.elapsed
         out["errors"] = self.errors
         if per_file:
