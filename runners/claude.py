@@ -272,11 +272,6 @@ class ClaudeRunner(CliRunner):
     search_cli = staticmethod(search_claude_cli)
 
     def __init__(self, cli_path: str | None = None) -> None:
-        """Create the runner.
-
-        Args:
-            cli_path: the CLI given by ``--cli``; None means "discover it".
-        """
         super().__init__(cli_path)
         self._plan: ClaudePlan | None = None
         self._proc: ChildProcess | None = None

@@ -288,11 +288,6 @@ class CodexRunner(CliRunner):
     search_cli = staticmethod(search_codex_cli)
 
     def __init__(self, cli_path: str | None = None) -> None:
-        """Create the runner.
-
-        Args:
-            cli_path: the CLI given by ``--cli``; None means "discover it".
-        """
         super().__init__(cli_path)
         self._plan: CodexPlan | None = None
         self._thread_id: str | None = None
