@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.protocol import OPTION_WIRE_NAMES, options_from_wire
 
-__all__ = ["SessionOptions", "ProviderConfig", "InvalidOptionError"]
+__all__ = ["SessionOptions", "ProviderConfig", "InvalidOptionError", "existing_directory"]
 
 log = logging.getLogger(__name__)
 
@@ -202,3 +203,14 @@ class ProviderConfig:
         """Log (to the runner's stderr) every key that was never read."""
         for key in self.unused():
             log.warning("%s runner: ignoring unknown providerConfig key %r", self._provider, key)
+
+
+def existing_directory(name: str, value: str) -> str:
+    """Return ``value`` if it names an existing directory (checked before a CLI is started).
+
+    Raises:
+        InvalidOptionError: it does not; the message names the option.
+    """
+    if not os.path.isdir(value):
+        raise InvalidOptionError(f"invalid option {name}: {value!r} is not an existing directory")
+    return value

@@ -103,6 +103,7 @@ from sidecar_sync.discovery import search_claude_cli
 from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
+from ._options import existing_directory
 
 __all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
 
@@ -144,12 +145,6 @@ class ClaudePlan:
         self.env = env
 
 
-def _directory(name: str, value: str) -> str:
-    if not os.path.isdir(value):
-        raise InvalidOptionError(f"invalid option {name}: {value!r} is not an existing directory")
-    return value
-
-
 def _tool_list(config: ProviderConfig, key: str) -> str | None:
     value = config.get_any(key)
     if value is None:
@@ -181,7 +176,7 @@ def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None)
             raise InvalidOptionError(f"invalid option permission_mode: {options.permission_mode!r}")
         flags.append(f"--permission-mode={options.permission_mode}")
     for directory in options.additional_directories:
-        flags.append(f"--add-dir={_directory('additional_directories', directory)}")
+        flags.append(f"--add-dir={existing_directory('additional_directories', directory)}")
     if options.worktree_name:
         if not _WORKTREE_RE.match(options.worktree_name):
             raise InvalidOptionError(
@@ -216,10 +211,10 @@ def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None)
         flags.append(f"--max-budget-usd={budget:g}")
     config.warn_unused()
 
-    cwd = _directory("cwd", options.cwd) if options.cwd else None
+    cwd = existing_directory("cwd", options.cwd) if options.cwd else None
     env = dict(os.environ) if base_env is None else dict(base_env)
     if options.claude_config_dir:
-        env["CLAUDE_CONFIG_DIR"] = _directory("claude_config_dir", options.claude_config_dir)
+        env["CLAUDE_CONFIG_DIR"] = existing_directory("claude_config_dir", options.claude_config_dir)
     return ClaudePlan(flags, resume, cwd, env)
 
 

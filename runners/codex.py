@@ -92,6 +92,7 @@ from sidecar_sync.discovery import search_codex_cli
 from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
+from ._options import existing_directory
 
 __all__ = ["CodexRunner", "CodexPlan", "plan_codex", "codex_argv", "toml_value", "SANDBOX_BY_PERMISSION", "main"]
 
@@ -173,12 +174,6 @@ class CodexPlan:
         self.env = env
 
 
-def _directory(name: str, value: str) -> str:
-    if not os.path.isdir(value):
-        raise InvalidOptionError(f"invalid option {name}: {value!r} is not an existing directory")
-    return value
-
-
 def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = None) -> CodexPlan:
     """Map the session options to Codex flags, cwd and environment.
 
@@ -204,7 +199,7 @@ def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = Non
     if options.system_prompt is not None:
         flags.append(f"--config=developer_instructions={toml_value(options.system_prompt, 'system_prompt')}")
     for directory in options.additional_directories:
-        flags.append(f"--add-dir={_directory('additional_directories', directory)}")
+        flags.append(f"--add-dir={existing_directory('additional_directories', directory)}")
 
     overrides = config.get_any("config", {})
     if not isinstance(overrides, dict):
@@ -224,7 +219,7 @@ def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = Non
     env = dict(os.environ) if base_env is None else dict(base_env)
     home = config.get_str("codexHome")
     if home:
-        env["CODEX_HOME"] = _directory("providerConfig.codexHome", home)
+        env["CODEX_HOME"] = existing_directory("providerConfig.codexHome", home)
     config.warn_unused()
 
     thread_id = options.resume_session_id
@@ -233,7 +228,7 @@ def plan_codex(options: SessionOptions, base_env: Mapping[str, str] | None = Non
     for name, value in (("max_turns", options.max_turns), ("worktree_name", options.worktree_name)):
         if value is not None:
             log.warning("codex runner: option %s has no Codex equivalent; ignored", name)
-    cwd = _directory("cwd", options.cwd) if options.cwd else None
+    cwd = existing_directory("cwd", options.cwd) if options.cwd else None
     return CodexPlan(flags, thread_id, cwd, env)
 
 
