@@ -166,7 +166,9 @@ def _stderr_on_pty(*args: str) -> tuple[int, bytes]:
         os.close(slave)
         slave = -1
         err = b""
+        deadline = time.monotonic() + 60
         while True:
+            assert time.monotonic() < deadline, f"the command's terminal stayed open for 60 s: {err[-500:]!r}"
             ready, _, _ = select.select([master], [], [], 0.5)
             if ready:
                 try:

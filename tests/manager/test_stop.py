@@ -29,7 +29,9 @@ def test_polite_stop(manager: SidecarManager, recorder: Recorder) -> None:
     """A runner that honours ``stop`` exits 0; no signal is needed."""
     manager.register_provider("hold", scripted("hold"))
     manager.start_session("s", "hold", "x", on_message=recorder.on_message, on_status=recorder.on_status)
+    deadline = time.monotonic() + TIMEOUT
     while not recorder.texts:
+        assert time.monotonic() < deadline, "the runner never answered"
         time.sleep(0.01)
     manager.stop_session("s")
     recorder.wait_final()

@@ -31,9 +31,11 @@ def reap(child: ChildProcess) -> int | None:
     return child.terminate(0)
 
 
-def read_all(out: CliOutput) -> list:
+def read_all(out: CliOutput, timeout: float = 30.0) -> list:
     lines = []
+    deadline = time.monotonic() + timeout
     while True:
+        assert time.monotonic() < deadline, f"CLI output not at its end after {timeout} s"
         batch = out.read()
         if not batch:
             return lines
