@@ -32,7 +32,8 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from sidecar_sync.messages import new_message_id, new_stream_adapter, parse_message
+from sidecar_sync.adapters import new_stream_adapter, parse_message
+from sidecar_sync.messages import new_message_id
 
 SEED = 20261124
 SESSION = "c578162f-ee30-4635-b908-85f52dd777d4"

@@ -51,7 +51,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.transcript import ensure, parse_size  # noqa: E402
-from sidecar_sync import messages as _messages  # noqa: E402
+from sidecar_sync import adapters as _adapters  # noqa: E402
 from sidecar_sync.decoder import EventDecoder  # noqa: E402
 from sidecar_sync.framer import BACKEND  # noqa: E402
 from sidecar_sync import session as _session  # noqa: E402
@@ -96,7 +96,7 @@ def bare_session(callback: Any) -> Session:
     session = Session.__new__(Session)
     session.session_id = "bench"
     session.provider = "claude"
-    adapter = _messages.new_stream_adapter("claude")
+    adapter = _adapters.new_stream_adapter("claude")
     session._adapt = adapter.adapt_batch  # noqa: SLF001
     session._adapter = adapter  # noqa: SLF001
     session._lock = threading.Lock()  # noqa: SLF001
@@ -134,7 +134,7 @@ def expected_counts(data: bytes) -> collections.Counter[str]:
         event = orjson.loads(line)
         if event.get("type") == "agent_event":
             event = event["event"]
-        for m in _messages.parse_message("claude", event):
+        for m in _adapters.parse_message("claude", event):
             out[m.type] += 1
     return out
 

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.transcript import ensure, parse_size
-from sidecar_sync.messages import parse_message
+from sidecar_sync.adapters import parse_message
 from sidecar_sync.replay import replay
 
 CHUNK = 4 * 2**20

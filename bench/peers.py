@@ -358,7 +358,7 @@ def expected_per_session(c: Contender, info: TranscriptInfo, repeat: int) -> int
     """Messages one session must deliver for contender ``c``."""
     if c.counts_lines:
         return info.lines * repeat
-    from sidecar_sync.messages import parse_message
+    from sidecar_sync.adapters import parse_message
 
     return info.expected_messages(lambda e: parse_message("claude", e), max_line=c.line_cap, repeat=repeat)
 

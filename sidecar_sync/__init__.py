@@ -27,6 +27,7 @@ from .errors import (
     UnknownProviderError,
     WaitTimeoutError,
 )
+from . import messages as _messages_module
 from .messages import (
     AgentMessage,
     CompactionContent,
@@ -39,12 +40,10 @@ from .messages import (
     ThinkingContent,
     ToolCallContent,
     ToolResultContent,
-    new_stream_adapter,
-    parse_message,
-    register_adapter,
 )
 
 if TYPE_CHECKING:
+    from .adapters import new_stream_adapter, parse_message, register_adapter
     from .manager import SidecarManager
     from .replay import FileSummary, Replay, ReplaySummary
     from .session import MessageIterator, SessionState
@@ -53,6 +52,9 @@ if TYPE_CHECKING:
 # ``python -m sidecar_sync.runners.<name>``, which imports this package first, so
 # these names load on first use (PEP 562) and a runner's start-up stays light.
 _LAZY = {
+    "new_stream_adapter": ".adapters",
+    "parse_message": ".adapters",
+    "register_adapter": ".adapters",
     "SidecarManager": ".manager",
     "SessionState": ".session",
     "MessageIterator": ".session",
@@ -60,6 +62,25 @@ _LAZY = {
     "ReplaySummary": ".replay",
     "FileSummary": ".replay",
 }
+
+
+def _registry_name(name: str) -> Any:
+    """``sidecar_sync.messages.<registry function>``: found in :mod:`sidecar_sync.adapters`.
+
+    The messages module holds types only and imports nothing of the adapters; the
+    package wires these names onto it so that older imports keep working.
+    """
+    if name in _REGISTRY_NAMES:
+        from . import adapters
+
+        return getattr(adapters, name)
+    raise AttributeError(f"module 'sidecar_sync.messages' has no attribute {name!r}")
+
+
+_REGISTRY_NAMES = frozenset(
+    {"parse_message", "new_stream_adapter", "register_adapter", "unregister_adapter", "adapter_names"}
+)
+_messages_module.__getattr__ = _registry_name  # type: ignore[attr-defined]  # PEP 562 hook
 
 
 def __getattr__(name: str) -> Any:

@@ -37,7 +37,8 @@ from .errors import (
     UnknownProviderError,
 )
 from .framer import MAX_LINE_SIZE, MAX_PENDING
-from .messages import StreamAdapter, adapter_names, new_stream_adapter
+from .adapters import adapter_names, new_stream_adapter
+from .messages import StreamAdapter
 from .process import RunnerProcess, spawn
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .session import (

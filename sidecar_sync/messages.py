@@ -20,13 +20,11 @@ error          :class:`ErrorContent`       something failed
 unknown        the raw event (any JSON)    nothing above fits; kept as it came
 =============  ==========================  =========================================
 
-Two ways in:
-
-* :func:`parse_message` — stateless, one event at a time, for ad-hoc use.
-* :func:`new_stream_adapter` — one :class:`StreamAdapter` per session or
-  stream, the hot path. It reads the clock once per batch and keeps the little
-  per-stream state some providers need (Codex reports cumulative token usage;
-  Ollama streams text in fragments; ``auto`` decides the provider once).
+This module holds the types only. The adapters, and the registry that maps a
+provider name to its adapter (``parse_message``, ``new_stream_adapter``,
+``register_adapter``), live in :mod:`sidecar_sync.adapters`; the package
+makes those names reachable here too, for callers that import them from this
+module.
 
 Adapters never raise on odd input (wrong types, missing keys, nulls, non-dict
 values): they fall back to defaults or to an ``unknown`` message. The mapping of
@@ -41,14 +39,11 @@ the adapter saw the event.
 from __future__ import annotations
 
 import itertools
-import logging
+import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final, Iterable, Literal, Union
-
-from .errors import UnknownProviderError
 
 __all__ = [
     "AgentMessage",
@@ -76,17 +71,11 @@ __all__ = [
     "Content",
     "Adapter",
     "StreamAdapter",
-    "parse_message",
-    "new_stream_adapter",
-    "register_adapter",
-    "unregister_adapter",
-    "adapter_names",
     "new_message_id",
     "now_ms",
     "unknown_message",
 ]
 
-log = logging.getLogger(__name__)
 _new_object = object.__new__
 
 # -- message types ----------------------------------------------------------------
@@ -394,16 +383,28 @@ class AgentMessage:
 
 # -- ids and time -----------------------------------------------------------------
 
-# A random per-process prefix plus a counter: unique across processes in
-# practice, ~10x cheaper than str(uuid.uuid4()) (measured: ~0.17 us against
-# ~2.5 us). itertools.count is atomic under the GIL, so threads share it safely.
-_ID_PREFIX: Final = secrets.token_hex(6)
+# A random per-process prefix plus a counter: unique across processes in practice,
+# and much cheaper than a uuid4 per message (bench/README.md, "Adapters").
+# itertools.count is atomic under the GIL, so threads share it safely. A forked
+# child draws a new prefix, so ids stay unique when its results are merged with
+# its parent's.
+_id_prefix = secrets.token_hex(6)
 _id_counter = itertools.count(1)
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = secrets.token_hex(6)
+    _id_counter = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 def new_message_id() -> str:
     """Return a new process-unique message id (for events that carry none)."""
-    return f"{_ID_PREFIX}-{next(_id_counter)}"
+    return f"{_id_prefix}-{next(_id_counter)}"
 
 
 def now_ms() -> int:
@@ -423,8 +424,8 @@ def unknown_message(event: Any, timestamp: int, message_id: str | None = None) -
     if message_id is None:
         uuid = event.get("uuid") if type(event) is dict else None
         message_id = uuid if type(uuid) is str and uuid else new_message_id()
-    # Slot stores, not AgentMessage(...): on the hot path (a quarter of Claude's partial
-    # stream events) the class call's __init__ frame costs more than building it.
+    # Slot stores, not AgentMessage(...): on the hot path the class call's __init__
+    # frame costs more than building the object.
     message = _new_object(AgentMessage)
     message.id = message_id
     message.type = UNKNOWN
@@ -437,14 +438,14 @@ def unknown_message(event: Any, timestamp: int, message_id: str | None = None) -
 # -- adapters ------------------------------------------------------------------------
 
 #: A stateless adapter: one provider event in, its messages out. Custom providers
-#: register one of these with :func:`register_adapter`.
+#: register one of these with :func:`sidecar_sync.adapters.register_adapter`.
 Adapter = Callable[[dict[str, Any]], list[AgentMessage]]
 
 
 class StreamAdapter:
     """Adapts the events of one stream (one session, one replayed file), in order.
 
-    Create one per stream with :func:`new_stream_adapter`; it may keep state
+    Create one per stream with :func:`sidecar_sync.adapters.new_stream_adapter`; it may keep state
     between events (Codex per-turn token deltas, Ollama text assembly, the
     ``auto`` provider decision), so never share one between streams. Not
     thread-safe: it belongs to the thread that reads the stream.
@@ -476,183 +477,3 @@ class StreamAdapter:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider!r}>"
 
-
-class _CallableStreamAdapter(StreamAdapter):
-    """Runs a custom stateless adapter callable over a stream.
-
-    A custom adapter is user code: if it raises, the event becomes an
-    ``unknown`` message and the error is logged, so one bad event never stops
-    a session's reader.
-    """
-
-    __slots__ = ("_fn",)
-
-    def __init__(self, provider: str, fn: Adapter) -> None:
-        super().__init__(provider)
-        self._fn = fn
-
-    def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
-        fn = self._fn
-        out: list[AgentMessage] = []
-        timestamp = -1
-        for event in events:
-            try:
-                messages = fn(event)
-            except Exception:
-                log.exception("adapter %r raised on an event; passing it on as 'unknown'", self.provider)
-                if timestamp < 0:
-                    timestamp = now_ms()
-                out.append(unknown_message(event, timestamp))
-                continue
-            if type(messages) is list:
-                out += messages
-            elif messages is not None:
-                try:
-                    out += list(messages)
-                except TypeError:
-                    log.error(
-                        "adapter %r returned %s, not a list of AgentMessage; event passed on as 'unknown'",
-                        self.provider,
-                        type(messages).__name__,
-                    )
-                    if timestamp < 0:
-                        timestamp = now_ms()
-                    out.append(unknown_message(event, timestamp))
-        return out
-
-
-# The registry: name -> (stream adapter factory, stateless adapter). Built-ins are
-# installed on first use (the adapter modules import this module's types).
-_registry: dict[str, tuple[Callable[[], StreamAdapter], Adapter]] = {}
-_registry_lock = threading.Lock()
-_builtins_loaded = False
-_BUILTIN_NAMES: Final = ("claude", "codex", "ollama", "auto")
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    from .adapters import builtin_adapters
-
-    with _registry_lock:
-        if not _builtins_loaded:
-            for name, entry in builtin_adapters().items():
-                _registry.setdefault(name, entry)
-            _builtins_loaded = True
-
-
-def _lookup(provider: str) -> tuple[Callable[[], StreamAdapter], Adapter]:
-    if not _builtins_loaded:
-        _load_builtins()
-    try:
-        return _registry[provider]
-    except (KeyError, TypeError):
-        raise UnknownProviderError(str(provider), list(_registry)) from None
-
-
-def register_adapter(name: str, adapter: Adapter | type[StreamAdapter]) -> None:
-    """Register the adapter of a custom provider (or replace a built-in one).
-
-    Args:
-        name: the provider name used with :func:`parse_message`,
-            :func:`new_stream_adapter` and ``SidecarManager.register_provider``.
-        adapter: either a stateless callable ``(event: dict) -> list[AgentMessage]``
-            (:func:`new_message_id`, :func:`now_ms` and :func:`unknown_message`
-            help to build messages), or a :class:`StreamAdapter` subclass taking
-            the provider name, for providers that need per-stream state
-            (:func:`parse_message` then runs a fresh instance per event).
-            A callable that raises (or returns neither a list, an iterable
-            of messages, nor ``None``) costs only its event: it is passed on
-            as ``unknown`` and the error is logged.
-
-    Raises:
-        InvalidOptionError: ``name`` is not a non-empty string or ``adapter`` is
-            not callable.
-    """
-    from .errors import InvalidOptionError
-
-    if type(name) is not str or not name:
-        raise InvalidOptionError(f"adapter name must be a non-empty string, got {name!r}")
-    if not callable(adapter):
-        raise InvalidOptionError(f"adapter for {name!r} must be callable, got {type(adapter).__name__}")
-    if not _builtins_loaded:
-        _load_builtins()
-    if isinstance(adapter, type) and issubclass(adapter, StreamAdapter):
-        cls = adapter
-
-        def stateless(event: dict[str, Any]) -> list[AgentMessage]:
-            return cls(name).adapt(event)
-
-        entry: tuple[Callable[[], StreamAdapter], Adapter] = (lambda: cls(name), stateless)
-    else:
-        fn: Adapter = adapter  # type: ignore[assignment]
-        entry = (lambda: _CallableStreamAdapter(name, fn), fn)
-    with _registry_lock:
-        _registry[name] = entry
-
-
-def unregister_adapter(name: str) -> None:
-    """Remove a registered adapter, custom or built-in (mainly for tests).
-
-    Raises:
-        UnknownProviderError: no adapter of that name is registered.
-    """
-    if not _builtins_loaded:
-        _load_builtins()
-    with _registry_lock:
-        if name not in _registry:
-            raise UnknownProviderError(str(name), list(_registry))
-        del _registry[name]
-
-
-def adapter_names() -> list[str]:
-    """Return the names of all registered adapters, sorted."""
-    if not _builtins_loaded:
-        _load_builtins()
-    return sorted(_registry)
-
-
-def new_stream_adapter(provider: str | Adapter) -> StreamAdapter:
-    """Create the adapter for one stream of provider events (one per session).
-
-    Args:
-        provider: a registered provider name (``claude``, ``codex``, ``ollama``,
-            ``auto`` or a custom one), or a stateless adapter callable
-            ``(event: dict) -> list[AgentMessage]`` used directly.
-
-    Returns:
-        A fresh :class:`StreamAdapter`.
-
-    Raises:
-        UnknownProviderError: ``provider`` is a name nobody registered.
-    """
-    if callable(provider) and not isinstance(provider, str):
-        name = getattr(provider, "__name__", None) or type(provider).__name__
-        return _CallableStreamAdapter(f"<custom {name}>", provider)
-    return _lookup(provider)[0]()
-
-
-def parse_message(provider: str, event: dict[str, Any]) -> list[AgentMessage]:
-    """Adapt one provider event, statelessly.
-
-    This is the DESIGN contract for one-off use. It differs from a stream
-    adapter only where a provider needs memory between events:
-
-    * codex: ``turn.completed`` usage is reported as sent, i.e. *cumulative for
-      the thread*; summing it over turns over-counts. Tool calls are emitted on
-      both ``item.started`` and ``item.completed`` (a stream adapter emits each
-      once).
-    * ollama: text/thinking fragments come out as ``delta`` messages but are
-      not assembled into a complete text at ``done``.
-    * auto: detection runs on every event (a stream adapter decides once).
-
-    Args:
-        provider: a registered provider name.
-        event: one provider event (a JSON object).
-
-    Returns:
-        Zero or more messages.
-
-    Raises:
-        UnknownProviderError: ``provider`` is not registered.
-    """
-    return _lookup(provider)[1](event)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import IO, Any, Callable, Final, Iterable, Iterator, NamedTuple, Sequence, Union
 
+from .adapters import new_stream_adapter
 from .decoder import EventDecoder
 from .errors import FramerError, InvalidOptionError, ReplayError
 from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
@@ -65,7 +66,6 @@ from .messages import (
     AgentMessage,
     ErrorContent,
     new_message_id,
-    new_stream_adapter,
     now_ms,
 )
 from .protocol import AGENT_ERROR, AGENT_EVENT, CONTROL_TYPES

@@ -115,7 +115,7 @@ def run_sidecar(n: int, emitter: str, tally: Tally) -> None:
 
 
 def _naive_session(i: int, emitter: str, tally: Tally) -> None:
-    from sidecar_sync.messages import parse_message
+    from sidecar_sync.adapters import parse_message
 
     on_message = tally.callback(i)
     sid = f"bench-{os.getpid()}-{i}"

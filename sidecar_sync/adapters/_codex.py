@@ -20,7 +20,7 @@ restart in every process, so they are not unique across ``exec resume``):
   cumulative object stays in ``usage``. Limits: the first ``turn.completed``
   of a thread seen by a stream counts everything the thread used before (a
   session that starts by resuming an older thread has no earlier baseline);
-  stateless :func:`~sidecar_sync.messages.parse_message` reports the cumulative
+  stateless :func:`~sidecar_sync.adapters.parse_message` reports the cumulative
   figures as they are.
 - ``turn.failed`` (``error.message``) and top-level ``error`` (``message``; also
   the ``Reconnecting... n/5`` retry notices) -> error.
@@ -98,7 +98,7 @@ class CodexStreamAdapter(DispatchStreamAdapter):
         provider: the name to report in logs.
         stateful: keep per-stream state (per-turn token deltas, one tool_call
             per item). ``False`` gives the stateless behaviour of
-            :func:`~sidecar_sync.messages.parse_message`; such an instance never
+            :func:`~sidecar_sync.adapters.parse_message`; such an instance never
             mutates itself, so one can be shared between threads.
     """
 

@@ -120,5 +120,5 @@ class DispatchStreamAdapter(StreamAdapter):
         return out
 
     def stateless(self, event: dict[str, Any]) -> list[AgentMessage]:
-        """Adapt one event (for :func:`sidecar_sync.messages.parse_message`)."""
+        """Adapt one event (for :func:`sidecar_sync.adapters.parse_message`)."""
         return self.adapt_batch((event,))

@@ -76,7 +76,7 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
     Args:
         provider: the name to report in logs.
         stateful: assemble fragments into complete messages. ``False`` gives
-            the stateless behaviour of :func:`~sidecar_sync.messages.parse_message`
+            the stateless behaviour of :func:`~sidecar_sync.adapters.parse_message`
             (fragments only); such an instance never mutates itself.
     """
 

@@ -272,7 +272,7 @@ def test_bad_arguments() -> None:
 
 
 def test_expected_messages_with_the_claude_adapter(built: Any) -> None:
-    from sidecar_sync.messages import parse_message
+    from sidecar_sync.adapters import parse_message
 
     _, info, events = built
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     AgentMessage,
     CostContent,
@@ -13,8 +14,6 @@ from sidecar_sync.messages import (
     TextContent,
     ToolCallContent,
     ToolResultContent,
-    new_stream_adapter,
-    parse_message,
 )
 from tests.messages.conftest import load_events
 

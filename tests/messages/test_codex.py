@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     AgentMessage,
     ErrorContent,
@@ -9,8 +10,6 @@ from sidecar_sync.messages import (
     StatusContent,
     TextContent,
     ToolCallContent,
-    new_stream_adapter,
-    parse_message,
 )
 from tests.messages.conftest import load_events
 

@@ -27,6 +27,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     MESSAGE_TYPES,
     AgentMessage,
@@ -39,8 +40,6 @@ from sidecar_sync.messages import (
     ThinkingContent,
     ToolCallContent,
     ToolResultContent,
-    new_stream_adapter,
-    parse_message,
 )
 from tests.messages.conftest import DATA, load_events
 

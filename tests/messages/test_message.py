@@ -7,6 +7,7 @@ import dataclasses
 import orjson
 import pytest
 
+from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     MESSAGE_TYPES,
     AgentMessage,
@@ -19,8 +20,6 @@ from sidecar_sync.messages import (
     ThinkingContent,
     ToolCallContent,
     ToolResultContent,
-    new_stream_adapter,
-    parse_message,
 )
 
 #: The documented ``content`` keys of AgentMessage.to_dict, per message type.

@@ -11,7 +11,8 @@ the Ollama runner.
 
 from __future__ import annotations
 
-from sidecar_sync.messages import InitContent, ToolCallContent, new_stream_adapter, parse_message
+from sidecar_sync.adapters import new_stream_adapter, parse_message
+from sidecar_sync.messages import InitContent, ToolCallContent
 from tests.messages.conftest import load_events
 
 

@@ -7,18 +7,14 @@ import logging
 import pytest
 
 from sidecar_sync import UnknownProviderError
+from sidecar_sync.adapters import adapter_names, new_stream_adapter, parse_message, register_adapter, unregister_adapter
 from sidecar_sync.messages import (
     MESSAGE_TYPES,
     AgentMessage,
     StreamAdapter,
     TextContent,
-    adapter_names,
     new_message_id,
-    new_stream_adapter,
     now_ms,
-    parse_message,
-    register_adapter,
-    unregister_adapter,
 )
 from tests.messages.conftest import load_events
 
@@ -166,3 +162,16 @@ def test_unknown_to_dict_keeps_the_raw_event() -> None:
     (message,) = parse_message("claude", {"type": "brand_new", "x": [1, 2]})
     assert message.type == "unknown"
     assert message.to_dict()["content"] == {"type": "brand_new", "x": [1, 2]}
+
+
+def test_registry_names_are_reachable_from_the_messages_module() -> None:
+    """The registry lives in ``sidecar_sync.adapters``; ``sidecar_sync.messages`` hands the same functions on."""
+    import sidecar_sync
+    import sidecar_sync.adapters as adapters
+    import sidecar_sync.messages as messages
+
+    for name in ("parse_message", "new_stream_adapter", "register_adapter", "unregister_adapter", "adapter_names"):
+        assert getattr(messages, name) is getattr(adapters, name)
+    assert sidecar_sync.parse_message is adapters.parse_message
+    with pytest.raises(AttributeError):
+        messages.no_such_name  # noqa: B018

@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from sidecar_sync.messages import AgentMessage, new_stream_adapter
+from sidecar_sync.adapters import new_stream_adapter
+from sidecar_sync.messages import AgentMessage
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "replay"
 
