@@ -3,27 +3,28 @@
 ``python bench/bench_hotpath.py [--variant small] [--size 8M] [--chunk 256K] [--wrapped]
 [--gc default|tuned|off] [--rounds 7] [--stages]``
 
-The stdout thread of a session does, per ``os.read`` chunk, cut into pieces of
-``session.PIECE_SIZE`` bytes, and per piece: frame (C framer
-``feed_segments``) -> parse (one ``orjson.loads`` per run of object lines) -> route
-(protocol control lines vs provider events, ``Session._handle``) -> adapt
-(``StreamAdapter.adapt_batch``, claude) -> deliver (``Session._deliver``: counters,
-cost/token accounting, callbacks). This script runs exactly that code over a
-transcript held in memory, cut into read-sized chunks, with no process and no pipe,
-so the figures are the library's own CPU per line and nothing else. The callback
-counts every message by its ``type`` (it touches each message, as a real consumer
-would), and after timing the counts are checked against what the transcript implies.
+A session's stdout thread hands each ``os.read`` chunk to its
+:class:`~sidecar_sync.pipeline.Pipeline` (the sans-IO core), which cuts it into pieces
+of ``PIECE_SIZE`` bytes and per piece does: frame (C framer) -> parse (orjson, one
+call per run of object lines) -> route (protocol control lines vs provider events)
+-> adapt (``StreamAdapter.adapt_batch``, claude) -> account (messages, cost, tokens);
+the session then delivers each batch to its consumers. This script drives exactly
+that object over a transcript held in memory, cut into read-sized chunks, with no
+process and no pipe, so the figures are the library's own CPU per line. The consumer
+is a callback that counts every message by its ``type`` (it touches each message,
+as a real consumer would); after timing, the counts are checked against what the
+transcript implies, and so is the pipeline's message counter.
 
 Two measurements:
 
-* **whole** (default): the real path, ``EventDecoder.feed`` + ``Session._handle``,
-  timed per round with ``time.thread_time`` (CPU of this thread); the median of
-  ``--rounds``.
-* **stages** (``--stages``): the same work with a clock read around each stage of
-  every piece (~90 lines per 32 KiB piece, so the clock costs < 1% of it); routing
-  is what ``_handle`` costs minus adapt and deliver. With ``--gc default`` the cyclic
-  collector runs wherever allocation triggers it; its share is reported apart (from
-  ``gc.callbacks``).
+* **whole** (default): the real path, timed per round with ``time.thread_time`` (CPU
+  of this thread); the median of ``--rounds``.
+* **stages** (``--stages``): the same work split by stage: frame + parse are timed
+  through the decoder alone, adapt through a timing wrapper around the adapter (the
+  pipeline takes any :class:`~sidecar_sync.messages.StreamAdapter`), deliver around
+  the consumer; route is the pipeline's time minus decode and adapt. With ``--gc
+  default`` the cyclic collector runs wherever allocation triggers it; its share is
+  reported apart (from ``gc.callbacks``).
 
 ``bench/callgrind_hotpath.py`` counts the instructions of one pass under valgrind
 (immune to other processes' load; use it to compare two variants of the code).
@@ -41,24 +42,21 @@ import gc
 import json
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.transcript import ensure, parse_size  # noqa: E402
-from sidecar_sync import adapters as _adapters  # noqa: E402
+from sidecar_sync.adapters import new_stream_adapter, parse_message  # noqa: E402
 from sidecar_sync.decoder import EventDecoder  # noqa: E402
-from sidecar_sync.framer import BACKEND  # noqa: E402
-from sidecar_sync import session as _session  # noqa: E402
-from sidecar_sync.session import Session  # noqa: E402
-
-#: How Session._read_stdout cuts a read (the whole read where the code under test has no pieces).
-PIECE_SIZE: int = getattr(_session, "PIECE_SIZE", 1 << 62)
+from sidecar_sync.framer import BACKEND, LineFramer  # noqa: E402
+from sidecar_sync.messages import AgentMessage, StreamAdapter  # noqa: E402
+from sidecar_sync.pipeline import PIECE_SIZE, Pipeline  # noqa: E402
+from sidecar_sync.session import READ_SIZE  # noqa: E402
 
 TUNED_GC = (100_000, 50, 100)
 
@@ -87,40 +85,26 @@ class Counting:
         self.batches += 1
 
 
-def bare_session(callback: Any) -> Session:
-    """A Session with its hot-path state and no process or threads (bench only).
+class NoMessages(StreamAdapter):
+    """An adapter that makes nothing: the path up to routing, for ``--upto route``."""
 
-    Built through ``Session._init_stream`` when the session module has it (the code
-    under test sets its own hot-path state); else through the attributes by hand.
-    """
-    session = Session.__new__(Session)
-    session.session_id = "bench"
-    session.provider = "claude"
-    adapter = _adapters.new_stream_adapter("claude")
-    session._adapt = adapter.adapt_batch  # noqa: SLF001
-    session._adapter = adapter  # noqa: SLF001
-    session._lock = threading.Lock()  # noqa: SLF001
-    session._changed = threading.Condition(session._lock)  # noqa: SLF001
-    session._status = "running"  # noqa: SLF001
-    session._reported = "running"  # noqa: SLF001
-    session._outstanding = 1  # noqa: SLF001
-    session._turn_error = session._error = None  # noqa: SLF001
-    session._cost_usd = 0.0  # noqa: SLF001
-    session._input_tokens = session._output_tokens = 0  # noqa: SLF001
-    session._messages = 0  # noqa: SLF001
-    session._bad_envelopes = 0  # noqa: SLF001
-    session._error_seq = 0  # noqa: SLF001
-    session._backlog = collections.deque(maxlen=1000)  # noqa: SLF001
-    session._backlog_enabled = True  # noqa: SLF001
-    session._dropped_messages = 0  # noqa: SLF001
-    session._message_callbacks = (callback,)  # noqa: SLF001
-    session._status_callbacks = ()  # noqa: SLF001
-    session._subscriptions = ()  # noqa: SLF001
-    session._detached = False  # noqa: SLF001
-    init = getattr(session, "_init_hot_path", None)
-    if init is not None:
-        init(adapter)
-    return session
+    def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        return []
+
+
+class TimedAdapter(StreamAdapter):
+    """Wraps an adapter and adds the CPU time of its calls to ``elapsed``."""
+
+    def __init__(self, inner: StreamAdapter) -> None:
+        super().__init__(inner.provider)
+        self.inner = inner
+        self.elapsed = 0
+
+    def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        t = time.perf_counter_ns()
+        out = self.inner.adapt_batch(events)
+        self.elapsed += time.perf_counter_ns() - t
+        return out
 
 
 def expected_counts(data: bytes) -> collections.Counter[str]:
@@ -134,7 +118,7 @@ def expected_counts(data: bytes) -> collections.Counter[str]:
         event = orjson.loads(line)
         if event.get("type") == "agent_event":
             event = event["event"]
-        for m in _adapters.parse_message("claude", event):
+        for m in parse_message("claude", event):
             out[m.type] += 1
     return out
 
@@ -143,87 +127,69 @@ def expected_counts(data: bytes) -> collections.Counter[str]:
 UPTO = ("frame", "parse", "route", "adapt", "deliver")
 
 
-def run_whole(chunks: list[bytes], upto: str = "deliver") -> tuple[float, Counting, Session]:
+def run_whole(chunks: list[bytes], upto: str = "deliver") -> tuple[float, Counting, int]:
+    """One pass over ``chunks``; returns (thread CPU seconds, the consumer, the pipeline's message count)."""
     callback = Counting()
-    session = bare_session(callback)
-    decoder = EventDecoder(label="bench")
-    feed, handle = decoder.feed, session._handle  # noqa: SLF001
-    if upto == "frame":
-        feed = decoder._segments  # noqa: SLF001
     if upto in ("frame", "parse"):
-        handle = _nothing
-    elif upto == "route":
-        session._adapt = _no_messages  # noqa: SLF001
-    elif upto == "adapt":
-        session._deliver = _nothing  # noqa: SLF001
-    piece = PIECE_SIZE
+        feed = LineFramer().feed_segments if upto == "frame" else EventDecoder(label="bench").feed
+        t0 = time.thread_time()
+        for chunk in chunks:
+            for start in range(0, len(chunk), PIECE_SIZE):
+                feed(chunk[start : start + PIECE_SIZE])
+        return time.thread_time() - t0, callback, 0
+    adapter = NoMessages("claude") if upto == "route" else new_stream_adapter("claude")
+    pipeline = Pipeline(adapter, label="bench")
+    deliver = callback if upto == "deliver" else _nothing
+    receive = pipeline.receive_data
     t0 = time.thread_time()
-    for chunk in chunks:  # as Session._read_stdout: each read handled in pieces, freed before the next
-        for start in range(0, len(chunk), piece):
-            events = feed(chunk[start : start + piece] if len(chunk) > piece else chunk)
-            if events:
-                handle(events)
-            events = None
-    tail = decoder.finish()
-    if tail:
-        handle(tail)
-    return time.thread_time() - t0, callback, session
+    for chunk in chunks:  # as the session's stdout reader
+        for item in receive(chunk):
+            if type(item) is list:
+                deliver("bench", item)
+    for item in pipeline.receive_eof():
+        if type(item) is list:
+            deliver("bench", item)
+    return time.thread_time() - t0, callback, pipeline.stats.messages
 
 
-def _nothing(_arg: Any) -> None:
+def _nothing(_session_id: str, _messages: Any) -> None:
     return None
 
 
-def _no_messages(_events: Any) -> list[Any]:
-    return []
-
-
-def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, Session]:
-    """The same path with a clock around each stage of every chunk."""
-    import orjson
-
-    callback = Counting()
-    session = bare_session(callback)
-    decoder = EventDecoder(label="bench")
-    segments_of = decoder._segments  # noqa: SLF001
-    decode = decoder._decode  # noqa: SLF001
-    loads = orjson.loads
+def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, int]:
+    """The same path, split by stage (see the module docstring)."""
     clock = time.perf_counter_ns
-    acc = {"frame": 0, "parse": 0, "adapt": 0, "deliver": 0, "handle": 0}
-    adapt, deliver = session._adapt, session._deliver  # noqa: SLF001
-
-    def timed_adapt(batch: Any) -> Any:
-        t = clock()
-        out = adapt(batch)
-        acc["adapt"] += clock() - t
-        return out
-
-    def timed_deliver(messages: Any) -> None:
-        t = clock()
-        deliver(messages)
-        acc["deliver"] += clock() - t
-
-    session._adapt = timed_adapt  # noqa: SLF001
-    session._deliver = timed_deliver  # noqa: SLF001
-    handle = session._handle  # noqa: SLF001
+    framer = LineFramer()
+    decoder = EventDecoder(label="bench")
     pieces = [c[i : i + PIECE_SIZE] for c in chunks for i in range(0, len(c), PIECE_SIZE)]
-    for chunk in pieces:
-        t0 = clock()
-        segments = segments_of(chunk)
-        t1 = clock()
-        if len(segments) == 1 and segments[0][1]:
-            events = loads(segments[0][0])
-        else:
-            events = decode(segments)
-        t2 = clock()
-        handle(events)
-        t3 = clock()
-        acc["frame"] += t1 - t0
-        acc["parse"] += t2 - t1
-        acc["handle"] += t3 - t2
-    stages = {k: v / 1e9 for k, v in acc.items()}
-    stages["route"] = stages.pop("handle") - stages["adapt"] - stages["deliver"]
-    return stages, callback, session
+    t0 = clock()
+    for piece in pieces:
+        framer.feed_segments(piece)
+    t1 = clock()
+    for piece in pieces:
+        decoder.feed(piece)
+    t2 = clock()
+    callback = Counting()
+    adapter = TimedAdapter(new_stream_adapter("claude"))
+    pipeline = Pipeline(adapter, label="bench")
+    delivered = 0
+    t3 = clock()
+    for chunk in chunks:
+        for item in pipeline.receive_data(chunk):
+            if type(item) is list:
+                t = clock()
+                callback("bench", item)
+                delivered += clock() - t
+    t4 = clock()
+    frame, decode = t1 - t0, t2 - t1
+    stages = {
+        "frame": frame,
+        "parse": decode - frame,
+        "route": (t4 - t3) - delivered - decode - adapter.elapsed,
+        "adapt": adapter.elapsed,
+        "deliver": delivered,
+    }
+    return {k: v / 1e9 for k, v in stages.items()}, callback, pipeline.stats.messages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="8M")
     p.add_argument(
         "--chunk",
-        default=str(_session.READ_SIZE),
+        default=str(READ_SIZE),
         help="bytes per read (default: the session's READ_SIZE; each read is handled in PIECE_SIZE pieces)",
     )
     p.add_argument("--wrapped", action="store_true", help="wrap every line in agent_event (claude runner output)")
@@ -285,16 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         gc_time[0] = 0.0
         if args.stages:
-            stages, cb, session = run_stages(chunks)
+            stages, cb, counted = run_stages(chunks)
             stages["gc"] = gc_time[0]
         else:
-            cpu, cb, session = run_whole(chunks)
+            cpu, cb, counted = run_whole(chunks)
             stages = {"total": cpu, "gc": gc_time[0]}
         if cb.by_type != want:
             print(f"WRONG OUTPUT: {dict(cb.by_type)} != {dict(want)}", file=sys.stderr)
             return 1
-        if session._messages != nmsg:  # noqa: SLF001
-            print(f"WRONG COUNTER: {session._messages} != {nmsg}", file=sys.stderr)  # noqa: SLF001
+        if counted != nmsg:
+            print(f"WRONG COUNTER: {counted} != {nmsg}", file=sys.stderr)
             return 1
         results.append(stages)
     gc.callbacks.remove(on_gc)

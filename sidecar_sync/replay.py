@@ -58,18 +58,8 @@ from .adapters import new_stream_adapter
 from .decoder import EventDecoder
 from .errors import FramerError, InvalidOptionError, ReplayError
 from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
-from .messages import (
-    COST,
-    ERROR,
-    INIT,
-    MESSAGE_TYPES,
-    AgentMessage,
-    ErrorContent,
-    new_message_id,
-    now_ms,
-)
-from .protocol import AGENT_ERROR, AGENT_EVENT, CONTROL_TYPES
-from .protocol import ERROR as PROTOCOL_ERROR
+from .messages import MESSAGE_TYPES, AgentMessage
+from .pipeline import Pipeline
 
 __all__ = [
     "Replay",
@@ -87,13 +77,6 @@ log = logging.getLogger(__name__)
 #: Bytes asked of the OS per read. Large reads keep the per-chunk Python work
 #: (one framer call, one batched parse, one adapter call) small against the bytes.
 DEFAULT_CHUNK_SIZE: Final = 2**20
-
-#: Bytes handed to the decoder at a time (each read is cut into pieces this size).
-#: Measured on 2-core x86-64 (bench/README.md, "Replay"): a transcript of small
-#: stream events replays ~2x faster in 64 KiB feeds than in 4 MiB ones, because the
-#: objects parsed from one feed are still in cache when the adapter reads them; on
-#: big lines the size makes no difference.
-FEED_SIZE: Final = 64 * 2**10
 
 #: A path, or a binary stream with ``read`` (and ideally ``read1``).
 Source = Union[str, "os.PathLike[str]", IO[bytes]]
@@ -116,7 +99,6 @@ _TYPE_ORDER: Final = (
     "unknown",
 )
 _get_type = attrgetter("type")
-_BAD_ENVELOPE_LOG_LIMIT: Final = 20
 
 
 # -- summaries ----------------------------------------------------------------------
@@ -382,137 +364,43 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 class _SourceReplay:
-    """Replays one source: bytes -> decoder -> protocol unwrapping -> stream adapter.
+    """Replays one source: its bytes through a :class:`~sidecar_sync.pipeline.Pipeline`.
 
-    Keeps the running counts of :class:`FileSummary`; per decoder feed the message
-    loop does one framer call, one batched parse and one adapter call, plus a cheap
-    per-event scan for protocol lines.
+    The pipeline does what it does for a live session (framing, parsing, protocol
+    lines, adapting, accounting); this class reads the bytes, keeps the per-type
+    counts and fills in the :class:`FileSummary`. Turn signals have no status to
+    change here: they are counted by the pipeline as control lines.
     """
 
-    __slots__ = (
-        "source",
-        "name",
-        "summary",
-        "_decoder",
-        "_adapter",
-        "_counts",
-        "_costs",
-        "_session",
-        "_sessions",
-        "_runner_output",
-        "_bad_envelopes",
-    )
+    __slots__ = ("source", "name", "summary", "_pipeline", "_counts")
 
     def __init__(self, source: Source, provider: Any, max_line_size: int, max_pending: int) -> None:
         self.source = source
         self.name = source_name(source)
         self.summary = FileSummary(self.name)
-        self._decoder = EventDecoder(max_line_size, max_pending, label=self.name)
-        self._adapter = new_stream_adapter(provider)
+        self._pipeline = Pipeline(
+            new_stream_adapter(provider), max_line_size=max_line_size, max_pending=max_pending, label=self.name
+        )
         self._counts: Counter[str] = Counter()
-        self._costs: dict[Any, float] = {}
-        self._session: Any = None
-        self._sessions: set[Any] = set()
-        # True once a runner protocol line was seen: only then is a bare
-        # {"type": "error"} a protocol complaint rather than a provider event
-        # (Codex prints {"type": "error", "message": ...} events of its own).
-        self._runner_output = False
-        self._bad_envelopes = 0
 
     def batches(self, chunk_size: int, progress: Callable[[int], None] | None) -> Iterator[list[AgentMessage]]:
-        """Yield the messages of each read chunk (empty lists are skipped)."""
-        feed = self._decoder.feed
-        summary = self.summary
-        step = FEED_SIZE
+        """Yield the messages of each piece of input (empty lists are skipped)."""
+        receive = self._pipeline.receive_data
+        count = self._counts.update
         try:
             for data in _byte_chunks(self.source, self.name, chunk_size, progress):
-                size = len(data)
-                summary.bytes += size
-                # Large reads, small feeds: the objects parsed from one feed stay in
-                # the CPU cache while they are adapted (see FEED_SIZE).
-                for start in range(0, size, step):
-                    events = feed(data[start : start + step] if size > step else data)
-                    if events:
-                        messages = self._adapt(events)
-                        if messages:
-                            yield messages
-            events = self._decoder.finish()
-            if events:
-                messages = self._adapt(events)
-                if messages:
-                    yield messages
+                for item in receive(data):
+                    if type(item) is list:
+                        count(map(_get_type, item))
+                        yield item
+            for item in self._pipeline.receive_eof():
+                if type(item) is list:
+                    count(map(_get_type, item))
+                    yield item
         finally:
             # Also on a read error or an abandoned iteration: the counts then
             # cover what was read.
             self._close()
-
-    def _adapt(self, events: list[dict[str, Any]]) -> list[AgentMessage]:
-        # Protocol lines are rare outside runner output; check before copying.
-        for event in events:
-            if event.get("type") in CONTROL_TYPES:
-                return self._adapt_runner_output(events)
-        messages = self._adapter.adapt_batch(events)
-        self._count(messages)
-        return messages
-
-    def _adapt_runner_output(self, events: list[dict[str, Any]]) -> list[AgentMessage]:
-        """Unwrap ``agent_event`` lines and handle control lines, keeping event order."""
-        adapt = self._adapter.adapt_batch
-        messages: list[AgentMessage] = []
-        run: list[Any] = []  # provider events not yet adapted, so they go in one batch
-        control = 0
-        for event in events:
-            kind = event.get("type")
-            if kind not in CONTROL_TYPES or (kind == PROTOCOL_ERROR and not self._runner_output):
-                run.append(event)
-                continue
-            self._runner_output = True
-            if kind == AGENT_EVENT:
-                inner = event.get("event")
-                if type(inner) is dict:
-                    run.append(inner)
-                else:  # as a live session does: a wrapper without an object is skipped
-                    self._bad_envelope(event)
-                continue
-            control += 1
-            if kind == AGENT_ERROR or kind == PROTOCOL_ERROR:
-                if run:
-                    messages += adapt(run)
-                    run = []
-                messages.append(_error_message(kind, event))
-        if run:
-            messages += adapt(run)
-        self.summary.control_lines += control
-        self._count(messages)
-        return messages
-
-    def _bad_envelope(self, event: dict[str, Any]) -> None:
-        self._bad_envelopes += 1
-        level = logging.WARNING if self._bad_envelopes <= _BAD_ENVELOPE_LOG_LIMIT else logging.DEBUG
-        log.log(level, "%s: skipped agent_event without an object 'event': %.120r", self.name, event)
-
-    def _count(self, messages: list[AgentMessage]) -> None:
-        counts = Counter(map(_get_type, messages))
-        self._counts.update(counts)
-        if INIT in counts or COST in counts:
-            self._account(messages)
-
-    def _account(self, messages: list[AgentMessage]) -> None:
-        summary = self.summary
-        for message in messages:
-            kind = message.type
-            if kind == INIT:
-                session = getattr(message.content, "session_id", None)
-                self._session = session
-                if session is not None:
-                    self._sessions.add(session)
-            elif kind == COST:
-                content = message.content
-                cost = getattr(content, "total_cost_usd", None)
-                if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-                    self._costs[self._session] = float(cost)
-                summary.input_tokens += _int(getattr(content, "input_tokens", 0))
-                summary.output_tokens += _int(getattr(content, "output_tokens", 0))
 
     def snapshot(self) -> FileSummary:
         """A copy of the summary so far (complete once :meth:`batches` has ended)."""
@@ -520,18 +408,23 @@ class _SourceReplay:
         return dataclasses.replace(self.summary, by_type=dict(self.summary.by_type))
 
     def _close(self) -> None:
-        """Bring the summary up to date with the decoder's and the adapter's counts."""
-        stats = self._decoder.stats
+        """Bring the summary up to date with the pipeline's counts."""
+        stats = self._pipeline.stats
+        usage = self._pipeline.usage
         summary = self.summary
+        summary.bytes = stats.bytes
         summary.lines = stats.lines
         summary.events = stats.events
-        summary.invalid_lines = stats.invalid_lines + self._bad_envelopes
+        summary.control_lines = stats.control_lines
+        summary.invalid_lines = stats.invalid_lines
         summary.oversized_lines = stats.oversized_lines
         summary.dropped_bytes = stats.dropped_bytes
         summary.by_type = _ordered_counts(self._counts)
-        summary.messages = sum(summary.by_type.values())
-        summary.cost_usd = sum(self._costs.values(), 0.0)
-        summary.sessions = len(self._sessions)
+        summary.messages = stats.messages
+        summary.cost_usd = usage.cost_usd
+        summary.input_tokens = usage.input_tokens
+        summary.output_tokens = usage.output_tokens
+        summary.sessions = len(usage.sessions)
 
     def run(self, chunk_size: int, progress: Callable[[int], None] | None, skip_errors: bool) -> FileSummary:
         """Replay the whole source for its summary only.
@@ -548,17 +441,6 @@ class _SourceReplay:
             self.summary.error = str(exc)
             log.error("%s", exc)
         return self.summary
-
-
-def _int(value: Any) -> int:
-    return value if type(value) is int else 0
-
-
-def _error_message(kind: str, event: dict[str, Any]) -> AgentMessage:
-    text = event.get("message")
-    if not isinstance(text, str) or not text:
-        text = "the turn failed" if kind == AGENT_ERROR else "runner reported an error"
-    return AgentMessage(new_message_id(), ERROR, ErrorContent(text), None, now_ms())
 
 
 # -- public API ---------------------------------------------------------------------
@@ -664,7 +546,7 @@ class Replay:
     def batches(self) -> Iterator[list[AgentMessage]]:
         """Yield the messages of every source, in order, one list per decoder feed.
 
-        A feed is at most :data:`FEED_SIZE` bytes of input, so a list holds the
+        A piece is at most :data:`~sidecar_sync.pipeline.PIECE_SIZE` bytes of input, so a list holds the
         messages of at most that much NDJSON (plus a line that ended in it).
         """
         progress = self._advance if self._progress is not None else None

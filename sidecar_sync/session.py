@@ -40,7 +40,7 @@ from itertools import repeat
 from typing import Any, Callable, Final, Iterator, Literal, Sequence
 
 from . import protocol
-from .decoder import EventDecoder
+from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
 from .errors import (
     InvalidOptionError,
     RunnerGoneError,
@@ -48,7 +48,7 @@ from .errors import (
     SidecarError,
     WaitTimeoutError,
 )
-from .messages import COST, AgentMessage, ErrorContent, StreamAdapter, now_ms
+from .messages import AgentMessage, StreamAdapter
 from .process import PipeWriter, RunnerProcess, describe_exit
 from .timers import TimerSet
 
@@ -79,18 +79,9 @@ MessageCallback = Callable[[str, "list[AgentMessage]"], Any]
 StatusCallback = Callable[[str, str, "str | None"], Any]
 
 #: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
-#: a bigger read means fewer hand-overs between their threads. Measured (bench/peers/driver.py,
-#: small transcript, 16 sessions, CPU of the manager process per message): 256 KiB reads
-#: cost 15-20% less than 64 KiB ones; one session gains a little; 1 MiB gains nothing more.
-#: The pipe itself is widened too (process.PIPE_SIZE) so the runner can run ahead.
+#: a bigger read means fewer hand-overs between their threads; the pipe itself is
+#: widened too (process.PIPE_SIZE) so the runner can run ahead (bench/README.md, "Hot path").
 READ_SIZE: Final = 256 << 10
-#: Bytes decoded, adapted and delivered at a time: a read is handled in pieces this big,
-#: so that a piece's bytes, parsed objects and messages stay in the CPU caches from
-#: framing to delivery, and so that a piece of ~300 B events leaves fewer objects alive
-#: than the cyclic GC's threshold (700 net container allocations). At 64 KiB every piece
-#: could trigger a collection (12-14% of the manager's CPU end to end); at 32 KiB none
-#: does (bench/README.md "Hot path").
-PIECE_SIZE: Final = 32 << 10
 #: Bytes of stderr kept for error reports.
 STDERR_TAIL: Final = 4096
 #: Messages an iterator may hold unread before the stdout thread waits for it.
@@ -98,13 +89,7 @@ ITERATOR_LIMIT: Final = 100_000
 #: How long teardown waits for a thread that should end promptly.
 JOIN_TIMEOUT: Final = 10.0
 
-_CONTROL = protocol.CONTROL_TYPES
-_AGENT_EVENT = protocol.AGENT_EVENT
-_READY = protocol.READY
-_PONG = protocol.PONG
 _END = object()  # iterator sentinel: the turn (or the session) is over
-# The hot path's routing pass runs in map(), not in a Python loop per line.
-_dict_get = dict.get
 
 
 @dataclass(frozen=True)
@@ -297,12 +282,13 @@ class Session:
         self.session_id = session_id
         self.provider = provider
         self.process = process
-        self._adapt = adapter.adapt_batch
         self._timers = timers
         self._on_final = on_final
         self._stop_grace = stop_grace
         self._kill_grace = kill_grace
-        self._decoder = EventDecoder(max_line_size, max_pending, label=f"session {session_id!r}")
+        self._pipeline = Pipeline(
+            adapter, max_line_size=max_line_size, max_pending=max_pending, label=f"session {session_id!r}"
+        )
         self._writer = PipeWriter(process, session_id)
 
         # All mutable state below is guarded by _lock; _changed signals every status
@@ -313,14 +299,9 @@ class Session:
         self._outstanding = 1  # prompts sent and not yet answered (the first query)
         self._turn_error: str | None = None
         self._error: str | None = None
-        self._cost_usd = 0.0
-        self._input_tokens = 0
-        self._output_tokens = 0
         self._started_at = time.time()
         self._ended_at: float | None = None
         self._exit_code: int | None = None
-        self._messages = 0
-        self._bad_envelopes = 0
         self._backlog: collections.deque[AgentMessage] = collections.deque(maxlen=max(backlog, 1))
         self._backlog_enabled = backlog > 0
         self._dropped_messages = 0
@@ -334,7 +315,6 @@ class Session:
 
         # Owned by the stdout thread only.
         self._reported: str | None = None  # the last status given to status callbacks
-        self._error_seq = 0
         self._stderr_tail = b""
         self._stdout_done = threading.Event()
 
@@ -380,22 +360,23 @@ class Session:
 
     def snapshot(self) -> SessionState:
         """A consistent copy of the session's state."""
-        stats = self._decoder.stats
+        stats = self._pipeline.stats
+        usage = self._pipeline.usage
         with self._lock:
             return SessionState(
                 session_id=self.session_id,
                 provider=self.provider,
                 status=self._status,
-                cost_usd=self._cost_usd,
-                input_tokens=self._input_tokens,
-                output_tokens=self._output_tokens,
+                cost_usd=usage.cost_usd,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
                 started_at=self._started_at,
                 ended_at=self._ended_at,
                 exit_code=self._exit_code,
                 error=self._error,
                 pid=self.process.pid,
-                messages=self._messages,
-                invalid_lines=stats.invalid_lines + self._bad_envelopes,
+                messages=stats.messages,
+                invalid_lines=stats.invalid_lines,
                 dropped_lines=stats.oversized_lines,
                 dropped_messages=self._dropped_messages,
             )
@@ -571,8 +552,8 @@ class Session:
     def _read_stdout(self) -> None:
         read = os.read
         fd = self.process.stdout_fd
-        feed = self._decoder.feed
-        handle = self._handle
+        receive = self._pipeline.receive_data
+        deliver = self._deliver
         try:
             while True:
                 try:
@@ -582,21 +563,22 @@ class Session:
                     break
                 if not data:
                     break
-                for start in range(0, len(data), PIECE_SIZE):
-                    events = feed(data[start : start + PIECE_SIZE] if len(data) > PIECE_SIZE else data)
-                    if events:
-                        try:
-                            handle(events)
-                        except Exception:
-                            log.exception("session %r: failed to process %d events", self.session_id, len(events))
-                    # Free the piece's objects now, while they are still in this core's caches,
-                    # not after the next read: by then other sessions' threads have run and the
-                    # frees miss the cache (bench/README.md "Hot path").
-                    events = None  # type: ignore[assignment]
+                try:
+                    for item in receive(data):
+                        if type(item) is list:
+                            deliver(item)
+                        else:
+                            self._turn_signal(item)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
+                # Drop the chunk now, while it is still in this core's caches, not after
+                # the next read (bench/README.md, "Hot path").
                 data = None  # type: ignore[assignment]
-            tail = self._decoder.finish()
-            if tail:
-                handle(tail)
+            for item in self._pipeline.receive_eof():
+                if type(item) is list:
+                    deliver(item)
+                else:
+                    self._turn_signal(item)  # type: ignore[arg-type]
         except Exception:
             log.exception("session %r: stdout reader failed", self.session_id)
         finally:
@@ -607,72 +589,8 @@ class Session:
                 log.exception("session %r: finishing failed", self.session_id)
                 self._final.set()
 
-    def _handle(self, events: list[dict[str, Any]]) -> None:
-        """Route one piece's events (§2) and deliver its messages in order.
-
-        A piece of provider events only (no protocol line) is recognised with one C-level
-        pass (no Python code per line) and adapted whole; any other piece is routed line
-        by line (for envelopes that loop is cheaper than C-level passes, measured).
-        """
-        try:  # stops at the first control line: an enveloped piece costs almost nothing here
-            plain = _CONTROL.isdisjoint(map(_dict_get, events, repeat("type")))
-        except TypeError:  # an unhashable "type": not a control line; let _route sort it out
-            plain = False
-        if not plain:
-            self._route(events)
-            return
-        messages = self._adapt(events)
-        if messages:
-            self._deliver(messages)
-
-    def _route(self, events: list[dict[str, Any]]) -> None:
-        """:meth:`_handle` line by line: control lines split the chunk into runs of events."""
-        batch: list[dict[str, Any]] = []  # provider events not yet adapted
-        out: list[AgentMessage] = []  # messages not yet delivered
-        for event in events:
-            kind = event.get("type")
-            if kind == _AGENT_EVENT:
-                inner = event.get("event")
-                if type(inner) is dict:
-                    batch.append(inner)
-                else:
-                    self._bad_envelope(event)
-            elif type(kind) is str and kind in _CONTROL:
-                if kind == _READY or kind == _PONG:
-                    continue
-                if batch:
-                    out += self._adapt(batch)
-                    batch = []
-                if kind == protocol.ERROR:
-                    out.append(self._error_message(event))
-                    continue
-                if out:  # a status change follows the messages before it
-                    self._deliver(out)
-                    out = []
-                self._control(kind, event)
-            else:
-                batch.append(event)
-        if batch:
-            out += self._adapt(batch)
-        if out:
-            self._deliver(out)
-
     def _deliver(self, messages: list[AgentMessage]) -> None:
-        cost = None
-        input_tokens = output_tokens = 0
-        for message in messages:
-            if message.type == COST:
-                content = message.content
-                if content.total_cost_usd is not None:
-                    cost = content.total_cost_usd
-                input_tokens += content.input_tokens or 0
-                output_tokens += content.output_tokens or 0
         with self._lock:
-            self._messages += len(messages)
-            if cost is not None:
-                self._cost_usd = cost
-            self._input_tokens += input_tokens
-            self._output_tokens += output_tokens
             if self._detached:
                 return
             subscriptions = self._subscriptions
@@ -697,40 +615,19 @@ class Session:
             except Exception:
                 log.exception("session %r: message callback %r raised", self.session_id, callback)
 
-    def _error_message(self, event: dict[str, Any]) -> AgentMessage:
-        self._error_seq += 1
-        text = event.get("message")
-        if not isinstance(text, str):
-            text = "runner reported an error"
-        return AgentMessage(
-            id=f"{self.session_id}-runner-error-{self._error_seq}",
-            type="error",
-            content=ErrorContent(message=text),
-            parent_id=None,
-            timestamp=now_ms(),
-        )
-
-    def _bad_envelope(self, event: dict[str, Any]) -> None:
-        self._bad_envelopes += 1
-        level = logging.WARNING if self._bad_envelopes <= 20 else logging.DEBUG
-        log.log(level, "session %r: agent_event without an object 'event': %.120r", self.session_id, event)
-
-    def _control(self, kind: str, event: dict[str, Any]) -> None:
-        """Apply a turn-level control line: agent_started, agent_stopped, agent_error."""
+    def _turn_signal(self, signal: TurnSignal) -> None:
+        """Apply a turn boundary: agent_started, agent_stopped, agent_error."""
         error: str | None = None
         with self._lock:
-            if kind == protocol.AGENT_STARTED:
+            if signal.kind == STARTED:
                 self._status = RUNNING
-            elif kind == protocol.AGENT_STOPPED or kind == protocol.AGENT_ERROR:
-                if kind == protocol.AGENT_ERROR:
-                    message = event.get("message")
-                    error = message if isinstance(message, str) and message else "the runner reported a failed turn"
+            else:
+                if signal.kind == FAILED:
+                    error = signal.message
                 self._turn_error = self._error = error
                 self._outstanding = max(0, self._outstanding - 1)
                 if self._outstanding == 0:
                     self._status = IDLE
-            else:  # pragma: no cover - CONTROL_TYPES holds nothing else
-                return
             status = self._status
             if status == IDLE:
                 subscriptions = self._subscriptions

@@ -65,21 +65,29 @@ class _CallableStreamAdapter(StreamAdapter):
                     timestamp = now_ms()
                 out.append(unknown_message(event, timestamp))
                 continue
-            if type(messages) is list:
+            if messages is None:
+                continue
+            try:
+                messages = messages if type(messages) is list else list(messages)
+            except TypeError:
+                messages = None
+            if messages is not None and all(_is_message(m) for m in messages):
                 out += messages
-            elif messages is not None:
-                try:
-                    out += list(messages)
-                except TypeError:
-                    log.error(
-                        "adapter %r returned %s, not a list of AgentMessage; event passed on as 'unknown'",
-                        self.provider,
-                        type(messages).__name__,
-                    )
-                    if timestamp < 0:
-                        timestamp = now_ms()
-                    out.append(unknown_message(event, timestamp))
+                continue
+            log.error(
+                "adapter %r returned %r, not a list of AgentMessage; event passed on as 'unknown'",
+                self.provider,
+                messages,
+            )
+            if timestamp < 0:
+                timestamp = now_ms()
+            out.append(unknown_message(event, timestamp))
         return out
+
+
+def _is_message(value: Any) -> bool:
+    """An :class:`AgentMessage` whose ``type`` is a string (the rest of the path relies on both)."""
+    return isinstance(value, AgentMessage) and type(value.type) is str
 
 
 def _builtin_entries() -> dict[str, _Entry]:

@@ -9,7 +9,8 @@ from typing import Any, Callable
 import pytest
 
 from sidecar_sync import SidecarManager
-from sidecar_sync.session import PIECE_SIZE, READ_SIZE
+from sidecar_sync.pipeline import PIECE_SIZE
+from sidecar_sync.session import READ_SIZE
 from tests.hotpath.conftest import delta, result
 from tests.manager.conftest import TIMEOUT, Recorder
 

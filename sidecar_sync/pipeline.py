@@ -1,0 +1,333 @@
+"""The sans-IO core: a runner's stdout bytes in; messages and turn signals out.
+
+One :class:`Pipeline` per stream (a live session's stdout, a replayed file). Like
+h11's ``Connection`` it does no I/O of its own: no threads, processes, files or
+clocks (the adapter stamps messages). Whoever owns the bytes feeds them in with
+:meth:`Pipeline.receive_data` and :meth:`Pipeline.receive_eof`, and gets back, in
+stream order:
+
+* ``list[AgentMessage]`` — a batch of messages: adapted provider events, and
+  ``error`` messages for the runner's complaints and failed turns;
+* :class:`TurnSignal` — a turn started, ended, or failed (runner protocol lines).
+
+Every step of the stdout path lives here, once:
+
+1. **frame and parse** — :class:`~sidecar_sync.decoder.EventDecoder` (C framer +
+   orjson): lines over the cap are dropped whole, lines that are not JSON objects
+   are counted invalid and skipped; nothing stops the stream.
+2. **route** — the runner protocol, one JSON object per line:
+
+   ==============================  ==============================================
+   ``agent_event`` ``{"event":..}``  the provider event is unwrapped and adapted;
+                                     an ``event`` that is not an object is invalid
+   ``ready``, ``pong``               liveness; nothing comes out
+   ``agent_started``                 ``TurnSignal(STARTED)``
+   ``agent_stopped``                 ``TurnSignal(STOPPED)``
+   ``agent_error`` ``{"message"}``   an ``error`` message with the reason, unless the
+                                     turn's provider events already reported one,
+                                     then ``TurnSignal(FAILED, reason)``
+   ``error`` ``{"message"}``         an ``error`` message (a complaint about a bad
+                                     command); only once another protocol line was
+                                     seen: before that it is a provider event (Codex
+                                     prints ``{"type": "error"}`` events of its own)
+   anything else                     a bare provider event (a CLI printing its own
+                                     stream can run directly as a runner)
+   ==============================  ==============================================
+
+3. **adapt** — the stream adapter, one call per run of provider events.
+4. **account** — messages, and cost and tokens per agent session
+   (:class:`~sidecar_sync.accounting.Usage`).
+
+Input is handled in pieces of :data:`PIECE_SIZE` bytes, and :meth:`receive_data`
+yields each piece's outputs before it decodes the next, so that a piece's bytes,
+parsed objects and messages are still in the CPU caches when the consumer
+delivers them (bench/README.md, "Hot path").
+"""
+
+from __future__ import annotations
+
+import logging
+from itertools import repeat
+from typing import Any, Final, Iterator, NamedTuple, Union
+
+from . import protocol
+from .accounting import Usage
+from .decoder import EventDecoder
+from .framer import MAX_LINE_SIZE, MAX_PENDING, Buffer
+from .messages import COST, ERROR, INIT, UNKNOWN, AgentMessage, ErrorContent, StreamAdapter, new_message_id, now_ms
+
+__all__ = [
+    "PIECE_SIZE",
+    "STARTED",
+    "STOPPED",
+    "FAILED",
+    "TurnSignal",
+    "Output",
+    "PipelineStats",
+    "Pipeline",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bytes decoded, adapted and handed out at a time (see the module docstring).
+PIECE_SIZE: Final = 32 << 10
+#: Malformed ``agent_event`` wrappers logged at WARNING per stream; later ones at DEBUG.
+BAD_ENVELOPE_LOG_LIMIT: Final = 20
+
+STARTED: Final = "started"
+STOPPED: Final = "stopped"
+FAILED: Final = "failed"
+
+
+class TurnSignal(NamedTuple):
+    """A turn boundary the runner announced (``agent_started``/``agent_stopped``/``agent_error``)."""
+
+    kind: str
+    """:data:`STARTED`, :data:`STOPPED` or :data:`FAILED`."""
+    message: str | None = None
+    """For :data:`FAILED`: why the turn failed."""
+
+
+#: One unit of pipeline output.
+Output = Union[list[AgentMessage], TurnSignal]
+
+
+class PipelineStats(NamedTuple):
+    """Counters of one pipeline since it was created."""
+
+    bytes: int
+    """Bytes received."""
+    lines: int
+    """Complete non-blank lines framed (oversized lines excluded)."""
+    events: int
+    """Lines that were JSON objects."""
+    control_lines: int
+    """Runner protocol lines other than ``agent_event`` (``ready``, ``agent_stopped``, ...)."""
+    invalid_lines: int
+    """Lines that were not JSON objects, and ``agent_event`` lines without an object ``event``."""
+    oversized_lines: int
+    """Lines dropped whole for exceeding ``max_line_size``."""
+    dropped_bytes: int
+    """Raw bytes of those lines."""
+    messages: int
+    """Messages handed out."""
+    pending: int
+    """Bytes of an unterminated line held right now."""
+
+
+_CONTROL: Final = protocol.CONTROL_TYPES
+_AGENT_EVENT: Final = protocol.AGENT_EVENT
+_READY: Final = protocol.READY
+_PONG: Final = protocol.PONG
+_AGENT_STARTED: Final = protocol.AGENT_STARTED
+_AGENT_STOPPED: Final = protocol.AGENT_STOPPED
+_AGENT_ERROR: Final = protocol.AGENT_ERROR
+_PROTOCOL_ERROR: Final = protocol.ERROR
+#: Message types the accountant looks at; every other type passes untouched.
+_ACCOUNTED: Final = frozenset({INIT, COST, ERROR})
+_dict_get = dict.get
+
+
+class Pipeline:
+    """Turns one stream of runner stdout bytes into messages and turn signals.
+
+    Args:
+        adapter: the stream's adapter (one per stream: adapters keep state).
+        max_line_size: lines longer than this many bytes are dropped whole.
+        max_pending: the most bytes held between feeds.
+        label: names the stream in log messages (a session id, a file name).
+
+    Not thread-safe: a pipeline belongs to the thread that reads its stream. Other
+    threads may read :attr:`usage`, :attr:`stats` and :attr:`recognized`.
+    """
+
+    __slots__ = (
+        "label",
+        "usage",
+        "recognized",
+        "_decoder",
+        "_adapt",
+        "_bytes",
+        "_messages",
+        "_control_lines",
+        "_bad_envelopes",
+        "_runner_output",
+        "_turn_reported_error",
+    )
+
+    def __init__(
+        self,
+        adapter: StreamAdapter,
+        *,
+        max_line_size: int = MAX_LINE_SIZE,
+        max_pending: int = MAX_PENDING,
+        label: str = "stream",
+    ) -> None:
+        self.label = label
+        self.usage = Usage()
+        #: True once a line this pipeline understood arrived: a protocol line, or a
+        #: provider event its adapter could map (anything but ``unknown``).
+        self.recognized = False
+        self._decoder = EventDecoder(max_line_size, max_pending, label=label)
+        self._adapt = adapter.adapt_batch
+        self._bytes = 0
+        self._messages = 0
+        self._control_lines = 0
+        self._bad_envelopes = 0
+        # A protocol line was seen: from then on a bare {"type":"error"} is the
+        # runner's complaint, not a provider event.
+        self._runner_output = False
+        # The current turn's provider events produced an error message.
+        self._turn_reported_error = False
+
+    # -- input ------------------------------------------------------------------------
+
+    def receive_data(self, data: Buffer) -> Iterator[Output]:
+        """Feed stdout bytes; yield the outputs of every line they complete, piece by piece.
+
+        ``data`` is only read during the call (it may be a view of a buffer that the
+        caller reuses afterwards).
+        """
+        size = len(data)
+        self._bytes += size
+        feed = self._decoder.feed
+        process = self._process
+        if size <= PIECE_SIZE:
+            events = feed(data)
+            if events:
+                yield from process(events)
+            return
+        source = data if type(data) is bytes else memoryview(data)
+        for start in range(0, size, PIECE_SIZE):
+            events = feed(source[start : start + PIECE_SIZE])
+            if events:
+                yield from process(events)
+
+    def receive_eof(self) -> list[Output]:
+        """End of stream: the outputs of an unterminated last line, if any."""
+        events = self._decoder.finish()
+        return self._process(events) if events else []
+
+    # -- routing ----------------------------------------------------------------------
+
+    def _process(self, events: list[dict[str, Any]]) -> list[Output]:
+        """Route, adapt and account one piece's events."""
+        try:  # stops at the first control line: an enveloped piece costs almost nothing here
+            plain = _CONTROL.isdisjoint(map(_dict_get, events, repeat("type")))
+        except TypeError:  # an unhashable "type": not a control line; _route sorts it out
+            plain = False
+        if not plain:
+            return self._route(events)
+        messages = self._adapt(events)
+        if not messages:
+            return []
+        self._account(messages)
+        return [messages]
+
+    def _route(self, events: list[dict[str, Any]]) -> list[Output]:
+        """:meth:`_process` line by line: control lines split the piece into runs of events."""
+        out: list[Output] = []
+        batch: list[dict[str, Any]] = []  # provider events not yet adapted
+        messages: list[AgentMessage] = []  # messages not yet handed out
+        for event in events:
+            kind = event.get("type")
+            if kind == _AGENT_EVENT:
+                inner = event.get("event")
+                if type(inner) is dict:
+                    batch.append(inner)
+                else:
+                    self._bad_envelope(event)
+                continue
+            if type(kind) is not str or kind not in _CONTROL or (kind == _PROTOCOL_ERROR and not self._runner_output):
+                batch.append(event)
+                continue
+            self._runner_output = self.recognized = True
+            self._control_lines += 1
+            if kind == _READY or kind == _PONG:
+                continue
+            if batch:
+                adapted = self._adapt(batch)
+                batch = []
+                if adapted:
+                    self._account(adapted)
+                    messages += adapted
+            if kind == _PROTOCOL_ERROR:
+                messages.append(self._error_message(event.get("message"), "the runner reported an error"))
+                self._messages += 1
+                continue
+            signal = self._signal(kind, event)
+            if signal.kind == FAILED and not self._turn_reported_error:
+                messages.append(self._error_message(signal.message, ""))
+                self._messages += 1
+            self._turn_reported_error = False
+            if messages:  # a turn boundary follows the messages before it
+                out.append(messages)
+                messages = []
+            out.append(signal)
+        if batch:
+            adapted = self._adapt(batch)
+            if adapted:
+                self._account(adapted)
+                messages += adapted
+        if messages:
+            out.append(messages)
+        return out
+
+    def _signal(self, kind: str, event: dict[str, Any]) -> TurnSignal:
+        if kind == _AGENT_STARTED:
+            return TurnSignal(STARTED)
+        if kind == _AGENT_STOPPED:
+            return TurnSignal(STOPPED)
+        message = event.get("message")
+        return TurnSignal(FAILED, message if isinstance(message, str) and message else _TURN_FAILED)
+
+    def _error_message(self, text: Any, default: str) -> AgentMessage:
+        if not isinstance(text, str) or not text:
+            text = default or _TURN_FAILED
+        return AgentMessage(new_message_id(), ERROR, ErrorContent(text), None, now_ms())
+
+    def _bad_envelope(self, event: dict[str, Any]) -> None:
+        self._bad_envelopes += 1
+        self._runner_output = self.recognized = True
+        level = logging.WARNING if self._bad_envelopes <= BAD_ENVELOPE_LOG_LIMIT else logging.DEBUG
+        log.log(level, "%s: skipped agent_event without an object 'event': %.120r", self.label, event)
+
+    # -- accounting -------------------------------------------------------------------
+
+    def _account(self, messages: list[AgentMessage]) -> None:
+        self._messages += len(messages)
+        for message in messages:
+            if message.type in _ACCOUNTED:
+                self._note(message)
+        if not self.recognized:
+            self.recognized = any(message.type != UNKNOWN for message in messages)
+
+    def _note(self, message: AgentMessage) -> None:
+        kind = message.type
+        if kind == COST:
+            self.usage.note_cost(message.content)
+        elif kind == INIT:
+            self.usage.note_init(message.content)
+        else:
+            self._turn_reported_error = True
+
+    # -- counters ---------------------------------------------------------------------
+
+    @property
+    def stats(self) -> PipelineStats:
+        """A snapshot of the counters."""
+        decoded = self._decoder.stats
+        return PipelineStats(
+            bytes=self._bytes,
+            lines=decoded.lines,
+            events=decoded.events,
+            control_lines=self._control_lines,
+            invalid_lines=decoded.invalid_lines + self._bad_envelopes,
+            oversized_lines=decoded.oversized_lines,
+            dropped_bytes=decoded.dropped_bytes,
+            messages=self._messages,
+            pending=decoded.pending,
+        )
+
+
+_TURN_FAILED: Final = "the turn failed"

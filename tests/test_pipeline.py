@@ -1,0 +1,197 @@
+"""The sans-IO core: bytes in, messages and turn signals out, with no process, thread or file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from sidecar_sync.adapters import new_stream_adapter
+from sidecar_sync.messages import AgentMessage
+from sidecar_sync.pipeline import FAILED, PIECE_SIZE, STARTED, STOPPED, Pipeline, TurnSignal
+
+
+def lines(*objects: Any) -> bytes:
+    return b"".join(orjson.dumps(o) + b"\n" for o in objects)
+
+
+def envelope(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "agent_event", "event": event}
+
+
+def text_event(text: str, uuid: str) -> dict[str, Any]:
+    return {"type": "assistant", "uuid": uuid, "message": {"content": [{"type": "text", "text": text}]}}
+
+
+def result(cost: float, tokens_in: int, tokens_out: int, *, is_error: bool = False, text: str = "ok") -> dict[str, Any]:
+    return {
+        "type": "result",
+        "subtype": "success",
+        "is_error": is_error,
+        "result": text,
+        "total_cost_usd": cost,
+        "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
+    }
+
+
+def init(session: str) -> dict[str, Any]:
+    return {"type": "system", "subtype": "init", "session_id": session, "uuid": f"init-{session}"}
+
+
+def run(data: bytes, chunk: int | None = None, provider: str = "claude") -> tuple[list[Any], Pipeline]:
+    pipeline = Pipeline(new_stream_adapter(provider))
+    out: list[Any] = []
+    size = chunk or len(data) or 1
+    for start in range(0, len(data), size):
+        out += pipeline.receive_data(data[start : start + size])
+    out += pipeline.receive_eof()
+    return out, pipeline
+
+
+def flatten(out: list[Any]) -> list[Any]:
+    """Messages as (type, text-ish) and signals as themselves, in order."""
+    flat: list[Any] = []
+    for item in out:
+        if isinstance(item, TurnSignal):
+            flat.append(item)
+        else:
+            assert type(item) is list and item, "batches are non-empty lists"
+            for message in item:
+                assert isinstance(message, AgentMessage)
+                content = message.content
+                flat.append((message.type, getattr(content, "text", None) or getattr(content, "message", None)))
+    return flat
+
+
+def test_runner_output_becomes_messages_and_turn_signals_in_order() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(init("s1")),
+        envelope(text_event("hello", "u1")),
+        envelope(result(0.25, 30, 7)),
+        {"type": "agent_stopped"},
+        {"type": "pong"},
+    )
+    out, pipeline = run(data)
+    assert flatten(out) == [
+        TurnSignal(STARTED),
+        ("init", None),
+        ("text", "hello"),
+        ("cost", None),
+        TurnSignal(STOPPED),
+    ]
+    stats = pipeline.stats
+    assert stats.control_lines == 4
+    assert stats.messages == 3
+    assert stats.lines == stats.events == 7
+    assert pipeline.usage.cost_usd == 0.25
+    assert (pipeline.usage.input_tokens, pipeline.usage.output_tokens) == (30, 7)
+    assert pipeline.recognized
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 4096, PIECE_SIZE + 1])
+def test_output_does_not_depend_on_chunking(chunk: int) -> None:
+    events = [envelope(text_event("x" * (i % 50), f"u{i}")) for i in range(400)]
+    data = lines({"type": "ready"}, {"type": "agent_started"}, *events, {"type": "agent_stopped"})
+    whole, _ = run(data)
+    pieces, _ = run(data, chunk)
+    assert flatten(pieces) == flatten(whole)
+
+
+def test_a_failed_turn_yields_one_error_message_and_the_failed_signal() -> None:
+    data = lines({"type": "ready"}, {"type": "agent_started"}, {"type": "agent_error", "message": "boom"})
+    out, _ = run(data)
+    assert flatten(out) == [TurnSignal(STARTED), ("error", "boom"), TurnSignal(FAILED, "boom")]
+
+
+def test_a_failure_the_provider_already_reported_is_not_repeated_as_a_message() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(result(0.5, 1, 2, is_error=True, text="API Error: 500")),
+        {"type": "agent_error", "message": "Claude Code turn failed: API Error: 500"},
+        {"type": "agent_started"},
+        {"type": "agent_error"},
+    )
+    out, _ = run(data)
+    assert flatten(out) == [
+        TurnSignal(STARTED),
+        ("cost", None),
+        ("error", "API Error: 500"),
+        TurnSignal(FAILED, "Claude Code turn failed: API Error: 500"),
+        TurnSignal(STARTED),
+        ("error", "the turn failed"),
+        TurnSignal(FAILED, "the turn failed"),
+    ]
+
+
+def test_a_bare_error_is_a_provider_event_until_the_stream_speaks_the_protocol() -> None:
+    codex_error = {"type": "error", "message": "Reconnecting... 1/5"}
+    out, pipeline = run(lines(codex_error), provider="codex")
+    assert flatten(out) == [("error", "Reconnecting... 1/5")]
+    assert pipeline.stats.control_lines == 0
+    out, pipeline = run(lines({"type": "ready"}, {"type": "error", "message": "unknown command 'x'"}))
+    assert flatten(out) == [("error", "unknown command 'x'")]
+    assert pipeline.stats.control_lines == 2
+
+
+def test_bad_lines_are_counted_and_skipped() -> None:
+    data = (
+        lines({"type": "ready"}, envelope(text_event("a", "u1")))
+        + b"not json\n\xff\xfe\n[1]\nnull\n"
+        + lines({"type": "agent_event", "event": "not an object"}, envelope(text_event("b", "u2")))
+    )
+    out, pipeline = run(data)
+    assert flatten(out) == [("text", "a"), ("text", "b")]
+    assert pipeline.stats.invalid_lines == 5
+
+
+def test_cost_is_the_latest_per_agent_session_summed_over_sessions_and_tokens_add_up() -> None:
+    data = lines(
+        init("a"),
+        result(0.1, 10, 1),
+        result(0.3, 20, 2),  # a's running total: 0.3
+        init("b"),
+        result(0.5, 40, 4),
+        init("a"),
+        result(0.4, 80, 8),  # a's running total is now 0.4
+    )
+    _, pipeline = run(data)
+    usage = pipeline.usage
+    assert usage.cost_usd == pytest.approx(0.4 + 0.5)
+    assert (usage.input_tokens, usage.output_tokens) == (150, 15)
+    assert usage.sessions == {"a", "b"}
+    assert usage.cost_reported
+
+
+def test_unusable_usage_values_are_ignored_and_counted() -> None:
+    data = lines(result(-1.0, -5, 3), result(0.2, 4, 4))
+    _, pipeline = run(data)
+    usage = pipeline.usage
+    assert usage.cost_usd == 0.2
+    assert (usage.input_tokens, usage.output_tokens) == (4, 7)
+    assert usage.invalid_values == 2
+
+
+def test_a_stream_with_no_cost_has_an_unknown_cost() -> None:
+    _, pipeline = run(lines(text_event("hi", "u1")))
+    assert not pipeline.usage.cost_reported
+    assert pipeline.usage.cost_usd == 0.0
+
+
+def test_recognized_only_once_a_line_is_understood() -> None:
+    _, pipeline = run(lines({"type": "query", "sessionId": "s", "prompt": "echoed back by cat"}))
+    assert not pipeline.recognized
+    _, pipeline = run(lines(text_event("hi", "u1")))
+    assert pipeline.recognized
+    _, pipeline = run(lines({"type": "pong"}))
+    assert pipeline.recognized
+
+
+def test_an_unterminated_last_line_comes_out_at_eof() -> None:
+    data = lines({"type": "ready"}) + orjson.dumps(envelope(text_event("tail", "u1")))
+    pipeline = Pipeline(new_stream_adapter("claude"))
+    assert flatten(list(pipeline.receive_data(data))) == []
+    assert flatten(pipeline.receive_eof()) == [("text", "tail")]
