@@ -144,11 +144,11 @@ def run_whole(chunks: list[bytes], upto: str = "deliver") -> tuple[float, Counti
     t0 = time.thread_time()
     for chunk in chunks:  # as the session's stdout reader
         for item in receive(chunk):
-            if type(item) is list:
-                deliver("bench", item)
+            if type(item) is tuple:
+                deliver("bench", item[0])
     for item in pipeline.receive_eof():
-        if type(item) is list:
-            deliver("bench", item)
+        if type(item) is tuple:
+            deliver("bench", item[0])
     return time.thread_time() - t0, callback, pipeline.stats.messages
 
 
@@ -176,9 +176,9 @@ def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, int]:
     t3 = clock()
     for chunk in chunks:
         for item in pipeline.receive_data(chunk):
-            if type(item) is list:
+            if type(item) is tuple:
                 t = clock()
-                callback("bench", item)
+                callback("bench", item[0])
                 delivered += clock() - t
     t4 = clock()
     frame, decode = t1 - t0, t2 - t1

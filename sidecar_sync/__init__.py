@@ -8,6 +8,7 @@ to callbacks or blocking iterators.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -15,6 +16,7 @@ from .errors import (
     FramerBusyError,
     FramerError,
     InvalidOptionError,
+    PromptTooLargeError,
     ProviderUnavailableError,
     ReplayError,
     RunnerGoneError,
@@ -46,7 +48,8 @@ if TYPE_CHECKING:
     from .adapters import new_stream_adapter, parse_message, register_adapter
     from .manager import SidecarManager
     from .replay import FileSummary, Replay, ReplaySummary
-    from .session import MessageIterator, SessionState
+    from .consumers import MessageIterator
+    from .state import SessionState, StopStep
 
 # The manager pulls in subprocess, threading and friends. Runners are started as
 # ``python -m sidecar_sync.runners.<name>``, which imports this package first, so
@@ -56,8 +59,9 @@ _LAZY = {
     "parse_message": ".adapters",
     "register_adapter": ".adapters",
     "SidecarManager": ".manager",
-    "SessionState": ".session",
-    "MessageIterator": ".session",
+    "SessionState": ".state",
+    "StopStep": ".state",
+    "MessageIterator": ".consumers",
     "Replay": ".replay",
     "ReplaySummary": ".replay",
     "FileSummary": ".replay",
@@ -93,12 +97,17 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+# A library adds no handlers of its own; without this, warnings would reach stderr
+# through logging's last-resort handler in programs that never configured logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
     "SidecarManager",
     "SessionState",
+    "StopStep",
     "MessageIterator",
     "Replay",
     "ReplaySummary",
@@ -121,6 +130,7 @@ __all__ = [
     "FramerBusyError",
     "FramerError",
     "InvalidOptionError",
+    "PromptTooLargeError",
     "ProviderUnavailableError",
     "ReplayError",
     "RunnerGoneError",

@@ -66,3 +66,48 @@ def kill_known(known: dict[int, int]) -> list[int]:
             continue
         killed.append(pid)
     return killed
+
+
+def pipe_holders(fd: int) -> dict[int, int]:
+    """The live processes (``{pid: start time}``) that hold the other end of pipe ``fd`` open.
+
+    Found by the pipe's inode in ``/proc/<pid>/fd``; empty without ``/proc``. A process
+    that inherited a runner's stdout and moved out of its process group (a ``setsid``
+    daemon) can only be found this way.
+    """
+    try:
+        inode = os.fstat(fd).st_ino
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    target = f"pipe:[{inode}]"
+    me = os.getpid()
+    found: dict[int, int] = {}
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        try:
+            links = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for link in links:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{link}") == target:
+                    info = process_stat(pid)
+                    if info is not None:
+                        found[pid] = info[1]
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def command_line(pid: int) -> str:
+    """A process's command line for log messages ('?' if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(512)
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or "?"

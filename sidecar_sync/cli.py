@@ -233,7 +233,7 @@ def _wait_until(manager: Any, session_id: str, statuses: frozenset[str], interru
             except TimeoutError:
                 continue
         state = manager.get_session(session_id)
-        if state.status in statuses:
+        if state.finished:
             return state
         interrupts.requested.wait(0.05)
     return None
@@ -315,7 +315,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
             turn_failure = _turn_failure(state, turn_cost)
-            while state is not None and interactive and state.status == "idle":
+            while state is not None and interactive and not state.finished:
                 follow_up = _read_prompt(interrupts, stdin_tty)
                 if follow_up is None:
                     break
@@ -323,7 +323,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 manager.write_prompt(session_id, follow_up)
                 state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
                 turn_failure = _turn_failure(state, turn_cost)
-            if state is not None and state.status not in _ENDED:
+            if state is not None and not state.finished:
                 manager.stop_session(session_id)
                 state = _wait_until(manager, session_id, _ENDED, interrupts)
             if state is None:
@@ -337,8 +337,8 @@ def _turn_failure(state: Any, turn_cost: list[Any]) -> str | None:
     """Why the turn that just ended failed, or None if it did not."""
     if state is None:
         return None
-    if state.status == "idle" and state.error:
-        return state.error  # the runner reported agent_error
+    if state.status == "error" and not state.finished and state.error:
+        return state.error  # the runner reported agent_error; the runner lives
     if turn_cost and getattr(turn_cost[0], "is_error", False):
         content = turn_cost[0]
         return (
@@ -390,7 +390,7 @@ def _finish_run(args: argparse.Namespace, writer: Any, state: Any, turn_failure:
     if not args.json:
         line = format_cost_line(state.status, state.cost_usd, state.input_tokens, state.output_tokens, seconds)
         writer.final(line, ok=not failed)
-    if state.status == "error":
+    if turn_failure is None and state.status == "error":
         _error(f"session failed: {state.error or 'unknown reason'}")
         return EXIT_FAILED
     if turn_failure is not None:

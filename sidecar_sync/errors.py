@@ -15,6 +15,7 @@ __all__ = [
     "SidecarError",
     "InvalidOptionError",
     "ExtraEnvRejectedError",
+    "PromptTooLargeError",
     "SessionExistsError",
     "SessionNotFoundError",
     "SessionNotActiveError",
@@ -42,7 +43,7 @@ class InvalidOptionError(SidecarError, ValueError):
 
 
 class ExtraEnvRejectedError(InvalidOptionError):
-    """``extra_env`` holds keys a runner must not get (DESIGN §5); nothing was spawned.
+    """``extra_env`` holds keys a runner must not get (see :mod:`sidecar_sync.env`); nothing was spawned.
 
     Attributes:
         rejected: each refused key (``repr`` for a non-str key) -> why it was refused.
@@ -52,6 +53,10 @@ class ExtraEnvRejectedError(InvalidOptionError):
         detail = "; ".join(f"{key!r}: {reason}" for key, reason in rejected.items())
         super().__init__(f"extra_env rejected ({len(rejected)} key(s)): {detail}")
         self.rejected = dict(rejected)
+
+
+class PromptTooLargeError(InvalidOptionError):
+    """A prompt is larger than the manager's ``max_prompt_size`` (or than a runner accepts); nothing was sent."""
 
 
 class SessionExistsError(SidecarError, ValueError):

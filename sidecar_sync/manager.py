@@ -1,89 +1,59 @@
-"""``SidecarManager``: the thread-safe registry of sessions and its public API.
+"""``SidecarManager``: the public API over the session registry.
 
-The manager validates everything a caller hands it (DESIGN §5) before anything is
-spawned, starts runners through the provider registry, keeps ``session id ->
-Session`` under one lock, and owns the timers (stop escalation, delayed cleanup)
-and the teardown. It never holds its lock while calling user code or blocking on
-a process: callbacks may call any manager method, including stopping or removing
-their own session.
+The manager checks everything a caller hands it before anything is spawned, starts
+runners through the provider registry, and keeps its sessions in a
+:class:`~sidecar_sync.registry.SessionRegistry`. It never holds a lock while calling
+user code or blocking on a process, so callbacks may call any manager method,
+including stopping or removing their own session.
 
-Teardown is layered: ``remove_session`` kills one runner; ``shutdown`` (and leaving
-a ``with`` block) stops every runner along the stop ladder, cancels the timers and
-joins every thread the manager started; a ``weakref.finalize`` kills whatever
-process groups are still alive if a manager is dropped or the interpreter exits
-without a shutdown.
+Teardown is layered: ``remove_session`` kills one runner; ``shutdown`` (and leaving a
+``with`` block) stops every runner along the stop ladder within one deadline, closes
+iterators, cancels the timers and joins every thread the manager started; a
+``weakref.finalize`` kills whatever runner groups are still alive if a manager is
+dropped or the interpreter exits without a shutdown. A manager belongs to the
+process that created it: in a forked child it refuses to act on the parent's runners.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 import weakref
-from typing import Any, Mapping, Sequence
-
-import orjson
+from typing import Any, Literal, Mapping, Sequence
 
 from . import protocol
-from .env import build_runner_env, check_directory, validate_extra_env
-from .errors import (
-    InvalidOptionError,
-    SessionExistsError,
-    SessionNotFoundError,
-    SidecarError,
-    UnknownProviderError,
-)
-from .framer import MAX_LINE_SIZE, MAX_PENDING
+from ._interrupts import deferred_interrupts
 from .adapters import adapter_names, new_stream_adapter
+from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
+from .env import build_runner_env, check_directory, validate_extra_env
+from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
+from .framer import MAX_LINE_SIZE, MAX_PENDING
 from .messages import StreamAdapter
-from .process import RunnerProcess, spawn
+from .process import spawn
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
-from .session import (
-    JOIN_TIMEOUT,
-    MessageCallback,
-    MessageIterator,
-    Session,
-    SessionState,
-    StatusCallback,
-    validate_timeout,
+from .registry import SessionRegistry, kill_leftovers
+from .session import Session
+from .state import SessionState
+from .validation import (
+    check_callable,
+    check_json_object,
+    check_optional_text,
+    check_positive_int,
+    check_seconds,
+    check_str_list,
+    check_text,
+    check_timeout,
 )
-from .timers import TimerSet
 
 __all__ = ["SidecarManager"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds a prompt write may wait for the runner to read its stdin.
-WRITE_TIMEOUT = 10.0
-
-
-class _ProcessTable:
-    """Live runner processes by pid, shared with the last-resort finalizer (no ref to the manager)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.processes: dict[int, RunnerProcess] = {}
-
-    def add(self, process: RunnerProcess) -> None:
-        with self.lock:
-            self.processes[process.pid] = process
-
-    def discard(self, process: RunnerProcess) -> None:
-        with self.lock:
-            if self.processes.get(process.pid) is process:
-                del self.processes[process.pid]
-
-
-def _kill_leftovers(table: _ProcessTable) -> None:
-    """Last resort (manager garbage-collected or interpreter exiting): SIGKILL every group."""
-    with table.lock:
-        processes = list(table.processes.values())
-    for process in processes:
-        if process.signal_group(signal.SIGKILL):
-            log.warning("killed runner process group %d left running by an unclosed SidecarManager", process.pid)
+#: The longest line a built-in runner accepts on its stdin (a query carries the prompt).
+MAX_COMMAND_LINE = 64 * 2**20
 
 
 def _session_thread() -> Session | None:
@@ -97,19 +67,26 @@ class SidecarManager:
     Args:
         python: the interpreter built-in runners are started with.
         stop_grace: seconds between the ``stop`` command and SIGTERM to the runner's
-            process group; also how long stdout may stay open after the runner exits
-            (a child holding it) before the group is killed.
-        cleanup_grace: seconds a done/error session stays listed before it is removed.
+            process group; also how long a runner's output may stay open after it
+            exited (a child holding it) before the rest of the group is killed.
+        cleanup_grace: seconds a finished session stays listed before it is removed.
         max_line_size: longest stdout line accepted (longer ones are dropped whole, counted).
         max_pending: most bytes buffered per session between reads.
-        claude_path: the Claude Code CLI to use (default: discovered as in the seed).
+        claude_path: the Claude Code CLI to use (default: discovered).
         codex_path: the Codex CLI to use (default: discovered).
-        kill_grace: seconds between SIGTERM and SIGKILL in the stop ladder. The full
-            timeline of ``stop_session``: ``stop`` at 0, SIGTERM at ``stop_grace``,
-            SIGKILL at ``stop_grace + kill_grace``, all to the whole process group.
+        kill_grace: seconds between SIGTERM and SIGKILL. The whole ladder of
+            ``stop_session``: ``stop`` at 0, SIGTERM at ``stop_grace``, SIGKILL at
+            ``stop_grace + kill_grace``, all to the runner's whole process group.
         message_backlog: most messages kept for the next iterator while a session has no
             consumer (callback or open iterator); the oldest are dropped beyond it.
         write_timeout: seconds a prompt write may wait for the runner to read its stdin.
+        start_timeout: seconds a runner has to say something the session understands
+            (a protocol line, or a provider event its adapter maps); a runner that does
+            not is stopped and the session ends ``error`` naming the command and its
+            stderr. ``None``: wait for ever.
+        max_buffered_bytes: most bytes of messages a session holds for a consumer: its
+            backlog, and each open iterator (which then pushes back on the runner).
+        max_prompt_size: longest prompt accepted, in UTF-8 bytes.
 
     Use it as a context manager (or call :meth:`shutdown`) so that no runner, thread or
     timer outlives it.
@@ -127,53 +104,39 @@ class SidecarManager:
         codex_path: str | None = None,
         kill_grace: float = 2.0,
         message_backlog: int = 10_000,
-        write_timeout: float = WRITE_TIMEOUT,
+        write_timeout: float = 10.0,
+        start_timeout: float | None = 30.0,
+        max_buffered_bytes: int = 64 * 2**20,
+        max_prompt_size: int = 16 * 2**20,
     ) -> None:
         try:
             python = os.fspath(python)
         except TypeError:
             raise InvalidOptionError(f"python must be a path (str or path-like), got {python!r}") from None
-        if not isinstance(python, str) or not python or "\0" in python:
-            raise InvalidOptionError(f"python must be a non-empty str path, got {python!r}")
-        for name, value in (
-            ("stop_grace", stop_grace),
-            ("cleanup_grace", cleanup_grace),
-            ("kill_grace", kill_grace),
-            ("write_timeout", write_timeout),
-        ):
-            validate_timeout(value, name)
-            if value is None:
-                raise InvalidOptionError(f"{name} must be a number of seconds, got None")
-        for name, value in (("max_line_size", max_line_size), ("max_pending", max_pending)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidOptionError(f"{name} must be a positive int, got {value!r}")
+        check_text("python", python, empty_ok=False)
+        self._stop_grace = check_seconds(stop_grace, "stop_grace")
+        self._kill_grace = check_seconds(kill_grace, "kill_grace")
+        self._write_timeout = check_seconds(write_timeout, "write_timeout")
+        self._start_timeout = None if start_timeout is None else check_seconds(start_timeout, "start_timeout")
+        cleanup = check_seconds(cleanup_grace, "cleanup_grace")
+        self._max_line_size = check_positive_int("max_line_size", max_line_size)
+        self._max_pending = check_positive_int("max_pending", max_pending)
         if max_line_size > max_pending:
-            raise InvalidOptionError(
-                f"max_line_size ({max_line_size}) must not exceed max_pending ({max_pending})"
-            )
-        if isinstance(message_backlog, bool) or not isinstance(message_backlog, int) or message_backlog < 0:
-            raise InvalidOptionError(f"message_backlog must be an int >= 0, got {message_backlog!r}")
+            raise InvalidOptionError(f"max_line_size ({max_line_size}) must not exceed max_pending ({max_pending})")
+        self._backlog = check_positive_int("message_backlog", message_backlog, minimum=0)
+        self._max_buffered = check_positive_int("max_buffered_bytes", max_buffered_bytes)
+        self._max_prompt = check_positive_int("max_prompt_size", max_prompt_size)
+        for name, path in (("claude_path", claude_path), ("codex_path", codex_path)):
+            if path is not None:
+                check_text(name, os.fspath(path), empty_ok=False)
         self._settings = LaunchSettings(python=python, claude_path=claude_path, codex_path=codex_path)
-        self._stop_grace = float(stop_grace)
-        self._kill_grace = float(kill_grace)
-        self._cleanup_grace = float(cleanup_grace)
-        self._max_line_size = max_line_size
-        self._max_pending = max_pending
-        self._backlog = message_backlog
-        self._write_timeout = float(write_timeout)
-
-        # _lock guards the registries below; never held while calling user code,
-        # spawning, writing to a runner or joining a thread.
-        self._lock = threading.Lock()
+        self._owner_pid = os.getpid()
+        self._providers_lock = threading.Lock()
         self._providers: dict[str, Provider] = dict(BUILTIN_PROVIDERS)
-        self._sessions: dict[str, Session] = {}
-        self._starting: set[str] = set()
-        self._cleanup: dict[str, tuple[threading.Timer, Session]] = {}
-        self._retired: list[Session] = []  # removed sessions whose threads may still run
-        self._closed = False
-        self._timers = TimerSet()
-        self._processes = _ProcessTable()
-        self._finalizer = weakref.finalize(self, _kill_leftovers, self._processes)
+        self._registry = SessionRegistry(cleanup)
+        self._shutdown_lock = threading.Lock()
+        self._shutdown_done = threading.Event()
+        self._finalizer = weakref.finalize(self, kill_leftovers, self._registry.processes)
 
     # -- providers ------------------------------------------------------------------------
 
@@ -184,8 +147,8 @@ class SidecarManager:
             name: the provider name to use in :meth:`start_session`
                 (letters, digits, ``_.-``; at most 64 characters).
             command: the argv to spawn (a list; never run through a shell). The
-                runner must speak the protocol of DESIGN §2 on stdio, or print bare
-                provider events.
+                runner speaks the runner protocol on stdio, or prints bare provider
+                events (see ``runners/README.md``).
             adapter: the name of a built-in adapter (``"claude"``, ``"codex"``,
                 ``"ollama"``, ``"auto"``) or a callable ``(event: dict) ->
                 list[AgentMessage]``.
@@ -194,14 +157,16 @@ class SidecarManager:
             InvalidOptionError: a bad name, command or adapter.
         """
         provider = custom_provider(name, command, adapter)
+        for arg in provider.command or ():
+            check_text("command argument", arg)
         _stream_adapter(provider.adapter)  # fail now, not at the first session
-        with self._lock:
+        with self._providers_lock:
             self._providers[name] = provider
 
     @property
     def providers(self) -> list[str]:
         """The names of the registered providers."""
-        with self._lock:
+        with self._providers_lock:
             return sorted(self._providers)
 
     # -- sessions -------------------------------------------------------------------------
@@ -228,20 +193,24 @@ class SidecarManager:
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
-        Everything is validated before anything is spawned. The callbacks given here
-        are attached before the runner starts, so they see every message.
+        Everything is checked before anything is spawned, and a failure leaves nothing
+        registered and nothing running. The callbacks given here are attached before
+        the runner starts, so they see every message.
 
         Args:
             session_id: a new, unique id.
             provider: a registered provider name (see :attr:`providers`).
-            prompt: the first prompt.
+            prompt: the first prompt (at most ``max_prompt_size`` UTF-8 bytes).
             cwd: the runner's working directory (must exist).
             model, system_prompt, max_turns, permission_mode, worktree_name,
                 resume_session_id, additional_directories: sent to the runner in the
                 first query (``permission_mode`` defaults to ``bypassPermissions``).
             claude_config_dir: an existing directory, exported as ``CLAUDE_CONFIG_DIR``.
-            extra_env: extra environment for the runner; validated (DESIGN §5).
-            provider_config: provider settings sent as ``providerConfig``.
+            extra_env: extra environment for the runner; checked, never trusted (see
+                :mod:`sidecar_sync.env`).
+            provider_config: provider settings sent as ``providerConfig``. It is trusted
+                configuration (it can name programs the agent runs): never fill it
+                from untrusted input. A built-in provider refuses keys it does not know.
             on_message: ``on_message(session_id, messages)`` for every batch.
             on_status: ``on_status(session_id, status, error)`` on every status change.
 
@@ -255,133 +224,144 @@ class SidecarManager:
             RunnerNotFoundError: the interpreter, runner module or program is missing.
             RunnerStartError: the runner could not be spawned.
             ExtraEnvRejectedError: ``extra_env`` holds refused keys.
+            PromptTooLargeError: the prompt is over ``max_prompt_size``.
             InvalidOptionError: any other bad argument.
-            SidecarError: the manager was shut down.
+            SidecarError: the manager was shut down, or belongs to another process.
         """
-        if not isinstance(session_id, str) or not session_id:
-            raise InvalidOptionError(f"session_id must be a non-empty str, got {session_id!r}")
-        if not isinstance(prompt, str):
-            raise InvalidOptionError(f"prompt must be a str, got {type(prompt).__name__}")
-        if not isinstance(provider, str):
-            raise InvalidOptionError(f"provider must be a str, got {type(provider).__name__}")
-        for name, value in (
-            ("model", model),
-            ("system_prompt", system_prompt),
-            ("permission_mode", permission_mode),
-            ("worktree_name", worktree_name),
-            ("resume_session_id", resume_session_id),
-        ):
-            if value is not None and not isinstance(value, str):
-                raise InvalidOptionError(f"{name} must be a str or None, got {type(value).__name__}")
-        if max_turns is not None and (isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1):
-            raise InvalidOptionError(f"max_turns must be a positive int or None, got {max_turns!r}")
-        directories = _check_str_list("additional_directories", additional_directories)
-        config = _check_provider_config(provider_config)
-        for name, callback in (("on_message", on_message), ("on_status", on_status)):
-            if callback is not None and not callable(callback):
-                raise InvalidOptionError(f"{name} must be callable, got {callback!r}")
+        self._check_owner()
+        check_text("session_id", session_id, empty_ok=False)
+        check_text("provider", provider)
+        self._check_prompt(prompt)
+        for name, value in (("model", model), ("system_prompt", system_prompt), ("permission_mode", permission_mode),
+                            ("worktree_name", worktree_name), ("resume_session_id", resume_session_id)):  # fmt: skip
+            check_optional_text(name, value)
+        if max_turns is not None:
+            check_positive_int("max_turns", max_turns)
+        directories = check_str_list("additional_directories", additional_directories)
+        config = check_json_object("provider_config", provider_config)
+        check_callable("on_message", on_message)
+        check_callable("on_status", on_status)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
         clean_env = validate_extra_env(extra_env)
-
-        with self._lock:
-            self._check_open()
+        with self._providers_lock:
             entry = self._providers.get(provider)
-            if entry is None:
-                raise UnknownProviderError(provider, list(self._providers))
-            if session_id in self._sessions or session_id in self._starting:
-                raise SessionExistsError(session_id)
-            self._starting.add(session_id)
-        process = None
-        try:
-            launch = entry.launch(self._settings, config)
-            adapter = _stream_adapter(launch.adapter)
-            options = {
-                "cwd": run_cwd,
-                "model": model,
-                "system_prompt": system_prompt,
-                "max_turns": max_turns,
-                "permission_mode": permission_mode,
-                "claude_config_dir": config_dir,
-                "extra_env": clean_env,
-                "additional_directories": directories,
-                "worktree_name": worktree_name,
-                "resume_session_id": resume_session_id,
-                "provider_config": config,
-            }
-            first_query = protocol.query_command(session_id, prompt, options)
-            env = build_runner_env(clean_env, config_dir)
-            process = spawn(launch.argv, env, run_cwd)
-            self._processes.add(process)
-            log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
-            session = Session(  # on failure it kills and reaps the runner itself
-                session_id=session_id,
-                provider=provider,
-                process=process,
-                adapter=adapter,
-                timers=self._timers,
-                on_final=_weak_method(self, "_session_finished"),
-                message_callbacks=(on_message,) if on_message is not None else (),
-                status_callbacks=(on_status,) if on_status is not None else (),
-                max_line_size=self._max_line_size,
-                max_pending=self._max_pending,
-                stop_grace=self._stop_grace,
-                kill_grace=self._kill_grace,
-                backlog=self._backlog,
-            )
-        except BaseException:
-            if process is not None:
-                self._processes.discard(process)
-            with self._lock:
-                self._starting.discard(session_id)
-            raise
-        with self._lock:
-            self._starting.discard(session_id)
-            closed = self._closed
-            if not closed:
-                self._sessions[session_id] = session
-                if session.finished:
-                    self._arm_cleanup(session)
-        if closed:  # shut down while we were spawning
-            session.detach()
-            session.kill()
-            session.join()
-            raise SidecarError("the manager was shut down while the session was starting")
-        session.send_first_query(first_query, self._write_timeout)
+            known = list(self._providers)
+        if entry is None:
+            raise UnknownProviderError(provider, known)
+        entry.check_config(config)
+        launch = entry.launch(self._settings, config)
+        adapter = _stream_adapter(launch.adapter)
+        options = {
+            "cwd": run_cwd,
+            "model": model,
+            "system_prompt": system_prompt,
+            "max_turns": max_turns,
+            "permission_mode": permission_mode,
+            "claude_config_dir": config_dir,
+            "extra_env": clean_env,
+            "additional_directories": directories,
+            "worktree_name": worktree_name,
+            "resume_session_id": resume_session_id,
+            "provider_config": config,
+        }
+        first_line = protocol.encode(protocol.query_command(session_id, prompt, options))
+        if len(first_line) > MAX_COMMAND_LINE:
+            raise PromptTooLargeError(f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}")
+        env = build_runner_env(clean_env, config_dir)
+        consumers = Consumers(
+            session_id,
+            message_callbacks=(on_message,) if on_message is not None else (),
+            status_callbacks=(on_status,) if on_status is not None else (),
+            backlog_messages=self._backlog,
+            max_buffered_bytes=self._max_buffered,
+        )
+        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers)
+        session.send_first_query(first_line, self._write_timeout)
         return session.snapshot()
+
+    def _spawn(
+        self,
+        session_id: str,
+        provider: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        adapter: StreamAdapter,
+        consumers: Consumers,
+    ) -> Session:
+        """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
+        registry = self._registry
+        with deferred_interrupts():
+            registry.reserve(session_id)
+            process = session = None
+            try:
+                process = spawn(argv, env, cwd)
+                registry.processes.add(process)
+                log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
+                session = Session(  # on failure it kills and reaps the runner itself
+                    session_id=session_id,
+                    provider=provider,
+                    process=process,
+                    adapter=adapter,
+                    on_final=_weak_method(self, "_session_finished"),
+                    consumers=consumers,
+                    max_line_size=self._max_line_size,
+                    max_pending=self._max_pending,
+                    stop_grace=self._stop_grace,
+                    kill_grace=self._kill_grace,
+                    start_timeout=self._start_timeout,
+                )
+                registered = registry.add(session)
+            except BaseException:
+                registry.release(session_id)
+                if process is not None and session is None:
+                    registry.processes.discard(process)
+                raise
+        if not registered:  # shut down while we were spawning
+            session.detach(0.0)
+            session.kill()
+            session.join(self._stop_grace + self._kill_grace + 1.0)
+            raise SidecarError("the manager was shut down while the session was starting")
+        return session
 
     def stop_session(self, session_id: str) -> None:
         """Ask a session's runner to stop; escalate if it does not.
 
         Sends ``stop``; after ``stop_grace`` seconds SIGTERM goes to the runner's
         process group, ``kill_grace`` seconds later SIGKILL. Returns at once; use
-        :meth:`wait` to block until the session is done. Stopping a finished or
-        stopping session does nothing.
+        :meth:`wait` to block until the session is final (once a stop was requested,
+        ``wait`` returns only then). Stopping a final or stopping session does nothing.
 
         Raises:
             SessionNotFoundError: no such session.
         """
-        self._get(session_id).request_stop()
+        self._check_owner()
+        with deferred_interrupts():
+            self._registry.get(session_id).request_stop()
 
     def write_prompt(self, session_id: str, prompt: str) -> None:
         """Send a follow-up prompt; the session becomes ``running`` again.
 
+        Allowed while the session is ``idle`` or in ``error`` after a failed turn (its
+        runner still lives).
+
         Raises:
             SessionNotFoundError: no such session.
-            SessionNotActiveError: the session is done, failed or being stopped.
+            SessionNotActiveError: the session is final or being stopped.
             RunnerGoneError: the runner closed its stdin or exited.
             WaitTimeoutError: the runner did not read its stdin within ``write_timeout``.
-            InvalidOptionError: ``prompt`` is not a str.
+            PromptTooLargeError: the prompt is over ``max_prompt_size``.
+            InvalidOptionError: ``prompt`` is not valid text.
         """
-        if not isinstance(prompt, str):
-            raise InvalidOptionError(f"prompt must be a str, got {type(prompt).__name__}")
-        self._get(session_id).write_prompt(prompt, self._write_timeout)
+        self._check_owner()
+        self._check_prompt(prompt)
+        session = self._registry.get(session_id)
+        session.write_prompt(protocol.encode(protocol.query_command(session_id, prompt)), self._write_timeout)
 
     def list_sessions(self) -> list[SessionState]:
         """Snapshots of every registered session."""
-        with self._lock:
-            sessions = list(self._sessions.values())
-        return [session.snapshot() for session in sessions]
+        return [session.snapshot() for session in self._registry.sessions()]
 
     def get_session(self, session_id: str) -> SessionState:
         """A snapshot of one session.
@@ -389,7 +369,7 @@ class SidecarManager:
         Raises:
             SessionNotFoundError: no such session.
         """
-        return self._get(session_id).snapshot()
+        return self._registry.get(session_id).snapshot()
 
     def on_message(self, session_id: str, callback: MessageCallback) -> None:
         """Call ``callback(session_id, messages)`` for every later batch of the session's messages.
@@ -400,7 +380,7 @@ class SidecarManager:
         """
         if not callable(callback):
             raise InvalidOptionError(f"callback must be callable, got {callback!r}")
-        self._get(session_id).add_message_callback(callback)
+        self._registry.get(session_id).consumers.add_message_callback(callback)
 
     def on_status(self, session_id: str, callback: StatusCallback) -> None:
         """Call ``callback(session_id, status, error)`` on every later status change.
@@ -411,55 +391,61 @@ class SidecarManager:
         """
         if not callable(callback):
             raise InvalidOptionError(f"callback must be callable, got {callback!r}")
-        self._get(session_id).add_status_callback(callback)
+        self._registry.get(session_id).consumers.add_status_callback(callback)
 
     def remove_session(self, session_id: str) -> None:
         """Forget a session now: cancel its cleanup timer, kill a live runner.
 
-        No callback of the session runs after this returns, and its iterators end.
-        Called from outside any session callback, it also waits (bounded) for the
-        session's threads; from inside a callback it does not wait, so a callback
-        may remove its own session.
+        Its iterators end, and no callback of the session starts after this returns;
+        one that is running right now is waited for (at most ``kill_grace + 1``
+        seconds, then a warning is logged). Called from one of the session's own
+        callbacks it does not wait, so a callback may remove its own session.
 
         Raises:
             SessionNotFoundError: no such session.
         """
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-            if session is None:
-                raise SessionNotFoundError(session_id)
-            timer, _ = self._cleanup.pop(session_id, (None, None))
-            self._retired.append(session)
-        self._timers.cancel(timer)
-        session.detach()
-        if not session.finished:
-            log.info("session %r: removed while running; killing its runner", session_id)
-            session.kill()
+        self._check_owner()
+        with deferred_interrupts():
+            session = self._registry.pop(session_id)
+            own = _session_thread() is session
+            if not session.finished:
+                log.info("session %r: removed while running; killing its runner", session_id)
+                session.kill()
+        budget = self._kill_grace + 1.0
+        deadline = time.monotonic() + budget
+        if not session.detach(0.0 if own else budget):
+            log.warning("session %r: a callback was still running %g s after removal", session_id, budget)
         if _session_thread() is None:
-            stuck = session.join()
+            stuck = session.join(max(0.0, deadline - time.monotonic()))
             if stuck:
                 log.warning("session %r: threads still running after removal: %s", session_id, stuck)
-        with self._lock:
-            self._retired = [s for s in self._retired if any(t.is_alive() for t in s.threads)]
+        self._registry.forget_retired()
 
-    def wait(self, session_id: str, timeout: float | None = None) -> SessionState:
-        """Block until the session's current turn is over.
+    def wait(
+        self, session_id: str, timeout: float | None = None, *, until: Literal["turn", "final"] = "turn"
+    ) -> SessionState:
+        """Block until the session's current turn is over, or until it is final.
 
-        Returns as soon as the status is ``idle`` (every prompt sent so far was
-        answered), ``done`` or ``error``, with a snapshot taken then. Returns at once
-        if it already is.
+        With ``until="turn"`` (the default) it returns as soon as the status is
+        ``idle`` (every prompt sent so far was answered), ``error`` (the last turn
+        failed) or final — except that once a stop was requested it returns only at
+        the final status. With ``until="final"`` it always waits for ``done``/``error``
+        as a final status. Returns at once if already there, with a snapshot.
 
         Args:
             timeout: seconds to wait at most; ``None`` waits for ever.
+            until: ``"turn"`` or ``"final"``.
 
         Raises:
             SessionNotFoundError: no such session.
-            WaitTimeoutError: (a ``TimeoutError``) the turn was not over in time.
-            InvalidOptionError: a negative timeout.
+            WaitTimeoutError: (a ``TimeoutError``) not there in time.
+            InvalidOptionError: a negative timeout or an unknown ``until``.
             SidecarError: called from the session's own callback (it would deadlock).
         """
-        timeout = validate_timeout(timeout)
-        return self._get(session_id).wait_turn(timeout)
+        timeout = check_timeout(timeout)
+        if until not in ("turn", "final"):
+            raise InvalidOptionError(f"until must be 'turn' or 'final', got {until!r}")
+        return self._registry.get(session_id).wait(timeout, until)
 
     def iter_messages(self, session_id: str, timeout: float | None = None) -> MessageIterator:
         """Iterate over the session's messages until its current turn is over.
@@ -467,10 +453,10 @@ class SidecarManager:
         The iterator starts with the session's *backlog* — messages delivered while
         the session had no consumer (no callback, no open iterator), so
         ``start_session(...)`` then ``iter_messages(...)`` misses nothing — and goes
-        on with every message delivered from the moment of the call. It ends when
-        the turn is over (as :meth:`wait`: idle, done or error), right after the last
-        message before that. Called while the turn is already over, it yields the
-        backlog and ends.
+        on with every message delivered from the moment of the call. It ends when the
+        turn is over (as :meth:`wait`: idle, error or final; once a stop was requested,
+        at the final status), right after the last message before that. Called while
+        the turn is already over, it yields the backlog and ends.
 
         Args:
             timeout: the longest wait for each next message (an inactivity timeout,
@@ -478,64 +464,93 @@ class SidecarManager:
 
         Returns:
             A :class:`MessageIterator`; close it (or leave the loop) to unsubscribe.
-            A slow iterator slows its session down rather than buffering without bound.
+            An iterator that is not read pushes back: once it holds
+            ``max_buffered_bytes`` the session stops reading its runner until it is
+            read (nothing is lost).
 
         Raises:
             SessionNotFoundError: no such session.
             WaitTimeoutError: (from ``next()``) no message within ``timeout``.
             InvalidOptionError: a negative timeout.
         """
-        timeout = validate_timeout(timeout)
-        return self._get(session_id).subscribe(timeout)
+        timeout = check_timeout(timeout)
+        return self._registry.get(session_id).subscribe(timeout)
 
     # -- teardown -------------------------------------------------------------------------
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Stop every session and release everything the manager started.
+        """Stop every session and release everything the manager started. Never raises.
 
-        Every live runner gets ``stop``; the stop ladder (SIGTERM after
-        ``stop_grace``, SIGKILL after ``kill_grace`` more) ends the stubborn ones;
-        then all timers are cancelled and every session thread and timer thread is
-        joined. Idempotent. Sessions stay listed (as done/error) afterwards.
-        Called from a session callback, it cannot join the thread it runs on; that
-        thread ends by itself once the callback returns.
+        Every live runner gets ``stop`` and its stop ladder (SIGTERM after
+        ``stop_grace``, SIGKILL ``kill_grace`` later); open iterators end at once.
+        One deadline bounds the whole call, however many sessions there are and
+        however stuck their callbacks: by default ``stop_grace + kill_grace + 1``
+        seconds. A session whose stdout thread is still inside a callback by then is
+        given its final status without it (and delivers nothing more). Then the
+        timers are cancelled and every thread is joined within what is left.
+        Idempotent and safe from several threads at once (later calls wait for the
+        first). Called from a session callback it only starts the stops and returns:
+        it cannot wait for threads that may be waiting for it.
 
         Args:
-            timeout: the most seconds to wait for runners to stop politely before
-                SIGKILL; default ``stop_grace + kill_grace``.
+            timeout: the whole call's deadline in seconds (default above).
         """
-        timeout = validate_timeout(timeout)
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            sessions = list(self._sessions.values()) + self._retired
-            cleanup = [timer for timer, _ in self._cleanup.values()]
-            self._cleanup.clear()
-        for timer in cleanup:
-            self._timers.cancel(timer)
-        if first:
-            log.debug("shutting down %d sessions", len(sessions))
-        live = [s for s in sessions if not s.finished]
-        for session in live:
-            session.request_stop()
-        budget = self._stop_grace + self._kill_grace if timeout is None else timeout
+        try:
+            self._shutdown(timeout)
+        except Exception:  # pragma: no cover - shutdown must never raise
+            log.exception("shutdown failed")
+
+    def _shutdown(self, timeout: float | None) -> None:
+        budget = self._stop_grace + self._kill_grace + 1.0
+        if timeout is not None:
+            try:
+                budget = check_seconds(timeout, "timeout")
+            except InvalidOptionError:
+                log.warning("shutdown: ignoring timeout=%r (not a number of seconds >= 0)", timeout)
         deadline = time.monotonic() + budget
-        current = _session_thread()
+        if os.getpid() != self._owner_pid:  # a forked child: the runners are the parent's
+            self._registry.close()
+            self._finalizer.detach()
+            return
+        with deferred_interrupts():
+            _, sessions = self._registry.close()
+            live = [s for s in sessions if not s.finished]
+            for session in live:
+                session.request_stop()
+            for session in sessions:
+                session.consumers.close_iterators()
+        if _session_thread() is not None:
+            log.debug("shutdown from a session callback: %d sessions are stopping", len(live))
+            return
+        if not self._shutdown_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return  # another thread is shutting down and took the whole budget
+        try:
+            if not self._shutdown_done.is_set():
+                self._finish_shutdown(sessions, live, deadline)
+                self._shutdown_done.set()
+        finally:
+            self._shutdown_lock.release()
+
+    def _finish_shutdown(self, sessions: list[Session], live: list[Session], deadline: float) -> None:
+        log.debug("shutting down %d sessions", len(sessions))
         for session in live:
-            if session is not current:
-                session.wait_final(max(0.0, deadline - time.monotonic()))
-        for session in live:
+            session.wait_final(max(0.0, deadline - 1.0 - time.monotonic()))
+        late = [s for s in live if not s.finished]
+        for session in late:
+            session.kill()
+        for session in late:
+            session.wait_final(max(0.0, deadline - 0.5 - time.monotonic()))
+        for session in late:
             if not session.finished:
-                session.kill()
-        stuck_timers = self._timers.close()
-        stuck = [t for session in sessions for t in session.join(JOIN_TIMEOUT)]
+                session.force_final("its stdout thread did not finish within the shutdown deadline")
+        stuck_timers = self._registry.timers.close(max(0.0, deadline - time.monotonic()))
+        stuck = [t for s in sessions for t in s.join(max(0.0, deadline - time.monotonic()))]
         if stuck or stuck_timers:
-            log.warning("shutdown: threads still running after their join timeout: %s", stuck + stuck_timers)
-        with self._processes.lock:
-            self._processes.processes.clear()
-        with self._lock:
-            self._retired = []
-        self._finalizer.detach()
+            log.warning("shutdown: threads still running at its deadline: %s", stuck + stuck_timers)
+        else:
+            self._registry.processes.clear()
+            self._finalizer.detach()
+        self._registry.forget_retired()
 
     def __enter__(self) -> SidecarManager:
         return self
@@ -545,46 +560,24 @@ class SidecarManager:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SidecarError("the manager is shut down; create a new SidecarManager")
+    def _check_owner(self) -> None:
+        if os.getpid() != self._owner_pid:
+            raise SidecarError(
+                f"this SidecarManager belongs to process {self._owner_pid}; a forked child cannot use it "
+                "(create a new manager in the child)"
+            )
 
-    def _get(self, session_id: str) -> Session:
-        with self._lock:
-            session = self._sessions.get(session_id)
-        if session is None:
-            raise SessionNotFoundError(session_id)
-        return session
+    def _check_prompt(self, prompt: Any) -> None:
+        check_text("prompt", prompt, nul_ok=True)
+        size = len(prompt.encode("utf-8"))
+        if size > self._max_prompt:
+            raise PromptTooLargeError(
+                f"the prompt is {size} bytes (UTF-8); this manager takes at most max_prompt_size={self._max_prompt}"
+            )
 
     def _session_finished(self, session: Session) -> None:
-        """Called on the session's stdout thread once it is done/error."""
-        self._processes.discard(session.process)
-        with self._lock:
-            if self._sessions.get(session.session_id) is session:
-                self._arm_cleanup(session)
-
-    def _arm_cleanup(self, session: Session) -> None:
-        """Schedule the session's removal after ``cleanup_grace``. Call with ``_lock`` held."""
-        if self._closed:
-            return
-        old, _ = self._cleanup.pop(session.session_id, (None, None))
-        self._timers.cancel(old)
-        timer = self._timers.start(
-            f"sidecar-cleanup-{session.session_id}", self._cleanup_grace, self._expire, session
-        )
-        if timer is not None:
-            self._cleanup[session.session_id] = (timer, session)
-
-    def _expire(self, session: Session) -> None:
-        """Cleanup timer: drop the session if it is still the registered one and finished."""
-        with self._lock:
-            entry = self._cleanup.get(session.session_id)
-            if entry is None or entry[1] is not session:
-                return
-            del self._cleanup[session.session_id]
-            if self._sessions.get(session.session_id) is session and session.finished:
-                del self._sessions[session.session_id]
-                log.debug("session %r: removed after its cleanup grace", session.session_id)
+        """Called on the session's stdout thread once it is final."""
+        self._registry.finished(session)
 
 
 def _weak_method(obj: object, name: str) -> Any:
@@ -607,26 +600,3 @@ def _stream_adapter(spec: AdapterSpec) -> StreamAdapter:
         raise InvalidOptionError(
             f"unknown adapter {spec!r}; registered adapters: {', '.join(adapter_names())}"
         ) from exc
-
-
-def _check_str_list(name: str, value: Sequence[str] | None) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidOptionError(f"{name} must be a list of str, got {type(value).__name__}")
-    for item in value:
-        if not isinstance(item, str) or "\0" in item:
-            raise InvalidOptionError(f"{name} must hold str without NUL bytes, got {item!r}")
-    return list(value)
-
-
-def _check_provider_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if config is None:
-        return None
-    if not isinstance(config, Mapping):
-        raise InvalidOptionError(f"provider_config must be a mapping, got {type(config).__name__}")
-    try:
-        orjson.dumps(config)
-    except TypeError as exc:
-        raise InvalidOptionError(f"provider_config must be JSON-serialisable with str keys: {exc}") from None
-    return dict(config)

@@ -6,8 +6,10 @@ clocks (the adapter stamps messages). Whoever owns the bytes feeds them in with
 :meth:`Pipeline.receive_data` and :meth:`Pipeline.receive_eof`, and gets back, in
 stream order:
 
-* ``list[AgentMessage]`` — a batch of messages: adapted provider events, and
-  ``error`` messages for the runner's complaints and failed turns;
+* ``(list[AgentMessage], nbytes)`` — a batch of messages (adapted provider events,
+  and ``error`` messages for the runner's complaints and failed turns) and the bytes
+  of input it was made from (what holding it costs, roughly: consumers bound their
+  buffers with it);
 * :class:`TurnSignal` — a turn started, ended, or failed (runner protocol lines).
 
 Every step of the stdout path lives here, once:
@@ -62,6 +64,7 @@ __all__ = [
     "STOPPED",
     "FAILED",
     "TurnSignal",
+    "Batch",
     "Output",
     "PipelineStats",
     "Pipeline",
@@ -88,8 +91,10 @@ class TurnSignal(NamedTuple):
     """For :data:`FAILED`: why the turn failed."""
 
 
-#: One unit of pipeline output.
-Output = Union[list[AgentMessage], TurnSignal]
+#: A batch of messages and the bytes of input it was made from.
+Batch = tuple[list[AgentMessage], int]
+#: One unit of pipeline output: a :data:`Batch` or a :class:`TurnSignal`.
+Output = Union[Batch, TurnSignal]
 
 
 class PipelineStats(NamedTuple):
@@ -148,6 +153,7 @@ class Pipeline:
         "_decoder",
         "_adapt",
         "_bytes",
+        "_unbilled",
         "_messages",
         "_control_lines",
         "_bad_envelopes",
@@ -171,6 +177,7 @@ class Pipeline:
         self._decoder = EventDecoder(max_line_size, max_pending, label=label)
         self._adapt = adapter.adapt_batch
         self._bytes = 0
+        self._unbilled = 0  # bytes received that no batch was charged with yet
         self._messages = 0
         self._control_lines = 0
         self._bad_envelopes = 0
@@ -193,13 +200,16 @@ class Pipeline:
         feed = self._decoder.feed
         process = self._process
         if size <= PIECE_SIZE:
+            self._unbilled += size
             events = feed(data)
             if events:
                 yield from process(events)
             return
         source = data if type(data) is bytes else memoryview(data)
         for start in range(0, size, PIECE_SIZE):
-            events = feed(source[start : start + PIECE_SIZE])
+            piece = source[start : start + PIECE_SIZE]
+            self._unbilled += len(piece)
+            events = feed(piece)
             if events:
                 yield from process(events)
 
@@ -222,7 +232,8 @@ class Pipeline:
         if not messages:
             return []
         self._account(messages)
-        return [messages]
+        bill, self._unbilled = self._unbilled, 0
+        return [(messages, bill)]
 
     def _route(self, events: list[dict[str, Any]]) -> list[Output]:
         """:meth:`_process` line by line: control lines split the piece into runs of events."""
@@ -261,7 +272,7 @@ class Pipeline:
                 self._messages += 1
             self._turn_reported_error = False
             if messages:  # a turn boundary follows the messages before it
-                out.append(messages)
+                out.append((messages, self._bill()))
                 messages = []
             out.append(signal)
         if batch:
@@ -270,8 +281,13 @@ class Pipeline:
                 self._account(adapted)
                 messages += adapted
         if messages:
-            out.append(messages)
+            out.append((messages, self._bill()))
         return out
+
+    def _bill(self) -> int:
+        """The bytes to charge the next batch with: all received since the last one."""
+        bill, self._unbilled = self._unbilled, 0
+        return bill
 
     def _signal(self, kind: str, event: dict[str, Any]) -> TurnSignal:
         if kind == _AGENT_STARTED:

@@ -1,21 +1,25 @@
-"""Runner processes: spawn in their own process group, write, signal, watch, reap.
+"""Runner processes: spawn in their own process group, signal, watch for exit, reap.
 
-Mechanics only; the policy (when to stop, what a status means) lives in the session
-and the manager.
+Mechanics only; the policy (when to stop, what a status means) lives in
+:mod:`sidecar_sync.ladder` and :mod:`sidecar_sync.session`.
 
 * :func:`spawn` starts an argv (never a shell) with three pipes, ``start_new_session``
-  (so the runner and every child it starts share one process group that we can
-  signal as a whole), an explicit environment and ``close_fds``. The stdout pipe is
-  widened to :data:`PIPE_SIZE` where the kernel allows it: fewer, larger reads.
-* :class:`RunnerProcess` owns the child. :meth:`RunnerProcess.wait_exit` blocks until
-  the leader exits *without reaping it* (``waitid(WNOWAIT)``): while the zombie holds
-  its pid, the process group id cannot be reused, so signalling the group after the
-  leader's exit (to kill a grandchild that still holds stdout open) can never hit an
-  unrelated process. :meth:`RunnerProcess.reap` collects the status afterwards.
-  Every signal and the reap happen under one lock, so no signal is sent after reaping.
-* :class:`PipeWriter` writes whole NDJSON lines to the runner's stdin: one lock, so
-  lines from several threads never interleave; a non-blocking fd with a deadline,
-  so a runner that stops reading cannot hang the caller forever.
+  (so the runner and every child it starts share one process group that can be
+  signalled as a whole), an explicit environment and ``close_fds``. The stdout pipe
+  is widened to :data:`PIPE_SIZE` where the kernel allows it, and the parent's ends
+  of stdout and stderr are non-blocking: their readers wait in ``poll`` beside a
+  wake-up pipe, so they can be told to stop reading even while a process that
+  escaped the group holds the pipe open.
+* :class:`RunnerProcess` owns the child. Its exit is watched without reaping it: a
+  pidfd (Linux) becomes readable when the runner exits, and ``waitid(WNOWAIT)``
+  reads the exit status while the zombie keeps its pid, so signalling the group
+  after the leader's exit can never hit an unrelated process. The status is kept as
+  soon as it is seen, so a foreign ``waitpid(-1)`` reaper in the host cannot turn a
+  crash into exit code 0; if the host ignores SIGCHLD (the kernel reaps at once) the
+  status is lost and :attr:`RunnerProcess.status_lost` says so. Every signal and the
+  reap happen under one lock, so no signal is sent after reaping.
+* A process spawned before a ``fork()`` belongs to the parent: in the child,
+  signals and reaps do nothing.
 """
 
 from __future__ import annotations
@@ -28,18 +32,12 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Final, Mapping, Sequence
+from typing import IO, Final, Mapping, Sequence
 
 from ._proctree import descendants, kill_known
-from .errors import RunnerGoneError, RunnerNotFoundError, RunnerStartError, WaitTimeoutError
+from .errors import RunnerNotFoundError, RunnerStartError
 
-__all__ = [
-    "PIPE_SIZE",
-    "spawn",
-    "describe_exit",
-    "RunnerProcess",
-    "PipeWriter",
-]
+__all__ = ["PIPE_SIZE", "spawn", "describe_exit", "RunnerProcess"]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +48,10 @@ _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", None)
 _HAVE_WAITID: Final = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
 
 
-def describe_exit(returncode: int) -> str:
+def describe_exit(returncode: int | None) -> str:
     """A readable account of a return code: ``exited with code 3``, ``killed by SIGKILL (signal 9)``."""
+    if returncode is None:
+        return "exit status lost: another handler reaped the runner"
     if returncode >= 0:
         return f"exited with code {returncode}"
     try:
@@ -70,34 +70,57 @@ def _widen_pipe(fd: int) -> None:
         log.debug("could not widen pipe to %d bytes: %s", PIPE_SIZE, exc)
 
 
+def _open_pidfd(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError as exc:  # ENOSYS (old kernel), EPERM (sandbox): poll waitid instead
+        log.debug("pidfd_open(%d) failed: %s; watching the runner by polling", pid, exc)
+        return None
+    os.set_inheritable(fd, False)
+    return fd
+
+
 class RunnerProcess:
-    """One runner child process and its pipes (raw fds, no Python file objects).
+    """One runner child process and its pipes (raw fds; the Popen file objects own them).
 
     Attributes:
         pid: the runner's pid, also its process group id.
         argv: what was started.
         stdin_fd, stdout_fd, stderr_fd: the parent's ends of the three pipes.
-        exited: set once the leader has exited (see :meth:`wait_exit`).
-        returncode: ``None`` until :meth:`reap`; negative for a signal, as in subprocess.
+        returncode: ``None`` until reaped (and when the status was lost); negative
+            for a signal, as in :mod:`subprocess`.
+        status_lost: True if the exit status was reaped by someone else.
     """
 
     def __init__(self, popen: subprocess.Popen[bytes], argv: Sequence[str]) -> None:
         self._popen = popen
         self.pid: int = popen.pid
         self.argv = list(argv)
-        # We read and write the raw fds; the Popen file objects only own them (and
-        # close them in close_fds), so nothing else may close an fd under a reader.
+        self.owner_pid = os.getpid()
         assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
-        self._files = (popen.stdin, popen.stdout, popen.stderr)
+        self._files: dict[str, IO[bytes]] = {"stdin": popen.stdin, "stdout": popen.stdout, "stderr": popen.stderr}
         self.stdin_fd = popen.stdin.fileno()
         self.stdout_fd = popen.stdout.fileno()
         self.stderr_fd = popen.stderr.fileno()
         _widen_pipe(self.stdout_fd)
-        self.exited = threading.Event()
+        os.set_blocking(self.stdout_fd, False)
+        os.set_blocking(self.stderr_fd, False)
+        self.pidfd = _open_pidfd(self.pid)
         self.returncode: int | None = None
-        self._lock = threading.Lock()  # guards signalling vs. reaping, and the fds
+        self.status_lost = False
+        self._lock = threading.Lock()  # guards signalling vs. reaping, the status and the fds
+        self._seen_status: int | None = None  # the exit status, read without reaping
+        self._exited = False
         self._reaped = False
         self._tree: dict[int, int] = {}  # descendants seen at signalling time: pid -> start
+
+    @property
+    def foreign(self) -> bool:
+        """True in a forked child: this process belongs to the parent."""
+        return os.getpid() != self.owner_pid
 
     # -- signals -----------------------------------------------------------------
 
@@ -110,11 +133,12 @@ class RunnerProcess:
         every signal, and SIGKILL also goes to each remembered one still alive.
 
         Returns:
-            True if the signal was sent, False if the group is already gone or the
-            leader was reaped (after which its pid may belong to someone else).
+            True if the signal was sent; False if the group is already gone, the
+            leader was reaped (its pid may belong to someone else now), or this is
+            a forked child of the process that started the runner.
         """
         with self._lock:
-            if self._reaped:
+            if self._reaped or self.foreign:
                 return False
             if not self._has_exited_locked():
                 self._tree.update(descendants(self.pid))
@@ -137,69 +161,100 @@ class RunnerProcess:
 
     # -- exit --------------------------------------------------------------------
 
-    def wait_exit(self) -> None:
-        """Block until the leader exits, leaving it unreaped; then set :attr:`exited`.
-
-        Only one thread (the session's exit watcher) calls this.
-        """
-        if _HAVE_WAITID:
-            while True:
-                try:
-                    os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-                    break
-                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                    continue
-                except ChildProcessError:
-                    break  # reaped elsewhere (cannot happen through this class); reap() copes
-        else:  # pragma: no cover - no waitid on this platform: reap now
-            self._popen.wait()
-        self.exited.set()
-
     def has_exited(self) -> bool:
-        """True if the leader has exited, asking the kernel now (does not reap).
-
-        Unlike :attr:`exited`, this does not depend on the watcher thread having
-        been scheduled since the exit, which can take a while on a loaded machine.
-        """
-        if self.exited.is_set():
-            return True
+        """True if the leader has exited; asks the kernel now and never reaps."""
         with self._lock:
             return self._has_exited_locked()
 
     def _has_exited_locked(self) -> bool:
-        """:meth:`has_exited` for a caller holding the process lock."""
-        if self._reaped or self.exited.is_set():
+        if self._exited or self._reaped:
             return True
-        if not _HAVE_WAITID:  # pragma: no cover
-            return False
+        if not _HAVE_WAITID:  # pragma: no cover - no waitid on this platform
+            code = self._popen.poll()
+            if code is None:
+                return False
+            self._seen_status, self._exited, self._reaped = code, True, True
+            self.returncode = code
+            return True
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # pragma: no cover - reaped elsewhere
+        except ChildProcessError:
+            # Reaped by someone else before we saw the status (SIGCHLD ignored, or a
+            # foreign waitpid(-1) reaper): it has exited, its status is lost.
+            self._exited = True
             return True
-        return info is not None and info.si_pid != 0
+        if info is None or info.si_pid == 0:
+            return False
+        if info.si_code == os.CLD_EXITED:
+            self._seen_status = info.si_status
+        else:  # CLD_KILLED / CLD_DUMPED
+            self._seen_status = -info.si_status
+        self._exited = True
+        return True
 
-    def reap(self) -> int:
-        """Collect the leader's exit status (after :meth:`wait_exit`); idempotent."""
-        with self._lock:
-            if not self._reaped:
-                self.returncode = self._popen.wait()
-                self._reaped = True
-            assert self.returncode is not None
-            return self.returncode
+    def wait_exit(self, timeout: float | None = None) -> bool:
+        """Block until the leader exits (without reaping it); True if it did within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pidfd = self.pidfd
+        while not self.has_exited():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            if pidfd is not None:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                poller.poll(None if remaining is None else remaining * 1000)
+            else:
+                time.sleep(0.01 if remaining is None else min(0.01, remaining))
+        return True
 
-    def close_fds(self) -> None:
-        """Close the parent's ends of all three pipes (idempotent).
+    def reap(self) -> int | None:
+        """Collect the leader's exit status; idempotent. Call it once the leader has exited
+        (:meth:`has_exited`): it blocks until then.
 
-        Call it only once the reader threads are done with the fds.
+        Returns:
+            The return code, or None if someone else reaped the runner first and its
+            status was never seen (:attr:`status_lost` is then True).
         """
         with self._lock:
-            for f in self._files:
-                f.close()
+            if self._reaped or self.foreign:
+                return self.returncode
+            self._has_exited_locked()  # keep the status before a foreign reaper can take it
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                code = self._seen_status
+            else:
+                code = os.waitstatus_to_exitcode(status)
+            self._reaped = self._exited = True
+            self.returncode = code
+            self.status_lost = code is None
+            # Popen must not think its child still runs (it would warn when collected).
+            self._popen.returncode = code if code is not None else -1
+            return code
 
-    def close_stdin(self) -> None:
-        """Close the runner's stdin (it sees EOF); idempotent."""
+    @property
+    def reaped(self) -> bool:
+        """True once :meth:`reap` ran."""
+        return self._reaped
+
+    # -- pipes -------------------------------------------------------------------
+
+    def close_pipe(self, name: str) -> None:
+        """Close the parent's end of ``stdin``, ``stdout`` or ``stderr`` (idempotent).
+
+        Only the thread that uses a pipe closes it, once it is done with it, so no
+        fd is closed (and reused) under a reader.
+        """
         with self._lock:
-            self._files[0].close()
+            self._files[name].close()
+
+    def close_pidfd(self) -> None:
+        """Close the exit-watching fd (idempotent)."""
+        with self._lock:
+            fd, self.pidfd = self.pidfd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> RunnerProcess:
@@ -235,83 +290,3 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> Runne
         log.error("cannot start runner %r (cwd %r, PATH %r): %s", list(argv), cwd, env.get("PATH"), exc)
         raise RunnerStartError(f"cannot start runner {list(argv)!r}: {exc.strerror or exc}") from exc
     return RunnerProcess(popen, argv)
-
-
-class PipeWriter:
-    """Writes whole lines to a runner's stdin: serialised, bounded in time, never half a line twice.
-
-    Args:
-        process: the runner whose stdin this writes.
-        label: names the session in messages.
-    """
-
-    def __init__(self, process: RunnerProcess, label: str) -> None:
-        self._process = process
-        self._fd = process.stdin_fd
-        self._label = label
-        self._lock = threading.Lock()
-        self._broken: str | None = None  # why the pipe can no longer be written, once it cannot
-        os.set_blocking(self._fd, False)
-
-    @property
-    def broken(self) -> str | None:
-        """Why writing is no longer possible, or ``None`` while it is."""
-        return self._broken
-
-    def write(self, line: bytes, timeout: float) -> None:
-        """Write one complete line, waiting at most ``timeout`` seconds for pipe space.
-
-        Raises:
-            RunnerGoneError: the runner closed its stdin (or exited), or the pipe
-                was closed after an earlier failure.
-            WaitTimeoutError: the runner did not read its stdin in time. The pipe is
-                then closed, since part of the line may already be in it.
-        """
-        deadline = time.monotonic() + timeout
-        if not self._lock.acquire(timeout=max(timeout, 0.0)):
-            raise WaitTimeoutError(f"session {self._label!r}: another write to the runner is still blocked")
-        try:
-            if self._broken is not None:
-                raise RunnerGoneError(f"session {self._label!r}: runner stdin is closed ({self._broken})")
-            view = memoryview(line)
-            poller: select.poll | None = None
-            while view:
-                try:
-                    written = os.write(self._fd, view)
-                except BlockingIOError:
-                    written = 0
-                except (BrokenPipeError, OSError) as exc:
-                    self._fail(f"runner closed its stdin: {exc.strerror or exc}")
-                    raise RunnerGoneError(
-                        f"session {self._label!r}: runner closed its stdin (it may have exited)"
-                    ) from exc
-                view = view[written:]
-                if not view:
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    partial = len(view) < len(line)
-                    if partial:
-                        self._fail("a write timed out halfway through a line")
-                    raise WaitTimeoutError(
-                        f"session {self._label!r}: runner did not read its stdin within {timeout:g} s"
-                        + ("; stdin closed" if partial else "")
-                    )
-                if poller is None:
-                    poller = select.poll()
-                    poller.register(self._fd, select.POLLOUT)
-                poller.poll(remaining * 1000)
-        finally:
-            self._lock.release()
-
-    def close(self, reason: str = "closed by the manager") -> None:
-        """Close the runner's stdin (idempotent)."""
-        with self._lock:
-            if self._broken is None:
-                self._broken = reason
-            self._process.close_stdin()
-
-    def _fail(self, reason: str) -> None:
-        # Called with the lock held.
-        self._broken = reason
-        self._process.close_stdin()

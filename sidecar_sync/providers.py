@@ -99,6 +99,23 @@ class Provider:
     command: tuple[str, ...] | None = None
     cli: str | None = None
     config_adapter: bool = field(default=False)  # replay: providerConfig may name the adapter
+    config_keys: frozenset[str] | None = None
+    """The ``provider_config`` keys its runner reads (built-ins); None: any (custom runners)."""
+
+    def check_config(self, config: Mapping[str, Any] | None) -> None:
+        """Refuse ``provider_config`` keys the provider's runner does not know (a typo is never silent).
+
+        Raises:
+            InvalidOptionError: an unknown key; the message lists the known ones.
+        """
+        if config is None or self.config_keys is None:
+            return
+        unknown = sorted(str(key) for key in config if key not in self.config_keys)
+        if unknown:
+            raise InvalidOptionError(
+                f"provider_config of provider {self.name!r}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(self.config_keys))}"
+            )
 
     def launch(self, settings: LaunchSettings, provider_config: Mapping[str, Any] | None) -> Launch:
         """Resolve the argv and adapter for one session; check what must exist.
@@ -253,9 +270,38 @@ def custom_provider(name: str, command: Sequence[str], adapter: AdapterSpec) -> 
 
 #: The providers every manager starts with.
 BUILTIN_PROVIDERS: Final[Mapping[str, Provider]] = {
-    "claude": Provider("claude", adapter="claude", cli="claude"),
-    "codex": Provider("codex", adapter="codex", cli="codex"),
-    "ollama": Provider("ollama", adapter="ollama"),
-    "echo": Provider("echo", adapter="claude"),
-    "replay": Provider("replay", adapter="auto", config_adapter=True),
+    "claude": Provider(
+        "claude",
+        adapter="claude",
+        cli="claude",
+        config_keys=frozenset(
+            {
+                "settings",
+                "allowedTools",
+                "disallowedTools",
+                "appendSystemPrompt",
+                "includePartialMessages",
+                "effort",
+                "maxBudgetUsd",
+            }
+        ),
+    ),
+    "codex": Provider(
+        "codex",
+        adapter="codex",
+        cli="codex",
+        config_keys=frozenset({"approvalPolicy", "codexHome", "config", "configOverrides", "sandbox"}),
+    ),
+    "ollama": Provider(
+        "ollama",
+        adapter="ollama",
+        config_keys=frozenset({"host", "keep_alive", "num_ctx", "options", "think", "timeout"}),
+    ),
+    "echo": Provider("echo", adapter="claude", config_keys=frozenset({"chunks", "delay", "exitCode", "fail", "stderr"})),
+    "replay": Provider(
+        "replay",
+        adapter="auto",
+        config_adapter=True,
+        config_keys=frozenset({"adapter", "format", "maxGap", "pace", "speed", "transcript"}),
+    ),
 }

@@ -390,13 +390,15 @@ class _SourceReplay:
         try:
             for data in _byte_chunks(self.source, self.name, chunk_size, progress):
                 for item in receive(data):
-                    if type(item) is list:
-                        count(map(_get_type, item))
-                        yield item
+                    if type(item) is tuple:
+                        messages = item[0]
+                        count(map(_get_type, messages))
+                        yield messages
             for item in self._pipeline.receive_eof():
-                if type(item) is list:
-                    count(map(_get_type, item))
-                    yield item
+                if type(item) is tuple:
+                    messages = item[0]
+                    count(map(_get_type, messages))
+                    yield messages
         finally:
             # Also on a read error or an abandoned iteration: the counts then
             # cover what was read.

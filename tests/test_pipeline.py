@@ -56,8 +56,9 @@ def flatten(out: list[Any]) -> list[Any]:
         if isinstance(item, TurnSignal):
             flat.append(item)
         else:
-            assert type(item) is list and item, "batches are non-empty lists"
-            for message in item:
+            assert type(item) is tuple and type(item[0]) is list and item[0], "batches are non-empty lists"
+            assert type(item[1]) is int and item[1] >= 0
+            for message in item[0]:
                 assert isinstance(message, AgentMessage)
                 content = message.content
                 flat.append((message.type, getattr(content, "text", None) or getattr(content, "message", None)))

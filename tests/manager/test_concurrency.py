@@ -78,7 +78,7 @@ def test_hundred_concurrent_sessions_deliver_exactly_once_in_order(
         thread.join(TIMEOUT)
     assert not failures and not any(t.is_alive() for t in threads)
     for session_id in ids:
-        assert manager._get(session_id).wait_final(TIMEOUT * 2), session_id  # noqa: SLF001
+        assert manager.wait(session_id, TIMEOUT * 2, until="final").finished, session_id
     for session_id, check in checks.items():
         state = manager.get_session(session_id)
         assert state.status == "done", (session_id, state.error)

@@ -169,7 +169,7 @@ def test_raising_callbacks_are_logged_and_the_reader_goes_on(
     assert manager.get_session("s").status == "done"
 
 
-@pytest.mark.parametrize("which", ["exit", "stderr", "stdout"])
+@pytest.mark.parametrize("which", ["watch", "stderr", "stdout"])
 def test_thread_start_failure_leaves_no_runner(
     manager: SidecarManager, monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:

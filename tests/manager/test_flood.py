@@ -37,9 +37,7 @@ def test_one_gigabyte_flood(manager: SidecarManager) -> None:
     manager.register_provider("flood", flood(bytes=GIB, line=4096))
     manager.start_session("f", "flood", "go", on_message=on_message)
     manager.wait("f", timeout=TIMEOUT * 4)
-    session = manager._get("f")  # noqa: SLF001
-    assert session.wait_final(TIMEOUT)
-    state = manager.get_session("f")
+    state = manager.wait("f", timeout=TIMEOUT, until="final")
     assert state.status == "done", state.error
     assert totals, "the runner's closing count never arrived"
     assert count == totals[0] + 1 == state.messages

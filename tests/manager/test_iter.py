@@ -69,18 +69,18 @@ def test_inactivity_timeout(manager: SidecarManager) -> None:
 
 
 def test_closed_or_dropped_iterators_unsubscribe(manager: SidecarManager) -> None:
-    manager.register_provider("good", scripted("good", count=5))
-    manager.start_session("s", "good", "x")
-    session = manager._get("s")  # noqa: SLF001 - white-box: the subscription list
+    manager.register_provider("hold", scripted("hold"))
+    manager.start_session("s", "hold", "x")
+    consumers = manager._registry.get("s").consumers  # noqa: SLF001 - white-box: the subscription list
     with manager.iter_messages("s", timeout=TIMEOUT) as iterator:
         next(iterator)
-        assert len(session._subscriptions) == 1  # noqa: SLF001
-    assert session._subscriptions == ()  # noqa: SLF001
+        assert len(consumers._subscriptions) == 1  # noqa: SLF001
+    assert consumers._subscriptions == ()  # noqa: SLF001
     iterator = manager.iter_messages("s", timeout=TIMEOUT)
-    assert len(session._subscriptions) == 1  # noqa: SLF001
+    assert len(consumers._subscriptions) == 1  # noqa: SLF001
     del iterator
     gc.collect()
-    assert session._subscriptions == ()  # noqa: SLF001
+    assert consumers._subscriptions == ()  # noqa: SLF001
 
 
 def test_backlog_is_bounded_and_counts_drops(make_manager: Callable[..., SidecarManager]) -> None:
@@ -101,11 +101,9 @@ def test_no_backlog_while_a_callback_consumes(manager: SidecarManager, recorder:
     assert manager.get_session("s").dropped_messages == 0
 
 
-def test_slow_iterator_applies_back_pressure_without_loss(manager: SidecarManager, monkeypatch) -> None:  # noqa: ANN001
-    """A tiny iterator limit: the reader waits for the consumer; every message still arrives in order."""
-    from sidecar_sync import session as session_module
-
-    monkeypatch.setattr(session_module, "ITERATOR_LIMIT", 5)
+def test_slow_iterator_applies_back_pressure_without_loss(make_manager: Callable[..., SidecarManager]) -> None:
+    """A tiny buffer: the reader waits for the consumer; every message still arrives in order."""
+    manager = make_manager(max_buffered_bytes=512)
     manager.register_provider("good", scripted("good", count=300))
     manager.start_session("s", "good", "x")
     texts = []

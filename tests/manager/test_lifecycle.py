@@ -93,32 +93,43 @@ def test_ready_and_pong_are_not_forwarded_and_error_lines_are(manager: SidecarMa
 
 
 def test_agent_error_turn_then_exit(manager: SidecarManager, recorder: Recorder) -> None:
-    """agent_error ends the turn (idle, with the message); the session then ends error with it."""
+    """agent_error ends the turn in ``error`` with the message; the runner exiting by itself keeps it final."""
     manager.register_provider("failing", scripted("good", count=1, fail="model overloaded", exit_after=1, code=0))
     manager.start_session("s", "failing", "x", on_message=recorder.on_message, on_status=recorder.on_status)
-    recorder.wait_final()
+    manager.wait("s", TIMEOUT, until="final")
     assert recorder.statuses == [
         ("running", None),
-        ("idle", "model overloaded"),
-        ("error", "model overloaded"),
+        ("error", "model overloaded"),  # the failed turn, runner alive
+        ("error", "model overloaded"),  # final: it exited by itself after that turn
     ]
     state = manager.get_session("s")
     assert state.status == "error" and state.error == "model overloaded" and state.exit_code == 0
+    assert state.finished and state.stop_step == "exited"
     assert recorder.texts == ["1:0"]
+    # the failure is a message too, so an iterator or a replay of the output sees why
+    assert [m.content.message for m in recorder.of_type("error")] == ["model overloaded"]
 
 
 def test_failed_turn_then_successful_turn(manager: SidecarManager, recorder: Recorder) -> None:
-    """A later successful turn clears the error; the runner exiting 0 then means done."""
+    """A failed turn is ``error`` while the runner lives; the session still takes prompts and a
+    successful turn makes it ``idle`` again; a caller's stop then means done."""
     manager.register_provider("flaky", scripted("good", count=1, fail="boom", fail_turns="1"))
     manager.start_session("s", "flaky", "x", on_status=recorder.on_status)
     state = manager.wait("s", timeout=TIMEOUT)
-    assert state.status == "idle" and state.error == "boom"
+    assert state.status == "error" and state.error == "boom" and not state.finished
     manager.write_prompt("s", "retry")
     state = manager.wait("s", timeout=TIMEOUT)
     assert state.status == "idle" and state.error is None
     manager.stop_session("s")
-    recorder.wait_final()
-    assert manager.get_session("s").status == "done"
+    state = manager.wait("s", TIMEOUT)  # once a stop was requested, wait() returns at the final status
+    assert state.status == "done" and state.error is None and state.stop_step == "stop" and state.finished
+    assert recorder.statuses == [
+        ("running", None),
+        ("error", "boom"),
+        ("running", None),
+        ("idle", None),
+        ("done", None),
+    ]
 
 
 def test_non_zero_exit_is_an_error_naming_the_code(manager: SidecarManager, recorder: Recorder) -> None:

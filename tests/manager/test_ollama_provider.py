@@ -62,10 +62,11 @@ def test_ollama_model_error_fails_the_turn_not_the_session(manager: SidecarManag
             on_message=recorder.on_message, on_status=recorder.on_status,
         )
         state = manager.wait("o", timeout=TIMEOUT)
-        assert state.status == "idle" and state.error and "no-such-model" in state.error
+        assert state.status == "error" and state.error and "no-such-model" in state.error
+        assert not state.finished  # the turn failed; the runner lives on
         assert any("no-such-model" in m.content.message for m in recorder.of_type("error"))
         manager.stop_session("o")
-        recorder.wait_final(TIMEOUT)
+        assert manager.wait("o", TIMEOUT).status == "done"
 
 
 def test_ollama_unreachable_host_names_the_host(manager: SidecarManager) -> None:

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from sidecar_sync import RunnerGoneError, RunnerNotFoundError, WaitTimeoutError
-from sidecar_sync.process import PIPE_SIZE, PipeWriter, describe_exit, spawn
+from sidecar_sync.process import PIPE_SIZE, RunnerProcess, describe_exit, spawn
 from sidecar_sync.timers import TimerSet
+from sidecar_sync.writer import PipeWriter
 
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
@@ -22,6 +23,14 @@ def test_describe_exit() -> None:
     assert describe_exit(-9) == "killed by SIGKILL (signal 9)"
     assert describe_exit(-15) == "killed by SIGTERM (signal 15)"
     assert "unknown signal" in describe_exit(-200)
+    assert describe_exit(None) == "exit status lost: another handler reaped the runner"
+
+
+def close_all(process: RunnerProcess) -> None:
+    for name in ("stdin", "stdout", "stderr", "stdin"):
+        process.close_pipe(name)  # idempotent
+    process.close_pidfd()
+    process.close_pidfd()
 
 
 def test_spawn_in_own_group_with_wide_stdout_pipe(no_leaks: None) -> None:
@@ -31,13 +40,13 @@ def test_spawn_in_own_group_with_wide_stdout_pipe(no_leaks: None) -> None:
         assert fcntl.fcntl(process.stdout_fd, F_GETPIPE_SZ) == PIPE_SIZE
     finally:
         assert process.signal_group(signal.SIGKILL)
-        process.wait_exit()
-        assert process.exited.is_set() and process.has_exited()
+        assert process.wait_exit(10.0)
+        assert process.has_exited()
         assert process.reap() == -9
         assert process.reap() == -9  # idempotent
+        assert not process.status_lost
         assert not process.signal_group(signal.SIGKILL)  # never after reaping
-        process.close_fds()
-        process.close_fds()
+        close_all(process)
 
 
 def test_spawn_errors() -> None:
@@ -48,11 +57,10 @@ def test_spawn_errors() -> None:
 def test_has_exited_asks_the_kernel(no_leaks: None) -> None:
     process = spawn([sys.executable, "-c", "pass"], dict(os.environ), None)
     os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped, no watcher ran
-    assert not process.exited.is_set()
     assert process.has_exited()
-    process.wait_exit()
+    assert process.wait_exit(0.0)
     assert process.reap() == 0
-    process.close_fds()
+    close_all(process)
 
 
 def test_pipe_writer(no_leaks: None) -> None:
@@ -70,10 +78,10 @@ def test_pipe_writer(no_leaks: None) -> None:
             writer.write(b"again\n", 1.0)
     finally:
         process.signal_group(signal.SIGKILL)
-        process.wait_exit()
+        process.wait_exit(10.0)
         process.reap()
         writer.close()
-        process.close_fds()
+        close_all(process)
 
 
 def test_pipe_writer_timeout_closes_a_half_written_line(no_leaks: None) -> None:
@@ -85,9 +93,9 @@ def test_pipe_writer_timeout_closes_a_half_written_line(no_leaks: None) -> None:
         assert writer.broken == "a write timed out halfway through a line"
     finally:
         process.signal_group(signal.SIGKILL)
-        process.wait_exit()
+        process.wait_exit(10.0)
         process.reap()
-        process.close_fds()
+        close_all(process)
 
 
 def test_timer_set_cancels_and_joins() -> None:
