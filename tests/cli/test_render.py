@@ -7,7 +7,7 @@ import io
 import orjson
 import pytest
 
-from sidecar_sync._render import JsonWriter, Renderer, format_cost_line, shorten, use_color
+from sidecar_sync.cli._render import JsonWriter, Renderer, format_cost_line, shorten, use_color
 from sidecar_sync.messages import AgentMessage, TextContent, ThinkingContent, ToolCallContent, ToolResultContent
 from sidecar_sync.replay import Replay
 from tests.cli.conftest import DATA

@@ -1,4 +1,4 @@
-"""The checks behind ``sidecar-sync doctor``: what this machine has, and how to get what it lacks.
+"""``sidecar-sync doctor``: what this machine has, and how to get what it lacks.
 
 Each check returns a :class:`Check`. Only the Python side (the package, orjson,
 cffi) is required; the agent CLIs and an Ollama server are optional, each needed
@@ -7,6 +7,7 @@ only by its provider, and the C framer only for speed.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import importlib.metadata
 import importlib.util
@@ -18,8 +19,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
-__all__ = ["Check", "run_checks", "check_ollama"]
+from .. import __version__
+from ._exit import EXIT_OK
+from ._render import use_color
 
+__all__ = ["Check", "add_parser", "doctor_command", "run_checks", "check_ollama"]
+
+#: Where ``doctor`` looks for Ollama unless told otherwise.
+DEFAULT_OLLAMA_HOST: Final = "http://127.0.0.1:11434"
 #: Seconds to wait for Ollama to answer.
 OLLAMA_TIMEOUT: Final = 2.0
 
@@ -56,7 +63,7 @@ def _version(dist: str) -> str:
 
 def check_framer() -> Check:
     """Which NDJSON framer backs the reader threads: C (fast) or the Python twin."""
-    from . import framer
+    from .. import framer
 
     if framer.BACKEND == "c":
         return Check("framer", "ok", "C framer (csrc/ndjson_framer.c, built with cffi)", required=True)
@@ -111,7 +118,7 @@ def _check_cli(
 
 def check_agent_clis() -> list[Check]:
     """The Claude Code and Codex CLIs and their versions."""
-    from .discovery import cli_version, find_claude_cli, find_codex_cli
+    from ..discovery import cli_version, find_claude_cli, find_codex_cli
 
     return [
         _check_cli(
@@ -206,3 +213,52 @@ def run_checks(*, ollama_host: str) -> list[Check]:
         *check_agent_clis(),
         check_ollama(ollama_host),
     ]
+
+
+# -- the command -------------------------------------------------------------------
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``doctor`` subcommand to ``sub`` (the parser's subparsers)."""
+    doc = sub.add_parser(
+        "doctor",
+        help="check the framer, Python, agent CLIs and Ollama",
+        description="Report the framer backend, Python and orjson versions, the Claude and Codex CLIs, "
+        "and whether Ollama answers. Exits 0 even when optional things are missing.",
+    )
+    doc.add_argument("--ollama-host", default=None, help=f"Ollama server URL (default {DEFAULT_OLLAMA_HOST})")
+    doc.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    """Run every check and print the report (a table, or JSON with ``--json``)."""
+    host = args.ollama_host or DEFAULT_OLLAMA_HOST
+    checks = run_checks(ollama_host=host)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps([c.to_dict() for c in checks], option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return EXIT_OK
+    color = use_color(sys.stdout)
+    paint = {"ok": "\x1b[32m", "missing": "\x1b[33m", "warn": "\x1b[33m", "error": "\x1b[31m"}
+    out = [f"sidecar-sync {__version__} doctor\n"]
+    for check in checks:
+        mark = f"{check.state:<8}"
+        if color:
+            mark = f"{paint.get(check.state, '')}{mark}\x1b[0m"
+        out.append(f"  {mark} {check.name}: {check.detail}\n")
+        if check.hint and check.state != "ok":
+            out.append(f"  {'':<8}   -> {check.hint}\n")
+    required = [c for c in checks if c.required and c.state != "ok"]
+    optional = [c for c in checks if not c.required and c.state != "ok"]
+    if required:
+        out.append(f"{len(required)} required check(s) failed: {', '.join(c.name for c in required)}.\n")
+    else:
+        out.append("Everything required is in place (the built-in echo provider works).\n")
+    if optional:
+        out.append(
+            f"Optional, not available: {', '.join(c.name for c in optional)} "
+            "(only needed for those providers; see the hints above).\n"
+        )
+    sys.stdout.write("".join(out))
+    sys.stdout.flush()
+    return EXIT_OK

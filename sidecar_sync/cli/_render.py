@@ -27,7 +27,7 @@ from typing import IO, Any, Final, Iterable
 
 import orjson
 
-from .messages import AgentMessage
+from ..messages import AgentMessage
 
 __all__ = [
     "Renderer",

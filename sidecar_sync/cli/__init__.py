@@ -1,0 +1,128 @@
+"""The ``sidecar-sync`` command: ``run`` a session, ``replay`` transcripts, ``doctor`` the machine.
+
+Usage::
+
+    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive] PROMPT
+    sidecar-sync replay FILE... [--provider P] [--jobs N] [--json] [--summary]
+    sidecar-sync doctor [--ollama-host URL] [--json]
+
+Exit status: 0 success; 1 a failed session, an unreadable replay source or an
+internal error; 2 a usage error (bad option, unknown provider); 130 interrupted
+(Ctrl-C); 141 output closed early (``| head``).
+
+``--json`` output (``run`` and ``replay``) is JSONL: one
+``AgentMessage.to_dict()`` per line, ``{"id", "type", "parent_id",
+"timestamp", "content"}``; ``content`` holds every field of the message type
+(see :meth:`sidecar_sync.messages.AgentMessage.to_dict`).
+
+One module per command (``_run``, ``_replay``, ``_doctor``), the terminal output
+they share in ``_render``, exit statuses in ``_exit``; this module parses the
+command line and turns the errors that escape a command into a message and a status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Callable, Final, Sequence
+
+from .. import __version__
+from ..errors import InvalidOptionError, ReplayError, SidecarError, UnknownProviderError
+from . import _doctor, _replay, _run
+from ._exit import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    error,
+    silence_stdout,
+)
+from ._replay import format_summary
+
+__all__ = [
+    "main",
+    "build_parser",
+    "format_summary",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "EXIT_BROKEN_PIPE",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sidecar-sync`` (also used to render ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="sidecar-sync",
+        description="Run agent sidecar sessions, replay their transcripts, check this machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"sidecar-sync {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _run.add_parser(sub)
+    _replay.add_parser(sub)
+    _doctor.add_parser(sub)
+    return parser
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("sidecar-sync: %(levelname)s: %(message)s" if verbose else "sidecar-sync: %(message)s")
+    )
+    root = logging.getLogger("sidecar_sync")
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
+    "run": _run.run_command,
+    "replay": _replay.replay_command,
+    "doctor": _doctor.doctor_command,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sidecar-sync`` command line; return the exit status.
+
+    Args:
+        argv: the arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 1 on a failure, 2 on a usage error, 130 when interrupted,
+        141 when stdout was closed early.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    _setup_logging(args.verbose)
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    except (InvalidOptionError, UnknownProviderError) as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    except ReplayError as exc:
+        error(f"error: {exc}")
+        return EXIT_FAILED
+    except SidecarError as exc:
+        error(f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # on the way out: no death by a second Ctrl-C
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
