@@ -19,6 +19,7 @@ not ``dumb``. Without colour, the markers alone carry the meaning.
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import threading
@@ -36,12 +37,18 @@ __all__ = [
     "use_color",
     "write_all",
     "write_text",
+    "format_cost",
     "format_cost_line",
+    "format_duration",
+    "format_tokens",
+    "one_line",
     "shorten",
 ]
 
 #: Longest tool input shown, in characters, before it is cut with an ellipsis.
 TOOL_INPUT_LIMIT: Final = 300
+#: The smallest amount of money shown as a number; less reads ``<$0.000001``.
+MIN_COST: Final = 1e-6
 #: Tool results are cut to this many lines and characters.
 TOOL_RESULT_LINES: Final = 6
 TOOL_RESULT_CHARS: Final = 400
@@ -64,6 +71,7 @@ def write_all(out: IO[bytes], data: bytes) -> None:
     OS, and :class:`io.BufferedWriter` may then lose the rest without an error;
     writing to the raw file in a loop turns that into a :class:`BrokenPipeError`.
     """
+    raw: io.RawIOBase | None
     if isinstance(out, io.RawIOBase):
         raw = out  # e.g. sys.stdout.buffer under python -u: one short write and no error
     else:
@@ -158,10 +166,25 @@ def format_tokens(input_tokens: int | None, output_tokens: int | None) -> str:
 
 
 def format_cost(cost: float | None) -> str:
-    """``"$0.000376"``; ``"$-"`` when the provider reports no cost."""
-    if cost is None:
+    """Money as people read it: ``$1.23``, ``$0.0123``, ``$0.000376``, ``$0.00``; ``$-`` when unknown.
+
+    A dollar or more gets cents; less gets three significant digits (at least two
+    decimals, at most six: below a millionth of a dollar it reads ``<$0.000001``).
+    ``None`` means the provider reported no price, which is not the same as zero.
+    """
+    if cost is None or not math.isfinite(cost):
         return "$-"
-    return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"
+    sign = "-" if cost < 0 else ""
+    amount = abs(cost)
+    if amount == 0:
+        return "$0.00"
+    if amount >= 1:
+        return f"{sign}${amount:,.2f}"
+    if amount < MIN_COST:
+        return f"{sign}<${MIN_COST:.6f}"
+    decimals = min(6, max(2, 2 - math.floor(math.log10(amount))))
+    whole, _, fraction = f"{amount:.{decimals}f}".partition(".")
+    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def format_duration(seconds: float) -> str:
@@ -173,9 +196,17 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-def format_cost_line(status: str, cost: float | None, input_tokens: int, output_tokens: int, seconds: float) -> str:
+def format_cost_line(outcome: str, cost: float | None, input_tokens: int, output_tokens: int, seconds: float) -> str:
     """The final line of ``sidecar-sync run``: outcome, cost, tokens and duration."""
-    return f"{status} · {format_cost(cost)} · {format_tokens(input_tokens, output_tokens)} · {format_duration(seconds)}"
+    return f"{outcome} · {format_cost(cost)} · {format_tokens(input_tokens, output_tokens)} · {format_duration(seconds)}"
+
+
+def one_line(text: str, max_chars: int) -> str:
+    """``text`` on one line: its first line, cut to ``max_chars`` characters with an ellipsis."""
+    first, newline, _ = text.strip().partition("\n")
+    if len(first) > max_chars:
+        return first[:max_chars] + "…"
+    return first + ("…" if newline else "")
 
 
 class Renderer:
@@ -318,13 +349,8 @@ class Renderer:
         if isinstance(duration, (int, float)):
             parts.append(format_duration(duration / 1000))
         if getattr(c, "is_error", False):
-            reason = (
-                getattr(c, "result", None)
-                or ", ".join(getattr(c, "errors", None) or [])
-                or getattr(c, "terminal_reason", None)
-                or "failed"
-            )
-            return self._paint(_RED, "─ turn failed: " + shorten(str(reason), 300) + " · " + " · ".join(parts))
+            # The reason comes as the error message next to this one, in the adapter's words.
+            return self._paint(_RED, "─ turn failed · " + " · ".join(parts))
         return self._paint(_DIM, "─ turn: " + " · ".join(parts))
 
 

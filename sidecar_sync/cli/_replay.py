@@ -1,4 +1,9 @@
-"""``sidecar-sync replay``: recorded transcripts as messages, or as a summary."""
+"""``sidecar-sync replay``: recorded transcripts as messages, or as a summary.
+
+The summary names the inputs "files" in its text and its JSON alike, and tells
+a cost nobody reported (``$-``, ``null``) from a cost of zero: a transcript
+without a single cost message has no known cost.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from typing import IO, Any, Callable, Final
+from typing import IO, TYPE_CHECKING, Any, Callable, Final
 
 import orjson
 
@@ -22,7 +27,11 @@ from ._render import (
     use_color,
 )
 
-__all__ = ["add_parser", "replay_command", "format_summary"]
+if TYPE_CHECKING:
+    from ..messages import AgentMessage
+    from ..replay import FileSummary, Replay, ReplaySummary
+
+__all__ = ["add_parser", "replay_command", "format_summary", "summary_json"]
 
 #: Inputs at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES: Final = 8 * 2**20
@@ -70,10 +79,12 @@ class _LazyProgress:
         self.bar(done, total)
 
     def close(self) -> None:
+        """Erase the bar, if it was drawn."""
         self.bar.close()
 
 
 def replay_command(args: argparse.Namespace) -> int:
+    """Replay the files the command line names; return the exit status (1 if one was unreadable)."""
     from ..replay import Replay
 
     if args.files.count("-") > 1:
@@ -86,7 +97,7 @@ def replay_command(args: argparse.Namespace) -> int:
     if not args.verbose:
         # Unreadable sources are reported once, at the end, by this command.
         logging.getLogger("sidecar_sync.replay").setLevel(logging.CRITICAL)
-    progress = None
+    progress: _LazyProgress | None = None
     # A bar on stderr would tangle with messages printed to the same terminal.
     quiet_stdout = args.summary or not sys.stdout.isatty()
     if not args.no_progress and quiet_stdout and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
@@ -105,7 +116,7 @@ def replay_command(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.summary and args.json:
-        sys.stdout.buffer.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps(summary_json(summary), option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
     elif args.summary:
         sys.stdout.write(format_summary(summary, color=use_color(sys.stdout)))
@@ -117,8 +128,8 @@ def replay_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.errors else EXIT_OK
 
 
-def _stream_messages(rep: Any, args: argparse.Namespace) -> Any:
-    writer: Callable[[list[Any]], None]
+def _stream_messages(rep: Replay, args: argparse.Namespace) -> ReplaySummary:
+    writer: Callable[[list[AgentMessage]], None]
     if args.json:
         writer = JsonWriter(sys.stdout.buffer).messages
     else:
@@ -131,11 +142,36 @@ def _stream_messages(rep: Any, args: argparse.Namespace) -> Any:
     return summary
 
 
-def _summary_line(summary: Any) -> str:
-    parts = [f"{summary.messages:,} messages from {summary.lines:,} lines in {len(summary.files)} file(s)"]
+def summary_cost(summary: ReplaySummary | FileSummary) -> float | None:
+    """The summary's cost, or None when it holds no cost message (the cost is unknown).
+
+    A summary counts only the cost messages, not whether they carried a price:
+    a transcript whose cost messages have none (Codex, Ollama) reads as zero.
+    """
+    return summary.cost_usd if summary.by_type.get("cost") else None
+
+
+def summary_json(summary: ReplaySummary) -> dict[str, Any]:
+    """The JSON form of a summary (``replay --summary --json``).
+
+    :meth:`ReplaySummary.to_dict`, with the inputs under ``files`` only (the
+    per-file list; its length is the count the text form shows as "files") and
+    ``cost_usd`` null where no cost message was seen.
+    """
+    data = summary.to_dict()
+    data.pop("sources", None)
+    data["cost_usd"] = summary_cost(summary)
+    for part, entry in zip(summary.files, data.get("files", [])):
+        entry["cost_usd"] = summary_cost(part)
+    return data
+
+
+def _summary_line(summary: ReplaySummary) -> str:
+    files = len(summary.files)
+    parts = [f"{summary.messages:,} messages from {summary.lines:,} lines in {files:,} file{'s' if files != 1 else ''}"]
     if summary.invalid_lines or summary.oversized_lines:
         parts.append(f"{summary.invalid_lines:,} invalid, {summary.oversized_lines:,} oversized lines")
-    parts.append(format_cost(summary.cost_usd if summary.cost_usd else None))
+    parts.append(format_cost(summary_cost(summary)))
     parts.append(format_tokens(summary.input_tokens, summary.output_tokens))
     parts.append(format_duration(summary.elapsed))
     return "replay: " + " · ".join(parts)
@@ -150,7 +186,7 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def format_summary(summary: Any, *, color: bool = False) -> str:
+def format_summary(summary: ReplaySummary, *, color: bool = False) -> str:
     """The text form of a :class:`~sidecar_sync.replay.ReplaySummary` (``replay --summary``)."""
     rows = [
         ("files", f"{len(summary.files):,}" + (f" ({len(summary.errors)} failed)" if summary.errors else "")),
@@ -166,7 +202,7 @@ def format_summary(summary: Any, *, color: bool = False) -> str:
     rows += [
         (
             "cost",
-            format_cost(summary.cost_usd) + f" ({summary.sessions:,} session{'s' if summary.sessions != 1 else ''})",
+            format_cost(summary_cost(summary)) + f" ({summary.sessions:,} session{'s' if summary.sessions != 1 else ''})",
         ),
         ("tokens", format_tokens(summary.input_tokens, summary.output_tokens)),
         ("elapsed", f"{format_duration(summary.elapsed)} ({summary.rate / 2**20:,.0f} MiB/s)"),

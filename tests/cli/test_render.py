@@ -7,15 +7,23 @@ import io
 import orjson
 import pytest
 
-from sidecar_sync.cli._render import JsonWriter, Renderer, format_cost_line, shorten, use_color
+from sidecar_sync.cli._render import (
+    JsonWriter,
+    Renderer,
+    format_cost,
+    format_cost_line,
+    one_line,
+    shorten,
+    use_color,
+)
 from sidecar_sync.messages import AgentMessage, TextContent, ThinkingContent, ToolCallContent, ToolResultContent
 from sidecar_sync.replay import Replay
 from tests.cli.conftest import DATA
 
 
-def render(messages: list[AgentMessage], **kwargs) -> str:  # type: ignore[no-untyped-def]
+def render(messages: list[AgentMessage], *, color: bool = False, show_unknown: bool = False) -> str:
     out = io.StringIO()
-    Renderer(out, color=kwargs.pop("color", False), **kwargs).messages(messages)
+    Renderer(out, color=color, show_unknown=show_unknown).messages(messages)
     return out.getvalue()
 
 
@@ -36,9 +44,13 @@ def test_codex_errors_and_failed_turn() -> None:
     assert "unexpected status 401" in text
 
 
-def test_claude_api_error_turn_is_marked_failed() -> None:
+def test_claude_api_error_turn_is_marked_failed_with_the_adapters_reason() -> None:
+    """The turn line says the turn failed; the reason is the adapter's error message, shown once."""
     text = render(list(Replay(DATA / "claude_api_error_500.jsonl")))
-    assert "─ turn failed: API Error: 500" in text
+    lines = text.splitlines()
+    assert "─ turn failed · $0.00 · 0 in / 0 out tokens · 1 turn · 664 ms" in lines
+    assert lines[-1].startswith("✗ error: API Error: 500 fake server: forced 500.")
+    assert sum("✗ error: API Error: 500" in line for line in lines) == 1
 
 
 def test_streamed_fragments_are_inline_and_not_repeated() -> None:
@@ -102,9 +114,38 @@ def test_shorten() -> None:
     assert shorten("a\nb\nc", 100, 2) == "a\nb… (+1 more lines)"
 
 
+@pytest.mark.parametrize(
+    ("cost", "text"),
+    [
+        (None, "$-"),
+        (float("nan"), "$-"),
+        (0.0, "$0.00"),
+        (1.234, "$1.23"),
+        (1234.5, "$1,234.50"),
+        (0.0123, "$0.0123"),
+        (0.5, "$0.50"),
+        (0.7873, "$0.787"),
+        (0.000376, "$0.000376"),
+        (0.0003, "$0.0003"),
+        (0.009996, "$0.01"),
+        (0.9996, "$1.00"),
+        (5e-8, "<$0.000001"),
+    ],
+)
+def test_money_is_rounded_for_people(cost: float | None, text: str) -> None:
+    """Cents from a dollar up, three significant digits below; unknown is ``$-``, not zero."""
+    assert format_cost(cost) == text
+
+
 def test_format_cost_line() -> None:
-    assert format_cost_line("done", 0.5, 1200, 30, 2.5) == "done · $0.5000 · 1,200 in / 30 out tokens · 2.5 s"
+    assert format_cost_line("done", 0.5, 1200, 30, 2.5) == "done · $0.50 · 1,200 in / 30 out tokens · 2.5 s"
     assert format_cost_line("done", None, 0, 0, 0.01) == "done · $- · 0 in / 0 out tokens · 10 ms"
+
+
+def test_one_line() -> None:
+    assert one_line("  short  ", 10) == "short"
+    assert one_line("first\nsecond", 100) == "first…"
+    assert one_line("abcdef", 3) == "abc…"
 
 
 def test_json_writer_lines() -> None:

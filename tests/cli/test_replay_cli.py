@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,13 +21,22 @@ from tests.cli.conftest import DATA, REPO, cli, cli_env, popen_cli
 FILES = sorted(str(p) for p in DATA.glob("*.jsonl"))
 
 
-def api_summary(sources: list[str], **kwargs) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def api_summary(sources: list[str], **kwargs: Any) -> dict[str, Any]:
+    """``ReplaySummary.to_dict()`` as the CLI presents it.
+
+    The inputs are under ``files`` only (no ``sources`` count: the text says
+    "files"), and ``cost_usd`` is null where no cost message was seen.
+    """
     data = replay(sources, **kwargs).to_dict()
     data.pop("elapsed")
+    data.pop("sources", None)
+    for part in [data, *data["files"]]:
+        if not part["by_type"].get("cost"):
+            part["cost_usd"] = None
     return data
 
 
-def cli_summary(*args: str, input: bytes | None = None) -> tuple[int, dict, bytes]:  # type: ignore[type-arg]
+def cli_summary(*args: str, input: bytes | None = None) -> tuple[int, dict[str, Any], bytes]:
     done = cli("replay", "--summary", "--json", *args, input=input)
     data = orjson.loads(done.stdout) if done.stdout else {}
     data.pop("elapsed", None)
@@ -37,7 +47,8 @@ def test_summary_counts_equal_the_api() -> None:
     code, data, err = cli_summary(*FILES)
     assert code == 0, err
     assert data == api_summary(FILES)
-    assert data["messages"] > 0 and data["sources"] == len(FILES)
+    assert data["messages"] > 0 and len(data["files"]) == len(FILES)
+    assert "sources" not in data
 
 
 def test_summary_with_jobs_equals_one_process() -> None:
@@ -64,7 +75,7 @@ def test_text_rendering_and_summary_line() -> None:
     assert '→ Bash {"command":"echo hi"' in out
     assert "← hi" in out and "Tool said: hi" in out
     assert "─ turn: $0.000376" in out
-    assert done.stderr.decode().startswith("replay: 5 messages from 5 lines in 1 file(s)")
+    assert done.stderr.decode().startswith("replay: 5 messages from 5 lines in 1 file · $0.000376 · ")
 
 
 def test_text_summary() -> None:
@@ -72,9 +83,29 @@ def test_text_summary() -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     expected = replay(FILES)
+    assert f"files            {len(FILES)}\n" in out
     assert f"messages         {expected.messages:,}" in out
     for kind, count in expected.by_type.items():
         assert f"  {kind}" in out and f"{count:,}" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "cost", "text"),
+    [
+        ("codex_api_error_401.jsonl", None, "$-"),  # no cost message at all: unknown
+        ("claude_api_error_500.jsonl", 0.0, "$0.00"),  # a cost message that says zero
+        ("claude_tool_bash.jsonl", 0.000376, "$0.000376"),
+    ],
+)
+def test_unknown_cost_is_not_zero(name: str, cost: float | None, text: str) -> None:
+    path = str(DATA / name)
+    code, data, err = cli_summary(path)
+    assert code == 0, err
+    assert data["cost_usd"] == cost and data["files"][0]["cost_usd"] == cost
+    done = cli("replay", "--summary", path)
+    assert f"cost             {text} (1 session)\n" in done.stdout.decode()
+    done = cli("replay", path)
+    assert f" in 1 file · {text} · ".encode() in done.stderr
 
 
 def test_stdin_plain_and_gzip() -> None:
@@ -222,7 +253,7 @@ def test_python_dash_m_and_console_script_agree() -> None:
 def test_slow_pipe_is_rendered_as_it_arrives() -> None:
     # stdin is read with read1: lines show up before the writer closes the pipe
     proc = popen_cli("replay", "--json", "-", stdin=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         lines = (DATA / "codex_command.jsonl").read_bytes().splitlines(keepends=True)
         proc.stdin.write(lines[0])
@@ -239,7 +270,7 @@ def test_slow_pipe_is_rendered_as_it_arrives() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.stdout.close()
-        proc.stderr.close()  # type: ignore[union-attr]
+        proc.stderr.close()
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert len(rest.splitlines()) + 1 == replay(str(DATA / "codex_command.jsonl")).messages

@@ -62,7 +62,7 @@ def test_run_echo_renders_text() -> None:
     out = done.stdout.decode()
     assert "hello from the test\n" in out
     assert "● session cli-" in out and "· echo · " in out
-    assert out.rstrip().splitlines()[-1].startswith("✓ done · $0.000000 · 0 in / 0 out tokens · ")
+    assert out.rstrip().splitlines()[-1].startswith("✓ done · $0.00 · 0 in / 0 out tokens · ")
     assert "· status: running" in out and "· status: idle" in out
     assert ANSI.decode() not in out  # not a terminal: no colours
     assert done.stderr == b""
