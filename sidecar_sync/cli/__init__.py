@@ -43,6 +43,8 @@ from ._exit import (
 )
 from ._replay import format_summary
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "main",
     "build_parser",
@@ -56,19 +58,29 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``sidecar-sync`` (also used to render ``--help``)."""
+    """The argument parser of ``sidecar-sync`` (also used to render ``--help``).
+
+    ``-v``/``--verbose`` is accepted before and after the command; the counts add up.
+    """
     parser = argparse.ArgumentParser(
         prog="sidecar-sync",
         description="Run agent sidecar sessions, replay their transcripts, check this machine.",
     )
     parser.add_argument("--version", action="version", version=f"sidecar-sync {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
+    # A subcommand's defaults overwrite the main parser's values of the same name,
+    # so the -v after the command counts under a name of its own.
+    verbose_after = argparse.ArgumentParser(add_help=False)
+    verbose_after.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=0, help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    _run.add_parser(sub)
-    _replay.add_parser(sub)
-    _doctor.add_parser(sub)
+    _run.add_parser(sub, [verbose_after])
+    _replay.add_parser(sub, [verbose_after])
+    _doctor.add_parser(sub, [verbose_after])
     return parser
+
+
+_VERBOSE_HELP: Final = "more log output on stderr (-vv for debug)"
 
 
 def _setup_logging(verbose: int) -> None:
@@ -92,32 +104,37 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sidecar-sync`` command line; return the exit status.
 
+    Every error ends as one line on stderr, ``sidecar-sync: <message>``, never a
+    traceback (``-vv`` logs the traceback of an unexpected one).
+
     Args:
         argv: the arguments after the program name (default ``sys.argv[1:]``).
 
     Returns:
-        0 on success, 1 on a failure, 2 on a usage error, 130 when interrupted,
-        141 when stdout was closed early.
+        0 on success, 1 on a failure, 2 on a usage error, 128 + the signal number
+        when a signal stopped ``run`` (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 141
+        when stdout was closed early.
     """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    args.verbose += args.verbose_after
     _setup_logging(args.verbose)
     try:
         return _COMMANDS[args.command](args)
-    except UsageError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except (InvalidOptionError, UnknownProviderError) as exc:
+    except (UsageError, InvalidOptionError, UnknownProviderError) as exc:
         error(str(exc))
         return EXIT_USAGE
     except ReplayError as exc:
         error(f"error: {exc}")
         return EXIT_FAILED
     except SidecarError as exc:
-        error(f"{type(exc).__name__}: {exc}")
+        error(str(exc))
+        return EXIT_FAILED
+    except ImportError as exc:  # a part of the library cannot load, e.g. a bad SIDECAR_SYNC_FRAMER
+        error(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # on the way out: no death by a second Ctrl-C
@@ -126,3 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        error(_os_error_text(exc))
+        return EXIT_FAILED
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        error(f"internal error: {exc or 'no message'} (-vv shows where)")
+        return EXIT_FAILED
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``name: reason`` for an OSError, without Python's ``[Errno N]``."""
+    reason = exc.strerror or str(exc) or "input/output error"
+    return f"{exc.filename}: {reason}" if exc.filename else reason

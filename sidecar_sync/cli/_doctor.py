@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from .. import __version__
-from ._exit import EXIT_OK
+from ._exit import EXIT_FAILED, EXIT_OK
 from ._render import use_color
 
 __all__ = ["Check", "add_parser", "doctor_command", "run_checks", "check_ollama"]
@@ -62,9 +62,21 @@ def _version(dist: str) -> str:
 
 
 def check_framer() -> Check:
-    """Which NDJSON framer backs the reader threads: C (fast) or the Python twin."""
-    from .. import framer
+    """Which NDJSON framer backs the reader threads: C (fast) or the Python twin.
 
+    A ``SIDECAR_SYNC_FRAMER`` the framer refuses (an unknown name, or ``c`` where
+    the C framer is not built) stops the library from loading: that is an error.
+    """
+    try:
+        from .. import framer
+    except ImportError as exc:
+        return Check(
+            "framer",
+            "error",
+            str(exc),
+            "unset SIDECAR_SYNC_FRAMER, or set it to auto, c or python",
+            required=True,
+        )
     if framer.BACKEND == "c":
         return Check("framer", "ok", "C framer (csrc/ndjson_framer.c, built with cffi)", required=True)
     return Check(
@@ -218,26 +230,34 @@ def run_checks(*, ollama_host: str) -> list[Check]:
 # -- the command -------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``doctor`` subcommand to ``sub`` (the parser's subparsers)."""
     doc = sub.add_parser(
         "doctor",
+        parents=parents,
         help="check the framer, Python, agent CLIs and Ollama",
         description="Report the framer backend, Python and orjson versions, the Claude and Codex CLIs, "
-        "and whether Ollama answers. Exits 0 even when optional things are missing.",
+        "and whether Ollama answers. Exits 0 even when optional things are missing, 1 when "
+        "something required is missing or broken.",
     )
     doc.add_argument("--ollama-host", default=None, help=f"Ollama server URL (default {DEFAULT_OLLAMA_HOST})")
     doc.add_argument("--json", action="store_true", help="print the checks as one JSON object")
 
 
 def doctor_command(args: argparse.Namespace) -> int:
-    """Run every check and print the report (a table, or JSON with ``--json``)."""
+    """Run every check and print the report (a table, or JSON with ``--json``).
+
+    Returns:
+        0 when everything required works (a ``warn`` still works), else 1.
+    """
     host = args.ollama_host or DEFAULT_OLLAMA_HOST
     checks = run_checks(ollama_host=host)
+    broken = [c for c in checks if c.required and c.state in ("missing", "error")]
+    status = EXIT_FAILED if broken else EXIT_OK
     if args.json:
         sys.stdout.buffer.write(orjson.dumps([c.to_dict() for c in checks], option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
-        return EXIT_OK
+        return status
     color = use_color(sys.stdout)
     paint = {"ok": "\x1b[32m", "missing": "\x1b[33m", "warn": "\x1b[33m", "error": "\x1b[31m"}
     out = [f"sidecar-sync {__version__} doctor\n"]
@@ -248,10 +268,9 @@ def doctor_command(args: argparse.Namespace) -> int:
         out.append(f"  {mark} {check.name}: {check.detail}\n")
         if check.hint and check.state != "ok":
             out.append(f"  {'':<8}   -> {check.hint}\n")
-    required = [c for c in checks if c.required and c.state != "ok"]
     optional = [c for c in checks if not c.required and c.state != "ok"]
-    if required:
-        out.append(f"{len(required)} required check(s) failed: {', '.join(c.name for c in required)}.\n")
+    if broken:
+        out.append(f"{len(broken)} required check(s) failed: {', '.join(c.name for c in broken)}.\n")
     else:
         out.append("Everything required is in place (the built-in echo provider works).\n")
     if optional:
@@ -261,4 +280,4 @@ def doctor_command(args: argparse.Namespace) -> int:
         )
     sys.stdout.write("".join(out))
     sys.stdout.flush()
-    return EXIT_OK
+    return status

@@ -37,10 +37,11 @@ __all__ = ["add_parser", "replay_command", "format_summary", "summary_json"]
 PROGRESS_MIN_BYTES: Final = 8 * 2**20
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``replay`` subcommand to ``sub`` (the parser's subparsers)."""
     rep = sub.add_parser(
         "replay",
+        parents=parents,
         help="turn recorded NDJSON transcripts into messages",
         description="Replay recorded NDJSON (Claude stream-json, Codex JSONL, runner output; .gz too; "
         "'-' reads stdin) through the same framer and adapters as a live session.",

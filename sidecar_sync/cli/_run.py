@@ -28,10 +28,11 @@ from ._render import JsonWriter, Renderer, format_cost_line
 __all__ = ["add_parser", "run_command"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``run`` subcommand to ``sub`` (the parser's subparsers)."""
     run = sub.add_parser(
         "run",
+        parents=parents,
         help="run one agent session and show it live",
         description="Run one session and render it live: text, thinking, tool calls and results, "
         "status changes, and a final line with cost, tokens and duration. Ctrl-C stops the session "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import platform
 import socket
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +20,7 @@ from tests.fakes.ollama import VERSION, FakeOllama
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _script(path: Path, body: str) -> None:
@@ -36,7 +38,7 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     return cli_env(PATH=f"{bin_dir}:/usr/bin:/bin", HOME=str(home))
 
 
-def checks(done) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+def checks(done: subprocess.CompletedProcess[bytes]) -> dict[str, dict[str, Any]]:
     assert done.returncode == 0, done.stderr
     return {c["name"]: c for c in orjson.loads(done.stdout)}
 
@@ -105,3 +107,18 @@ def test_something_else_on_the_port(bare_env: dict[str, str]) -> None:
         data = checks(cli("doctor", "--json", "--ollama-host", f"127.0.0.1:{port}", env=bare_env))
         thread.join(timeout=10)
     assert data["ollama"]["state"] == "missing"
+
+
+def test_a_framer_setting_the_library_refuses(bare_env: dict[str, str]) -> None:
+    """A bad SIDECAR_SYNC_FRAMER is a failed required check, not a crash: exit status 1."""
+    env = {**bare_env, "SIDECAR_SYNC_FRAMER": "bogus"}
+    port = _free_port()
+    done = cli("doctor", "--ollama-host", f"127.0.0.1:{port}", env=env)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    out = done.stdout.decode()
+    assert "  error    framer: SIDECAR_SYNC_FRAMER='bogus' is not one of" in out
+    assert "-> unset SIDECAR_SYNC_FRAMER, or set it to auto, c or python" in out
+    assert "1 required check(s) failed: framer.\n" in out
+    data = {c["name"]: c for c in orjson.loads(cli("doctor", "--json", env=env).stdout)}
+    assert data["framer"]["state"] == "error" and data["framer"]["required"] is True

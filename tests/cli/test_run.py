@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
+from sidecar_sync.cli import build_parser, main
 from tests._proc import descendants, is_alive, wait_gone
 from tests.cli.conftest import cli, cli_env, popen_cli
 
@@ -119,6 +121,54 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in done.stderr.decode()
     assert b"Traceback" not in done.stderr
+
+
+def test_verbose_after_the_subcommand() -> None:
+    """``-v`` works after the command as before it; the counts add up."""
+    done = cli("run", "-v", "hi")
+    assert done.returncode == 0, done.stderr
+    assert b"sidecar-sync: INFO: session 'cli-" in done.stderr and b"started echo runner, pid " in done.stderr
+    assert b"DEBUG" not in done.stderr
+    done = cli("-v", "run", "-v", "hi")
+    assert done.returncode == 0, done.stderr
+    assert b"sidecar-sync: DEBUG: " in done.stderr
+    args = build_parser().parse_args(["-v", "doctor", "-vv"])
+    assert (args.verbose, args.verbose_after) == (1, 2)
+
+
+def test_library_errors_have_no_class_name_or_traceback(tmp_path: Path) -> None:
+    """The Claude provider without its CLI: one clear line, exit status 1."""
+    home = tmp_path / "home"
+    home.mkdir()
+    done = cli("run", "-p", "claude", "x", env=cli_env(PATH="/usr/bin:/bin", HOME=str(home)))
+    assert done.returncode == 1
+    assert done.stderr.startswith(b"sidecar-sync: Claude Code CLI not found; looked in: ")
+    assert done.stderr.count(b"\n") == 1
+    assert b"ProviderUnavailableError" not in done.stderr and b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["run", "x"], ["replay", "-"]])
+def test_a_library_that_cannot_load_is_a_clear_error(command: list[str]) -> None:
+    done = cli(*command, env=cli_env(SIDECAR_SYNC_FRAMER="bogus"))
+    assert done.returncode == 1
+    assert done.stderr.startswith(b"sidecar-sync: SIDECAR_SYNC_FRAMER='bogus'")
+    assert done.stderr.count(b"\n") == 1
+    assert b"Traceback" not in done.stderr and b"ImportError" not in done.stderr
+
+
+def test_an_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug is reported in one line; -vv adds the traceback for whoever asks."""
+    import sidecar_sync.cli
+
+    def broken(args: object) -> int:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(sidecar_sync.cli._COMMANDS, "doctor", broken)
+    assert main(["doctor"]) == 1
+    assert capsys.readouterr().err == "sidecar-sync: internal error: 'boom' (-vv shows where)\n"
+    assert main(["doctor", "-vv"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("sidecar-sync: internal error: 'boom' (-vv shows where)\n")
 
 
 def test_interactive_follow_ups() -> None:
