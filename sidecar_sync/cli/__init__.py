@@ -6,18 +6,22 @@ Usage::
     sidecar-sync replay FILE... [--provider P] [--jobs N] [--json] [--summary]
     sidecar-sync doctor [--ollama-host URL] [--json]
 
-Exit status: 0 success; 1 a failed session, an unreadable replay source or an
-internal error; 2 a usage error (bad option, unknown provider); 130 interrupted
-(Ctrl-C); 141 output closed early (``| head``).
+Exit status: 0 success; 1 a failed session or turn, an unreadable replay source,
+a required ``doctor`` check that failed, or an internal error; 2 a usage error
+(bad option, unknown provider, a prompt that is not UTF-8); 128 + the signal
+number when a signal stopped ``run`` (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); 141
+output closed early (``| head``).
 
 ``--json`` output (``run`` and ``replay``) is JSONL: one
 ``AgentMessage.to_dict()`` per line, ``{"id", "type", "parent_id",
 "timestamp", "content"}``; ``content`` holds every field of the message type
 (see :meth:`sidecar_sync.messages.AgentMessage.to_dict`).
 
-One module per command (``_run``, ``_replay``, ``_doctor``), the terminal output
-they share in ``_render``, exit statuses in ``_exit``; this module parses the
-command line and turns the errors that escape a command into a message and a status.
+One module per command (``_run``, with ``_signals`` and ``_input`` for the signals
+that stop it and the prompts it reads; ``_replay``; ``_doctor``), the terminal
+output they share in ``_render``, exit statuses in ``_exit``. This module parses
+the command line and turns the errors that escape a command into a message and a
+status.
 """
 
 from __future__ import annotations

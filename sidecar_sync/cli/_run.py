@@ -1,31 +1,51 @@
-"""``sidecar-sync run``: one session rendered live, and the signals that stop it."""
+"""``sidecar-sync run``: one session rendered live, and the signals that stop it.
+
+The main thread starts the session, waits for each turn, reads follow-up prompts
+(``--interactive``) and, at the end, stops the session and prints the final line
+(outcome, cost, tokens, duration). The session's reader thread writes the
+messages through the ``on_message``/``on_status`` callbacks.
+
+SIGINT, SIGTERM and SIGHUP only set a flag (:mod:`._signals`). The main thread
+waits in short slices, sees the flag, and stops the session cleanly: ``stop``, a
+bounded wait while the manager's stop ladder escalates (SIGTERM, then SIGKILL of
+the runner's process group), then a kill. A second signal kills at once. The exit
+status is 128 + the signal number: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
 import uuid
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from ..errors import SidecarError
-from ._exit import (
-    EXIT_BROKEN_PIPE,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    UsageError,
-    error,
-    silence_stdout,
-)
-from ._render import JsonWriter, Renderer, format_cost_line
+from ..errors import RunnerGoneError, SessionNotActiveError, SidecarError, WaitTimeoutError
+from ..messages import AgentMessage, CostContent, ErrorContent
+from ._exit import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, UsageError, error, silence_stdout
+from ._input import BadTextError, Prompts, check_text
+from ._render import JsonWriter, Renderer, format_cost_line, one_line
+from ._signals import Interrupted, Signals
+
+if TYPE_CHECKING:
+    from ..manager import SidecarManager
+    from ..session import SessionState
 
 __all__ = ["add_parser", "run_command"]
+
+#: Seconds between two looks at the session while waiting: how soon a signal is seen.
+WAIT_SLICE: Final = 0.1
+#: Seconds to wait for a stopped session to end before killing it. The manager's
+#: ladder sends SIGTERM after 3 s and SIGKILL 2 s later, so this bound is a safety net.
+STOP_WAIT: Final = 10.0
+#: Longest reason shown in the final line (the full text goes to stderr).
+REASON_CHARS: Final = 200
+
+_ENDED: Final = frozenset({"done", "error"})
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,8 +55,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help="run one agent session and show it live",
         description="Run one session and render it live: text, thinking, tool calls and results, "
-        "status changes, and a final line with cost, tokens and duration. Ctrl-C stops the session "
-        "cleanly (exit 130).",
+        "status changes, and a final line with the outcome, cost, tokens and duration. Ctrl-C, "
+        "SIGTERM and SIGHUP stop the session cleanly (exit 130, 143, 129); a second one kills it.",
     )
     run.add_argument(
         "prompt", nargs="?", metavar="PROMPT", help="the prompt (with --interactive, read from stdin if omitted)"
@@ -68,10 +88,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument("--show-unknown", action="store_true", help="also show events no adapter mapping fits")
 
 
+# -- the command line -------------------------------------------------------------------
+
 
 def _parse_config(items: list[str]) -> dict[str, Any] | None:
     config: dict[str, Any] = {}
     for item in items:
+        check_text("--config", item)
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--config takes KEY=VALUE, got {item!r}")
@@ -83,220 +106,301 @@ def _parse_config(items: list[str]) -> dict[str, Any] | None:
     return config or None
 
 
-class _Interrupts:
-    """SIGINT handling for ``run``: the first Ctrl-C asks for a clean stop, the second forces it.
+def _session_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``start_session`` from the command line, checked."""
+    if args.max_turns is not None and args.max_turns < 1:
+        raise UsageError("--max-turns must be at least 1")
+    try:
+        for what, value in (
+            ("PROMPT", args.prompt),
+            ("--model", args.model),
+            ("--cwd", args.cwd),
+            ("--system-prompt", args.system_prompt),
+            ("--permission-mode", args.permission_mode),
+        ):
+            if value is not None:
+                check_text(what, value)
+        config = _parse_config(args.config)
+    except BadTextError as exc:
+        raise UsageError(str(exc)) from None
+    return {
+        "cwd": args.cwd,
+        "model": args.model,
+        "system_prompt": args.system_prompt,
+        "max_turns": args.max_turns,
+        "permission_mode": args.permission_mode,
+        "provider_config": config,
+    }
 
-    While the main thread waits for the session it polls :attr:`requested` and
-    :attr:`count`. Only while it blocks reading a prompt from stdin does the handler
-    raise KeyboardInterrupt (so the read ends): raised anywhere else it could land
-    inside the manager (halfway through ``stop_session`` or ``shutdown``) and leave
-    a runner behind.
-    """
+
+# -- the session ------------------------------------------------------------------------
+
+
+class _Turn:
+    """What the current turn's messages said; fed by the session's reader thread."""
 
     def __init__(self) -> None:
-        self.requested = threading.Event()
-        self.count = 0
-        self.reading_input = False
-        self.broken_pipe = False  # set by the output callbacks when stdout's reader left
-        self.finishing = False  # the stop is handled: later presses only count
-        self._previous: Any = None
+        self._lock = threading.Lock()
+        self._failed = False
+        self._error: str | None = None
+        self.cost_known = False  # some cost message of the session carried a price
 
-    def __enter__(self) -> _Interrupts:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
+    def record(self, messages: list[AgentMessage]) -> None:
+        """Note the turn's cost and error messages (the ``on_message`` side)."""
+        with self._lock:
+            for message in messages:
+                content = message.content
+                if isinstance(content, CostContent):
+                    self._failed = self._failed or content.is_error
+                    self.cost_known = self.cost_known or content.total_cost_usd is not None
+                elif isinstance(content, ErrorContent):
+                    self._error = content.message
 
-    def __exit__(self, *exc: object) -> None:
-        # Once interrupted, the command is on its way out with status 130: a late
-        # Ctrl-C must not turn that into death by SIGINT.
-        signal.signal(signal.SIGINT, signal.SIG_IGN if self.count else self._previous)
+    def reset(self) -> None:
+        """A new turn begins."""
+        with self._lock:
+            self._failed = False
+            self._error = None
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.count += 1
-        self.requested.set()
-        if self.reading_input and not self.finishing:
-            raise KeyboardInterrupt
+    def failure(self, state: SessionState) -> str | None:
+        """Why the turn failed, in the API's words, or None if it did not.
+
+        The session's ``error`` if it has one (the runner reported the failure),
+        else the last error message of a turn whose cost message says it failed
+        (the message the adapter made of the failure).
+        """
+        if state.error:
+            return state.error
+        with self._lock:
+            if not self._failed:
+                return None
+            return self._error or "the provider reported a failed turn"
 
 
-_TURN_OVER: Final = frozenset({"idle", "done", "error"})
-#: Seconds to wait for a stopped session to end: the manager's ladder sends SIGTERM
-#: after 3 s and SIGKILL 2 s later, so this is a bound that should never be reached.
-_STOP_WAIT: Final = 10.0
-_ENDED: Final = frozenset({"done", "error"})
+class _Run:
+    """One ``sidecar-sync run``: the session, its output, and how it ended."""
 
+    def __init__(
+        self, args: argparse.Namespace, options: dict[str, Any], manager: SidecarManager, signals: Signals
+    ) -> None:
+        self.args = args
+        self.options = options
+        self.manager = manager
+        self.signals = signals
+        self.session_id = f"cli-{uuid.uuid4().hex[:12]}"
+        self.started = time.monotonic()
+        self.turn = _Turn()
+        self.prompts = Prompts(signals)
+        self.renderer = None if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
+        self.json = JsonWriter(sys.stdout.buffer) if args.json else None
+        self.output_error: OSError | None = None  # writing stdout failed: its reader left
+        self.state: SessionState | None = None  # the latest snapshot
+        self.running = False  # a turn is under way
+        self.killed = False
 
-def _wait_until(manager: Any, session_id: str, statuses: frozenset[str], interrupts: _Interrupts) -> Any:
-    """Wait for the session to reach one of ``statuses``; return its state, or None on Ctrl-C.
+    # -- output (called from the session's reader thread) --
 
-    Waits in short slices so that a Ctrl-C (which only sets a flag) is seen promptly.
-    """
-    while not interrupts.requested.is_set():
-        if statuses is _TURN_OVER:
+    def on_message(self, session_id: str, messages: list[AgentMessage]) -> None:
+        """Note the turn's outcome, then show the messages."""
+        self.turn.record(messages)
+        if self.output_error is None:
             try:
-                return manager.wait(session_id, timeout=0.1)
+                if self.json is not None:
+                    self.json.messages(messages)
+                elif self.renderer is not None:
+                    self.renderer.messages(messages)
+            except OSError as exc:
+                self._output_lost(exc)
+
+    def on_status(self, session_id: str, status: str, error: str | None) -> None:
+        """Show a status change (text output only; the final line reports the end)."""
+        if status not in _ENDED and self.output_error is None and self.renderer is not None:
+            try:
+                self.renderer.status(session_id, status, error)
+            except OSError as exc:
+                self._output_lost(exc)
+
+    def _output_lost(self, exc: OSError) -> None:
+        """stdout's reader went away (``| head``) or its terminal hung up: stop the session."""
+        self.output_error = exc
+        self.signals.requested.set()
+
+    # -- the main thread --
+
+    def execute(self, prompt: str | None) -> int:
+        """Run the session to its end; return the exit status."""
+        failure: str | None = None  # why the last turn failed
+        stopped: str | None = None  # why the command stopped the session early
+        try:
+            if prompt is None:
+                prompt = self.prompts.read()
+                if prompt is None:
+                    return EXIT_OK
+            if self.signals.requested.is_set():
+                return self._interrupted()
+            self.manager.start_session(
+                self.session_id,
+                self.args.provider,
+                prompt,
+                on_message=self.on_message,
+                on_status=None if self.args.json else self.on_status,
+                **self.options,
+            )
+            self.running = True
+            state = self._wait_turn()
+            while state is not None:
+                failure = self.turn.failure(state)
+                if not (self.args.interactive and state.status == "idle"):
+                    break
+                follow_up = self.prompts.read()
+                if follow_up is None:
+                    break
+                self.turn.reset()
+                try:
+                    self.manager.write_prompt(self.session_id, follow_up)
+                except (SessionNotActiveError, RunnerGoneError, WaitTimeoutError) as exc:
+                    stopped = f"cannot send the prompt: {exc}"
+                    error(stopped)
+                    break
+                self.running = True
+                state = self._wait_turn()
+            if state is None:
+                return self._interrupted()
+        except Interrupted:
+            return self._interrupted()
+        except BadTextError as exc:
+            stopped = str(exc)
+            error(stopped)
+            if self.state is None:  # no session yet
+                return EXIT_FAILED
+        state = self._close()
+        if self.signals.signum is not None:  # a signal came while the session was closing
+            return self._signalled(state, was_running=False)
+        if self.output_error is not None:
+            return self._output_status()
+        return self._report(state, failure, stopped)
+
+    def _wait_turn(self) -> SessionState | None:
+        """Wait until the current turn is over; None when a signal (or a lost stdout) came first."""
+        while not self.signals.requested.is_set():
+            try:
+                self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
             except TimeoutError:
                 continue
-        state = manager.get_session(session_id)
-        if state.status in statuses:
-            return state
-        interrupts.requested.wait(0.05)
-    return None
+            self.running = False
+            return self.state
+        return None
 
+    def _close(self) -> SessionState | None:
+        """End the session if it still runs: ``stop``, a bounded wait, then a kill.
 
-def _read_prompt(interrupts: _Interrupts, tty: bool) -> str | None:
-    """Read one follow-up prompt from stdin; None on EOF or an empty line."""
-    if tty:
-        sys.stderr.write("> ")
-        sys.stderr.flush()
-    interrupts.reading_input = True
-    try:
-        line = sys.stdin.readline()
-    finally:
-        interrupts.reading_input = False
-    text = line.strip()
-    return text or None
+        The first signal during the wait kills at once if none came before;
+        otherwise the second one does. Returns the last state seen (None if the
+        session never started).
+        """
+        hurry = min(self.signals.count + 1, 2)
+        try:
+            self.manager.stop_session(self.session_id)
+        except SidecarError:
+            return self.state  # never started, or already removed
+        deadline = time.monotonic() + STOP_WAIT
+        while True:
+            try:
+                self.state = self.manager.get_session(self.session_id)
+            except SidecarError:
+                return self.state
+            if self.state.status in _ENDED:
+                return self.state
+            if time.monotonic() >= deadline or self.signals.count >= hurry:
+                break
+            time.sleep(WAIT_SLICE)  # no public call waits for the final status: look again shortly
+        self.killed = True
+        try:
+            self.manager.remove_session(self.session_id)
+        except SidecarError:
+            pass  # already gone; leaving the manager's `with` kills whatever is left
+        return self.state
+
+    def _interrupted(self) -> int:
+        """A signal or a lost stdout ended the wait: stop the session, say how it ended."""
+        if self.signals.signum is None:  # stdout's reader left
+            self._close()
+            return self._output_status()
+        started = self.state is not None or self.running
+        if started:
+            error(f"{self.signals.name}; stopping the session ({self.signals.again} again to kill it now)")
+        else:
+            error(self.signals.name)
+        was_running = self.running
+        return self._signalled(self._close(), was_running)
+
+    def _signalled(self, state: SessionState | None, was_running: bool) -> int:
+        """The final line after a signal; the exit status 128 + its number.
+
+        The reason shown is the session's error, or the API's reason for the turn
+        that the stop ended (none if no turn was under way).
+        """
+        if state is not None and self.output_error is None:
+            if state.status == "error":
+                reason = state.error
+            else:
+                reason = self.turn.failure(state) if was_running else None
+            label = self.signals.name + (", runner killed" if self.killed else "")
+            self._final(state, label, reason, ok=False)
+        return self.signals.exit_status
+
+    def _output_status(self) -> int:
+        """The exit status when stdout failed: 141 for a closed pipe, else 1 with the reason."""
+        silence_stdout()
+        if isinstance(self.output_error, BrokenPipeError):
+            return EXIT_BROKEN_PIPE
+        reason = self.output_error.strerror if self.output_error is not None else None
+        error(f"cannot write the output: {reason or 'stdout is closed'}")
+        return EXIT_FAILED
+
+    def _report(self, state: SessionState | None, failure: str | None, stopped: str | None) -> int:
+        """The final line and the exit status of a session that was not signalled."""
+        if state is None:
+            error("the session was removed before it ended")
+            return EXIT_FAILED
+        if stopped is not None:
+            self._final(state, "stopped", stopped, ok=False)
+            return EXIT_FAILED
+        if state.status == "error":
+            reason = state.error or "unknown reason"
+            self._final(state, "session failed", reason, ok=False)
+            error(f"session failed: {reason}")
+            return EXIT_FAILED
+        if failure is not None:
+            self._final(state, "turn failed", failure, ok=False)
+            error(f"the turn failed: {failure}")
+            return EXIT_FAILED
+        self._final(state, "done", None, ok=True)
+        return EXIT_OK
+
+    def _final(self, state: SessionState, label: str, reason: str | None, *, ok: bool) -> None:
+        """The closing line (text output only): outcome, cost, tokens, duration."""
+        if self.renderer is None or self.output_error is not None:
+            return
+        if reason:
+            label = f"{label}: {one_line(reason, REASON_CHARS)}"
+        cost = state.cost_usd if self.turn.cost_known else None
+        seconds = time.monotonic() - self.started
+        try:
+            self.renderer.final(format_cost_line(label, cost, state.input_tokens, state.output_tokens, seconds), ok)
+        except OSError as exc:
+            self.output_error = exc
 
 
 def run_command(args: argparse.Namespace) -> int:
+    """Run one session as the command line says; return the exit status."""
+    options = _session_options(args)  # usage errors before anything starts
+    if args.prompt is None and not args.interactive:
+        raise UsageError("run needs a PROMPT (or --interactive to read prompts from stdin)")
     from ..manager import SidecarManager
-
-    prompt = args.prompt
-    interactive = args.interactive
-    stdin_tty = sys.stdin.isatty()
-    if args.max_turns is not None and args.max_turns < 1:
-        raise UsageError("--max-turns must be at least 1")
-    config = _parse_config(args.config)
-    writer: Any = JsonWriter(sys.stdout.buffer) if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
-    session_id = f"cli-{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
-    turn_cost: list[Any] = []  # the cost content of the current turn, if any
-
-    def on_message(sid: str, messages: list[Any]) -> None:
-        for message in messages:
-            if message.type == "cost":
-                turn_cost[:] = [message.content]
-        if interrupts.broken_pipe:
-            return
-        try:
-            writer(sid, messages)
-        except BrokenPipeError:
-            # The reader of our output went away (`| head`): stop the session.
-            interrupts.broken_pipe = True
-            interrupts.requested.set()
-
-    def on_status(sid: str, status: str, error: str | None) -> None:
-        if status not in _ENDED and not interrupts.broken_pipe:  # the final line reports the end
-            try:
-                writer.status(sid, status, error)
-            except BrokenPipeError:
-                interrupts.broken_pipe = True
-                interrupts.requested.set()
 
     if not args.verbose:
         # The session logs its failure reason; the command reports it itself, once.
         logging.getLogger("sidecar_sync.session").setLevel(logging.ERROR)
-
-    with _Interrupts() as interrupts, SidecarManager() as manager:
-        try:
-            if prompt is None:
-                if not interactive:
-                    raise UsageError("run needs a PROMPT (or --interactive to read prompts from stdin)")
-                prompt = _read_prompt(interrupts, stdin_tty)
-                if prompt is None:
-                    return EXIT_OK
-            manager.start_session(
-                session_id,
-                args.provider,
-                prompt,
-                cwd=args.cwd,
-                model=args.model,
-                system_prompt=args.system_prompt,
-                max_turns=args.max_turns,
-                permission_mode=args.permission_mode,
-                provider_config=config,
-                on_message=on_message,
-                on_status=None if args.json else on_status,
-            )
-            state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
-            turn_failure = _turn_failure(state, turn_cost)
-            while state is not None and interactive and state.status == "idle":
-                follow_up = _read_prompt(interrupts, stdin_tty)
-                if follow_up is None:
-                    break
-                turn_cost.clear()
-                manager.write_prompt(session_id, follow_up)
-                state = _wait_until(manager, session_id, _TURN_OVER, interrupts)
-                turn_failure = _turn_failure(state, turn_cost)
-            if state is not None and state.status not in _ENDED:
-                manager.stop_session(session_id)
-                state = _wait_until(manager, session_id, _ENDED, interrupts)
-            if state is None:
-                return _interrupted(manager, session_id, interrupts)
-        except KeyboardInterrupt:
-            return _interrupted(manager, session_id, interrupts)
-        return _finish_run(args, writer, state, turn_failure, time.monotonic() - started)
-
-
-def _turn_failure(state: Any, turn_cost: list[Any]) -> str | None:
-    """Why the turn that just ended failed, or None if it did not."""
-    if state is None:
-        return None
-    if state.status == "idle" and state.error:
-        return state.error  # the runner reported agent_error
-    if turn_cost and getattr(turn_cost[0], "is_error", False):
-        content = turn_cost[0]
-        return (
-            getattr(content, "result", None)
-            or "; ".join(getattr(content, "errors", None) or [])
-            or getattr(content, "terminal_reason", None)
-            or "the provider reported an error"
-        )
-    return None
-
-
-def _interrupted(manager: Any, session_id: str, interrupts: _Interrupts) -> int:
-    """Ctrl-C (or a closed stdout): stop the session (stop, grace, kill); a second Ctrl-C hurries."""
-    if interrupts.broken_pipe:
-        silence_stdout()
-    else:
-        error("interrupted; stopping the session (Ctrl-C again to kill it now)")
-    try:
-        manager.stop_session(session_id)
-    except SidecarError:
-        pass  # never started, or already over
-    # The press that hurries: the second Ctrl-C (perhaps already in), or after a
-    # closed stdout the first one.
-    hurry = min(interrupts.count + 1, 2)
-    deadline = time.monotonic() + _STOP_WAIT
-    while time.monotonic() < deadline and interrupts.count < hurry:
-        try:
-            if manager.get_session(session_id).status in _ENDED:
-                break
-        except SidecarError:
-            break
-        time.sleep(0.05)
-    interrupts.finishing = True
-    if interrupts.count >= hurry:
-        _kill_now(manager, session_id)
-    return EXIT_BROKEN_PIPE if interrupts.broken_pipe and interrupts.count == 0 else EXIT_INTERRUPTED
-
-
-def _kill_now(manager: Any, session_id: str) -> None:
-    """Second Ctrl-C: kill the runner's process group now instead of waiting out the grace."""
-    try:
-        manager.remove_session(session_id)
-    except (SidecarError, KeyboardInterrupt):
-        pass  # already gone; leaving the manager's `with` kills whatever is left
-
-
-def _finish_run(args: argparse.Namespace, writer: Any, state: Any, turn_failure: str | None, seconds: float) -> int:
-    failed = state.status == "error" or turn_failure is not None
-    if not args.json:
-        line = format_cost_line(state.status, state.cost_usd, state.input_tokens, state.output_tokens, seconds)
-        writer.final(line, ok=not failed)
-    if state.status == "error":
-        error(f"session failed: {state.error or 'unknown reason'}")
-        return EXIT_FAILED
-    if turn_failure is not None:
-        error(f"the turn failed: {turn_failure}")
-        return EXIT_FAILED
-    return EXIT_OK
+    with Signals() as signals, SidecarManager() as manager:
+        return _Run(args, options, manager, signals).execute(args.prompt)
