@@ -1,8 +1,9 @@
-"""The ``sidecar-sync`` command: ``run`` a session, ``replay`` transcripts, ``doctor`` the machine.
+"""The ``sidecar-sync`` command: ``run`` a session, ``replay`` transcripts, ``doctor``.
 
 Usage::
 
-    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive] PROMPT
+    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive]
+                     PROMPT
     sidecar-sync replay FILE... [--provider P] [--jobs N] [--json] [--summary]
     sidecar-sync doctor [--ollama-host URL] [--json]
 
@@ -30,7 +31,8 @@ import argparse
 import logging
 import signal
 import sys
-from typing import Callable, Final, Sequence
+from collections.abc import Callable, Sequence
+from typing import Final
 
 from .. import __version__
 from ..errors import InvalidOptionError, ReplayError, SidecarError, UnknownProviderError
@@ -68,14 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="sidecar-sync",
-        description="Run agent sidecar sessions, replay their transcripts, check this machine.",
+        description="Run agent sidecar sessions, replay their transcripts, "
+        "check this machine.",
     )
-    parser.add_argument("--version", action="version", version=f"sidecar-sync {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
+    parser.add_argument(
+        "--version", action="version", version=f"sidecar-sync {__version__}"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP
+    )
     # A subcommand's defaults overwrite the main parser's values of the same name,
     # so the -v after the command counts under a name of its own.
     verbose_after = argparse.ArgumentParser(add_help=False)
-    verbose_after.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=0, help=_VERBOSE_HELP)
+    verbose_after.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbose_after",
+        action="count",
+        default=0,
+        help=_VERBOSE_HELP,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _run.add_parser(sub, [verbose_after])
@@ -88,10 +102,20 @@ _VERBOSE_HELP: Final = "more log output on stderr (-vv for debug)"
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    level = (
+        logging.WARNING
+        if verbose == 0
+        else logging.INFO
+        if verbose == 1
+        else logging.DEBUG
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("sidecar-sync: %(levelname)s: %(message)s" if verbose else "sidecar-sync: %(message)s")
+        logging.Formatter(
+            "sidecar-sync: %(levelname)s: %(message)s"
+            if verbose
+            else "sidecar-sync: %(message)s"
+        )
     )
     root = logging.getLogger("sidecar_sync")
     root.addHandler(handler)
@@ -137,11 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SidecarError as exc:
         error(str(exc))
         return EXIT_FAILED
-    except ImportError as exc:  # a part of the library cannot load, e.g. a bad SIDECAR_SYNC_FRAMER
+    except (
+        ImportError
+    ) as exc:  # a part of the library cannot load, e.g. a bad SIDECAR_SYNC_FRAMER
         error(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # on the way out: no death by a second Ctrl-C
+        signal.signal(
+            signal.SIGINT, signal.SIG_IGN
+        )  # on the way out: no death by a second Ctrl-C
         error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -13,8 +13,9 @@ import importlib.metadata
 import importlib.util
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import orjson
@@ -78,12 +79,19 @@ def check_framer() -> Check:
             required=True,
         )
     if framer.BACKEND == "c":
-        return Check("framer", "ok", "C framer (csrc/ndjson_framer.c, built with cffi)", required=True)
+        return Check(
+            "framer",
+            "ok",
+            "C framer (csrc/ndjson_framer.c, built with cffi)",
+            required=True,
+        )
     return Check(
         "framer",
         "warn",
-        "pure-Python twin (the C framer is not built; everything works, several times slower)",
-        "install a C compiler (e.g. apt-get install build-essential python3-dev) and reinstall sidecar-sync",
+        "pure-Python twin (the C framer is not built; everything works, "
+        "several times slower)",
+        "install a C compiler (e.g. apt-get install build-essential python3-dev) "
+        "and reinstall sidecar-sync",
         required=True,
     )
 
@@ -94,7 +102,8 @@ def check_python() -> Check:
     return Check(
         "python",
         "ok" if ok else "error",
-        f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        f"{platform.python_implementation()} {platform.python_version()} "
+        f"({sys.executable})",
         "" if ok else "sidecar_sync needs Python 3.10 or newer",
         required=True,
     )
@@ -115,15 +124,27 @@ def check_libraries() -> list[Check]:
 
 
 def _check_cli(
-    name: str, label: str, find: Callable[[], str | None], version: Callable[[str], str | None], hint: str
+    name: str,
+    label: str,
+    find: Callable[[], str | None],
+    version: Callable[[str], str | None],
+    hint: str,
 ) -> Check:
     path = find()
     if path is None:
-        return Check(name, "missing", f"{label} not found (looked in the usual install places and PATH)", hint)
+        return Check(
+            name,
+            "missing",
+            f"{label} not found (looked in the usual install places and PATH)",
+            hint,
+        )
     found = version(path)
     if found is None:
         return Check(
-            name, "warn", f"{path} (does not answer --version)", f"check that {path} runs; reinstall it if not"
+            name,
+            "warn",
+            f"{path} (does not answer --version)",
+            f"check that {path} runs; reinstall it if not",
         )
     return Check(name, "ok", f"{found} ({path})")
 
@@ -138,21 +159,24 @@ def check_agent_clis() -> list[Check]:
             "Claude Code CLI",
             find_claude_cli,
             cli_version,
-            "needed only for --provider claude: npm install -g @anthropic-ai/claude-code "
-            "(or pip install claude-agent-sdk, which bundles it), or pass the path to SidecarManager(claude_path=...)",
+            "needed only for --provider claude: "
+            "npm install -g @anthropic-ai/claude-code "
+            "(or pip install claude-agent-sdk, which bundles it), "
+            "or pass the path to SidecarManager(claude_path=...)",
         ),
         _check_cli(
             "codex CLI",
             "Codex CLI",
             find_codex_cli,
             cli_version,
-            "needed only for --provider codex: npm install -g @openai/codex, or pass SidecarManager(codex_path=...)",
+            "needed only for --provider codex: npm install -g @openai/codex, "
+            "or pass SidecarManager(codex_path=...)",
         ),
     ]
 
 
 def normalize_host(host: str) -> str:
-    """``127.0.0.1:11434`` -> ``http://127.0.0.1:11434`` (a scheme is added if missing)."""
+    """``127.0.0.1:11434`` -> ``http://127.0.0.1:11434`` (adds a missing scheme)."""
     host = host.strip()
     if "://" not in host:
         host = f"http://{host}"
@@ -163,19 +187,39 @@ def check_ollama(host: str, timeout: float = OLLAMA_TIMEOUT) -> Check:
     """Ask the Ollama server at ``host`` for its version (``GET /api/version``)."""
     url = normalize_host(host)
     hint = (
-        "needed only for --provider ollama: install Ollama (https://ollama.com/download) and run `ollama serve`, "
-        "or point at your server with --ollama-host (the ollama provider takes it as -c host=URL)"
+        "needed only for --provider ollama: install Ollama "
+        "(https://ollama.com/download) and run `ollama serve`, or point at your "
+        "server with --ollama-host (the ollama provider takes it as -c host=URL)"
     )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return Check("ollama", "error", f"{host!r} is not an http(s) URL", "pass --ollama-host http://HOST:PORT")
+        return Check(
+            "ollama",
+            "error",
+            f"{host!r} is not an http(s) URL",
+            "pass --ollama-host http://HOST:PORT",
+        )
     try:
         port = parts.port
     except ValueError:
-        return Check("ollama", "error", f"{host!r} has a bad port", "pass --ollama-host http://HOST:PORT")
-    conn_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    # http.client directly, not urllib: proxies from the environment must not reroute a local check.
-    conn = conn_type(parts.hostname, port or (443 if parts.scheme == "https" else 11434), timeout=timeout)
+        return Check(
+            "ollama",
+            "error",
+            f"{host!r} has a bad port",
+            "pass --ollama-host http://HOST:PORT",
+        )
+    conn_type = (
+        http.client.HTTPSConnection
+        if parts.scheme == "https"
+        else http.client.HTTPConnection
+    )
+    # http.client directly, not urllib: proxies from the environment must not
+    # reroute a local check.
+    conn = conn_type(
+        parts.hostname,
+        port or (443 if parts.scheme == "https" else 11434),
+        timeout=timeout,
+    )
     try:
         conn.request("GET", (parts.path or "") + "/api/version")
         response = conn.getresponse()
@@ -186,11 +230,21 @@ def check_ollama(host: str, timeout: float = OLLAMA_TIMEOUT) -> Check:
     finally:
         conn.close()
     if response.status != 200:
-        return Check("ollama", "warn", f"{url} answered HTTP {response.status} to /api/version (is it Ollama?)", hint)
+        return Check(
+            "ollama",
+            "warn",
+            f"{url} answered HTTP {response.status} to /api/version (is it Ollama?)",
+            hint,
+        )
     try:
         version = orjson.loads(body).get("version", "?")
     except (orjson.JSONDecodeError, AttributeError):
-        return Check("ollama", "warn", f"{url} answered /api/version with something that is not Ollama's JSON", hint)
+        return Check(
+            "ollama",
+            "warn",
+            f"{url} answered /api/version with something that is not Ollama's JSON",
+            hint,
+        )
     return Check("ollama", "ok", f"Ollama {version} at {url}")
 
 
@@ -208,7 +262,10 @@ def check_runners() -> list[Check]:
                 f"{name} runner",
                 "ok" if found else "error",
                 module if found else f"{module} is not installed",
-                "" if found else "reinstall sidecar-sync (pip install --force-reinstall sidecar-sync)",
+                ""
+                if found
+                else "reinstall sidecar-sync "
+                "(pip install --force-reinstall sidecar-sync)",
                 required=name == "echo",
             )
         )
@@ -236,12 +293,19 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "doctor",
         parents=parents,
         help="check the framer, Python, agent CLIs and Ollama",
-        description="Report the framer backend, Python and orjson versions, the Claude and Codex CLIs, "
-        "and whether Ollama answers. Exits 0 even when optional things are missing, 1 when "
+        description="Report the framer backend, Python and orjson versions, the "
+        "Claude and Codex CLIs, and whether Ollama answers. Exits 0 even when "
+        "optional things are missing, 1 when "
         "something required is missing or broken.",
     )
-    doc.add_argument("--ollama-host", default=None, help=f"Ollama server URL (default {DEFAULT_OLLAMA_HOST})")
-    doc.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    doc.add_argument(
+        "--ollama-host",
+        default=None,
+        help=f"Ollama server URL (default {DEFAULT_OLLAMA_HOST})",
+    )
+    doc.add_argument(
+        "--json", action="store_true", help="print the checks as one JSON object"
+    )
 
 
 def doctor_command(args: argparse.Namespace) -> int:
@@ -255,11 +319,19 @@ def doctor_command(args: argparse.Namespace) -> int:
     broken = [c for c in checks if c.required and c.state in ("missing", "error")]
     status = EXIT_FAILED if broken else EXIT_OK
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps([c.to_dict() for c in checks], option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(
+            orjson.dumps([c.to_dict() for c in checks], option=orjson.OPT_INDENT_2)
+            + b"\n"
+        )
         sys.stdout.flush()
         return status
     color = use_color(sys.stdout)
-    paint = {"ok": "\x1b[32m", "missing": "\x1b[33m", "warn": "\x1b[33m", "error": "\x1b[31m"}
+    paint = {
+        "ok": "\x1b[32m",
+        "missing": "\x1b[33m",
+        "warn": "\x1b[33m",
+        "error": "\x1b[31m",
+    }
     out = [f"sidecar-sync {__version__} doctor\n"]
     for check in checks:
         mark = f"{check.state:<8}"
@@ -270,9 +342,14 @@ def doctor_command(args: argparse.Namespace) -> int:
             out.append(f"  {'':<8}   -> {check.hint}\n")
     optional = [c for c in checks if not c.required and c.state != "ok"]
     if broken:
-        out.append(f"{len(broken)} required check(s) failed: {', '.join(c.name for c in broken)}.\n")
+        out.append(
+            f"{len(broken)} required check(s) failed: "
+            f"{', '.join(c.name for c in broken)}.\n"
+        )
     else:
-        out.append("Everything required is in place (the built-in echo provider works).\n")
+        out.append(
+            "Everything required is in place (the built-in echo provider works).\n"
+        )
     if optional:
         out.append(
             f"Optional, not available: {', '.join(c.name for c in optional)} "

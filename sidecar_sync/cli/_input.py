@@ -1,4 +1,4 @@
-"""Prompts for ``sidecar-sync run``, from the command line and stdin, checked as UTF-8 text.
+"""Prompts for ``sidecar-sync run``, from the command line and stdin, checked as UTF-8.
 
 The runner protocol is JSON, which carries only valid Unicode. Arguments reach
 Python with undecodable bytes kept as lone surrogates (``surrogateescape``), and
@@ -20,7 +20,9 @@ class BadTextError(Exception):
 
 
 def check_text(what: str, value: str) -> str:
-    """Return ``value`` if it is UTF-8 text, else raise :class:`BadTextError` naming the bad byte.
+    """Return ``value`` if it is UTF-8 text; else raise :class:`BadTextError`.
+
+    The error names the first bad byte and its offset.
 
     Args:
         what: how the message names the value (``"PROMPT"``, ``"--model"``).
@@ -32,11 +34,15 @@ def check_text(what: str, value: str) -> str:
         try:
             raw = value.encode("utf-8", "surrogateescape")  # the bytes as given
         except UnicodeEncodeError:
-            raw = value.encode("utf-8", "surrogatepass")  # a surrogate that stood for no byte
+            raw = value.encode(
+                "utf-8", "surrogatepass"
+            )  # a surrogate that stood for no byte
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadTextError(f"{what} is not valid UTF-8 ({bad_byte(raw, exc)})") from None
+            raise BadTextError(
+                f"{what} is not valid UTF-8 ({bad_byte(raw, exc)})"
+            ) from None
     return value
 
 
@@ -46,7 +52,7 @@ def bad_byte(raw: bytes, exc: UnicodeDecodeError) -> str:
 
 
 class Prompts:
-    """Prompts read from stdin, one per line; an empty line or the end of input ends them.
+    """Prompts read from stdin, one per line; an empty line or the end of input ends.
 
     On a terminal each read is preceded by ``> `` on stderr. A signal during the
     read ends it (see :class:`~._signals.Signals`).
@@ -84,5 +90,7 @@ class Prompts:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadTextError(f"line {self._line} of stdin is not valid UTF-8 ({bad_byte(raw, exc)})") from None
+            raise BadTextError(
+                f"line {self._line} of stdin is not valid UTF-8 ({bad_byte(raw, exc)})"
+            ) from None
         return text.strip() or None

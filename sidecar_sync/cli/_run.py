@@ -15,6 +15,7 @@ status is 128 + the signal number: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import threading
@@ -24,9 +25,21 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from ..errors import RunnerGoneError, SessionNotActiveError, SidecarError, WaitTimeoutError
+from ..errors import (
+    RunnerGoneError,
+    SessionNotActiveError,
+    SidecarError,
+    WaitTimeoutError,
+)
 from ..messages import AgentMessage, CostContent, ErrorContent
-from ._exit import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, UsageError, error, silence_stdout
+from ._exit import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    error,
+    silence_stdout,
+)
 from ._input import BadTextError, Prompts, check_text
 from ._render import JsonWriter, Renderer, format_cost_line, one_line
 from ._signals import Interrupted, Signals
@@ -42,7 +55,7 @@ WAIT_SLICE: Final = 0.1
 #: Seconds to wait for a stopped session to end before killing it. The manager's
 #: ladder sends SIGTERM after 3 s and SIGKILL 2 s later, so this bound is a safety net.
 STOP_WAIT: Final = 10.0
-#: Longest reason shown in the final line (the full text goes to stderr).
+#: Longest reason shown in the final line.
 REASON_CHARS: Final = 200
 
 _ENDED: Final = frozenset({"done", "error"})
@@ -54,20 +67,29 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "run",
         parents=parents,
         help="run one agent session and show it live",
-        description="Run one session and render it live: text, thinking, tool calls and results, "
-        "status changes, and a final line with the outcome, cost, tokens and duration. Ctrl-C, "
-        "SIGTERM and SIGHUP stop the session cleanly (exit 130, 143, 129); a second one kills it.",
+        description="Run one session and render it live: text, thinking, tool calls "
+        "and results, status changes, and a final line with the outcome, cost, "
+        "tokens and duration. Ctrl-C, SIGTERM and SIGHUP stop the session cleanly "
+        "(exit 130, 143, 129); a second one kills it.",
     )
     run.add_argument(
-        "prompt", nargs="?", metavar="PROMPT", help="the prompt (with --interactive, read from stdin if omitted)"
+        "prompt",
+        nargs="?",
+        metavar="PROMPT",
+        help="the prompt (with --interactive, read from stdin if omitted)",
     )
     run.add_argument(
-        "--provider", "-p", default="echo", help="provider: echo (default, built in), claude, codex, ollama, ..."
+        "--provider",
+        "-p",
+        default="echo",
+        help="provider: echo (default, built in), claude, codex, ollama, ...",
     )
     run.add_argument("--model", "-m", help="model name passed to the provider")
     run.add_argument("--cwd", help="working directory of the agent")
     run.add_argument("--system-prompt", help="system prompt for the session")
-    run.add_argument("--permission-mode", help="Claude permission mode (default bypassPermissions)")
+    run.add_argument(
+        "--permission-mode", help="Claude permission mode (default bypassPermissions)"
+    )
     run.add_argument("--max-turns", type=int, help="maximum agent turns")
     run.add_argument(
         "--config",
@@ -75,20 +97,30 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="provider setting sent as providerConfig (repeatable; VALUE is JSON if it parses, "
+        help="provider setting sent as providerConfig "
+        "(repeatable; VALUE is JSON if it parses, "
         "else a string), e.g. -c host=http://127.0.0.1:11434 -c num_ctx=8192",
     )
-    run.add_argument("--json", action="store_true", help="print one AgentMessage JSON object per line instead of text")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print one AgentMessage JSON object per line instead of text",
+    )
     run.add_argument(
         "--interactive",
         "-i",
         action="store_true",
-        help="after each turn, read a follow-up prompt from stdin (empty line or EOF ends)",
+        help="after each turn, read a follow-up prompt from stdin "
+        "(empty line or EOF ends)",
     )
-    run.add_argument("--show-unknown", action="store_true", help="also show events no adapter mapping fits")
+    run.add_argument(
+        "--show-unknown",
+        action="store_true",
+        help="also show events no adapter mapping fits",
+    )
 
 
-# -- the command line -------------------------------------------------------------------
+# -- the command line ------------------------------------------------------------
 
 
 def _parse_config(items: list[str]) -> dict[str, Any] | None:
@@ -133,7 +165,7 @@ def _session_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# -- the session ------------------------------------------------------------------------
+# -- the session -----------------------------------------------------------------
 
 
 class _Turn:
@@ -152,7 +184,9 @@ class _Turn:
                 content = message.content
                 if isinstance(content, CostContent):
                     self._failed = self._failed or content.is_error
-                    self.cost_known = self.cost_known or content.total_cost_usd is not None
+                    self.cost_known = (
+                        self.cost_known or content.total_cost_usd is not None
+                    )
                 elif isinstance(content, ErrorContent):
                     self._error = content.message
 
@@ -181,7 +215,11 @@ class _Run:
     """One ``sidecar-sync run``: the session, its output, and how it ended."""
 
     def __init__(
-        self, args: argparse.Namespace, options: dict[str, Any], manager: SidecarManager, signals: Signals
+        self,
+        args: argparse.Namespace,
+        options: dict[str, Any],
+        manager: SidecarManager,
+        signals: Signals,
     ) -> None:
         self.args = args
         self.options = options
@@ -191,9 +229,13 @@ class _Run:
         self.started = time.monotonic()
         self.turn = _Turn()
         self.prompts = Prompts(signals)
-        self.renderer = None if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
+        self.renderer = (
+            None if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
+        )
         self.json = JsonWriter(sys.stdout.buffer) if args.json else None
-        self.output_error: OSError | None = None  # writing stdout failed: its reader left
+        self.output_error: OSError | None = (
+            None  # writing stdout failed: its reader left
+        )
         self.state: SessionState | None = None  # the latest snapshot
         self.running = False  # a turn is under way
         self.killed = False
@@ -214,14 +256,18 @@ class _Run:
 
     def on_status(self, session_id: str, status: str, error: str | None) -> None:
         """Show a status change (text output only; the final line reports the end)."""
-        if status not in _ENDED and self.output_error is None and self.renderer is not None:
+        if (
+            status not in _ENDED
+            and self.output_error is None
+            and self.renderer is not None
+        ):
             try:
                 self.renderer.status(session_id, status, error)
             except OSError as exc:
                 self._output_lost(exc)
 
     def _output_lost(self, exc: OSError) -> None:
-        """stdout's reader went away (``| head``) or its terminal hung up: stop the session."""
+        """stdout's reader left (``| head``) or its terminal hung up: stop."""
         self.output_error = exc
         self.signals.requested.set()
 
@@ -258,7 +304,11 @@ class _Run:
                 self.turn.reset()
                 try:
                     self.manager.write_prompt(self.session_id, follow_up)
-                except (SessionNotActiveError, RunnerGoneError, WaitTimeoutError) as exc:
+                except (
+                    SessionNotActiveError,
+                    RunnerGoneError,
+                    WaitTimeoutError,
+                ) as exc:
                     stopped = f"cannot send the prompt: {exc}"
                     error(stopped)
                     break
@@ -274,14 +324,20 @@ class _Run:
             if self.state is None:  # no session yet
                 return EXIT_FAILED
         state = self._close()
-        if self.signals.signum is not None:  # a signal came while the session was closing
+        if (
+            self.signals.signum is not None
+        ):  # a signal came while the session was closing
             return self._signalled(state, was_running=False)
         if self.output_error is not None:
             return self._output_status()
         return self._report(state, failure, stopped)
 
     def _wait_turn(self) -> SessionState | None:
-        """Wait until the current turn is over; None when a signal (or a lost stdout) came first."""
+        """Wait until the current turn is over.
+
+        Returns:
+            The state then, or None when a signal (or a lost stdout) came first.
+        """
         while not self.signals.requested.is_set():
             try:
                 self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
@@ -313,22 +369,25 @@ class _Run:
                 return self.state
             if time.monotonic() >= deadline or self.signals.count >= hurry:
                 break
-            time.sleep(WAIT_SLICE)  # no public call waits for the final status: look again shortly
+            # No public call waits for the final status: look again shortly.
+            time.sleep(WAIT_SLICE)
         self.killed = True
-        try:
+        # Already gone is fine: leaving the manager's `with` kills whatever is left.
+        with contextlib.suppress(SidecarError):
             self.manager.remove_session(self.session_id)
-        except SidecarError:
-            pass  # already gone; leaving the manager's `with` kills whatever is left
         return self.state
 
     def _interrupted(self) -> int:
-        """A signal or a lost stdout ended the wait: stop the session, say how it ended."""
+        """A signal or a lost stdout ended the wait: stop the session, say how."""
         if self.signals.signum is None:  # stdout's reader left
             self._close()
             return self._output_status()
         started = self.state is not None or self.running
         if started:
-            error(f"{self.signals.name}; stopping the session ({self.signals.again} again to kill it now)")
+            error(
+                f"{self.signals.name}; stopping the session "
+                f"({self.signals.again} again to kill it now)"
+            )
         else:
             error(self.signals.name)
         was_running = self.running
@@ -350,7 +409,7 @@ class _Run:
         return self.signals.exit_status
 
     def _output_status(self) -> int:
-        """The exit status when stdout failed: 141 for a closed pipe, else 1 with the reason."""
+        """The exit status after stdout failed: 141 for a closed pipe, else 1."""
         silence_stdout()
         if isinstance(self.output_error, BrokenPipeError):
             return EXIT_BROKEN_PIPE
@@ -358,7 +417,9 @@ class _Run:
         error(f"cannot write the output: {reason or 'stdout is closed'}")
         return EXIT_FAILED
 
-    def _report(self, state: SessionState | None, failure: str | None, stopped: str | None) -> int:
+    def _report(
+        self, state: SessionState | None, failure: str | None, stopped: str | None
+    ) -> int:
         """The final line and the exit status of a session that was not signalled."""
         if state is None:
             error("the session was removed before it ended")
@@ -378,7 +439,9 @@ class _Run:
         self._final(state, "done", None, ok=True)
         return EXIT_OK
 
-    def _final(self, state: SessionState, label: str, reason: str | None, *, ok: bool) -> None:
+    def _final(
+        self, state: SessionState, label: str, reason: str | None, *, ok: bool
+    ) -> None:
         """The closing line (text output only): outcome, cost, tokens, duration."""
         if self.renderer is None or self.output_error is not None:
             return
@@ -387,7 +450,12 @@ class _Run:
         cost = state.cost_usd if self.turn.cost_known else None
         seconds = time.monotonic() - self.started
         try:
-            self.renderer.final(format_cost_line(label, cost, state.input_tokens, state.output_tokens, seconds), ok)
+            self.renderer.final(
+                format_cost_line(
+                    label, cost, state.input_tokens, state.output_tokens, seconds
+                ),
+                ok,
+            )
         except OSError as exc:
             self.output_error = exc
 
@@ -396,7 +464,9 @@ def run_command(args: argparse.Namespace) -> int:
     """Run one session as the command line says; return the exit status."""
     options = _session_options(args)  # usage errors before anything starts
     if args.prompt is None and not args.interactive:
-        raise UsageError("run needs a PROMPT (or --interactive to read prompts from stdin)")
+        raise UsageError(
+            "run needs a PROMPT (or --interactive to read prompts from stdin)"
+        )
     from ..manager import SidecarManager
 
     if not args.verbose:

@@ -1,4 +1,4 @@
-"""The signals that stop ``sidecar-sync run``: SIGINT, SIGTERM and SIGHUP, handled alike.
+"""The signals that stop ``sidecar-sync run``: SIGINT, SIGTERM and SIGHUP, alike.
 
 A handler that raised anywhere could land inside the manager, halfway through
 ``stop_session``, and leave a runner behind; so the handler only records the
@@ -29,7 +29,7 @@ class Interrupted(Exception):
 
 
 class Signals:
-    """SIGINT, SIGTERM and SIGHUP while in use as a context manager; the first asks for a stop.
+    """SIGINT, SIGTERM and SIGHUP, while used as a context manager: the first stops.
 
     The handler counts the signal, remembers the first, and sets
     :attr:`requested`; it raises :class:`Interrupted` only while
@@ -70,7 +70,9 @@ class Signals:
         """How the first signal is called in messages (``"interrupted"`` for Ctrl-C)."""
         if self.signum is None:
             return "stopped"
-        return SIGNAL_NAMES.get(signal.Signals(self.signum), signal.Signals(self.signum).name)
+        return SIGNAL_NAMES.get(
+            signal.Signals(self.signum), signal.Signals(self.signum).name
+        )
 
     @property
     def again(self) -> str:

@@ -16,12 +16,20 @@ from sidecar_sync.cli._render import (
     shorten,
     use_color,
 )
-from sidecar_sync.messages import AgentMessage, TextContent, ThinkingContent, ToolCallContent, ToolResultContent
+from sidecar_sync.messages import (
+    AgentMessage,
+    TextContent,
+    ThinkingContent,
+    ToolCallContent,
+    ToolResultContent,
+)
 from sidecar_sync.replay import Replay
 from tests.cli.conftest import DATA
 
 
-def render(messages: list[AgentMessage], *, color: bool = False, show_unknown: bool = False) -> str:
+def render(
+    messages: list[AgentMessage], *, color: bool = False, show_unknown: bool = False
+) -> str:
     out = io.StringIO()
     Renderer(out, color=color, show_unknown=show_unknown).messages(messages)
     return out.getvalue()
@@ -30,7 +38,8 @@ def render(messages: list[AgentMessage], *, color: bool = False, show_unknown: b
 def test_claude_tool_turn() -> None:
     text = render(list(Replay(DATA / "claude_tool_bash.jsonl")))
     assert text.splitlines() == [
-        "● session 5c1b5c56-a382-4b9f-a565-5ad430c0a9d9 · claude-opus-5-5 · /home/dev/project-root/work",
+        "● session 5c1b5c56-a382-4b9f-a565-5ad430c0a9d9 · claude-opus-5-5 · "
+        "/home/dev/project-root/work",
         '→ Bash {"command":"echo hi","description":"run a command for the fake model"}',
         "← hi",
         "Tool said: hi",
@@ -45,7 +54,7 @@ def test_codex_errors_and_failed_turn() -> None:
 
 
 def test_claude_api_error_turn_is_marked_failed_with_the_adapters_reason() -> None:
-    """The turn line says the turn failed; the reason is the adapter's error message, shown once."""
+    """The turn line says it failed; the reason is the adapter's error message, once."""
     text = render(list(Replay(DATA / "claude_api_error_500.jsonl")))
     lines = text.splitlines()
     assert "─ turn failed · $0.00 · 0 in / 0 out tokens · 1 turn · 664 ms" in lines
@@ -65,7 +74,9 @@ def test_streamed_fragments_are_inline_and_not_repeated() -> None:
 
 
 def test_thinking_is_marked_and_dimmed() -> None:
-    m = AgentMessage("1", "thinking", ThinkingContent("let me think\nabout it"), None, 0)
+    m = AgentMessage(
+        "1", "thinking", ThinkingContent("let me think\nabout it"), None, 0
+    )
     assert render([m]) == "✻ thinking: let me think\n  about it\n"
     coloured = render([m], color=True)
     assert coloured.startswith("\x1b[2m✻ thinking: ") and coloured.endswith("\x1b[0m\n")
@@ -87,15 +98,27 @@ def test_thinking_fragments_then_text() -> None:
 def test_tool_results_are_shortened() -> None:
     long_output = "\n".join(f"line {i}" for i in range(100))
     ms = [
-        AgentMessage("1", "tool_call", ToolCallContent("t1", "Read", {"path": "x" * 1000}), None, 0),
+        AgentMessage(
+            "1",
+            "tool_call",
+            ToolCallContent("t1", "Read", {"path": "x" * 1000}),
+            None,
+            0,
+        ),
         AgentMessage("2", "tool_result", ToolResultContent("t1", long_output), None, 0),
         AgentMessage(
-            "3", "tool_result", ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True), None, 0
+            "3",
+            "tool_result",
+            ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True),
+            None,
+            0,
         ),
         AgentMessage("4", "tool_result", ToolResultContent("t3", ""), None, 0),
     ]
     lines = render(ms).splitlines()
-    assert lines[0].startswith('→ Read {"path":"xxx') and lines[0].endswith("… (+711 chars)")
+    assert lines[0].startswith('→ Read {"path":"xxx') and lines[0].endswith(
+        "… (+711 chars)"
+    )
     assert lines[1] == "← line 0"
     assert lines[6] == "  line 5… (+94 more lines)"
     assert lines[7] == "← error: boom"
@@ -133,13 +156,19 @@ def test_shorten() -> None:
     ],
 )
 def test_money_is_rounded_for_people(cost: float | None, text: str) -> None:
-    """Cents from a dollar up, three significant digits below; unknown is ``$-``, not zero."""
+    """Cents from a dollar up, three significant digits below; unknown is ``$-``."""
     assert format_cost(cost) == text
 
 
 def test_format_cost_line() -> None:
-    assert format_cost_line("done", 0.5, 1200, 30, 2.5) == "done · $0.50 · 1,200 in / 30 out tokens · 2.5 s"
-    assert format_cost_line("done", None, 0, 0, 0.01) == "done · $- · 0 in / 0 out tokens · 10 ms"
+    assert (
+        format_cost_line("done", 0.5, 1200, 30, 2.5)
+        == "done · $0.50 · 1,200 in / 30 out tokens · 2.5 s"
+    )
+    assert (
+        format_cost_line("done", None, 0, 0, 0.01)
+        == "done · $- · 0 in / 0 out tokens · 10 ms"
+    )
 
 
 def test_one_line() -> None:
@@ -153,7 +182,9 @@ def test_json_writer_lines() -> None:
     messages = list(Replay(DATA / "codex_command.jsonl"))
     JsonWriter(out).messages(messages)
     lines = out.getvalue().splitlines()
-    assert [orjson.loads(x) for x in lines] == [orjson.loads(orjson.dumps(m.to_dict())) for m in messages]
+    assert [orjson.loads(x) for x in lines] == [
+        orjson.loads(orjson.dumps(m.to_dict())) for m in messages
+    ]
 
 
 def test_json_writer_survives_odd_values() -> None:
@@ -164,9 +195,16 @@ def test_json_writer_survives_odd_values() -> None:
 
 @pytest.mark.parametrize(
     ("no_color", "term", "expected"),
-    [(None, "xterm", True), ("1", "xterm", False), (None, "dumb", False), ("", "xterm", True)],
+    [
+        (None, "xterm", True),
+        ("1", "xterm", False),
+        (None, "dumb", False),
+        ("", "xterm", True),
+    ],
 )
-def test_use_color(monkeypatch: pytest.MonkeyPatch, no_color: str | None, term: str, expected: bool) -> None:
+def test_use_color(
+    monkeypatch: pytest.MonkeyPatch, no_color: str | None, term: str, expected: bool
+) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True

@@ -1,4 +1,4 @@
-"""``sidecar-sync run`` stopped by a signal: SIGINT, SIGTERM, SIGHUP, as real subprocesses.
+"""``sidecar-sync run`` stopped by SIGINT, SIGTERM or SIGHUP, as real subprocesses.
 
 Each stops the session cleanly (stop, a bounded wait, a kill), prints the final
 line with the reason the API gives for the stopped turn, exits 128 + the signal
@@ -34,7 +34,7 @@ SLOW = ("-c", "delay=5", "-c", "chunks=10", "slow")
 
 @pytest.fixture(scope="module")
 def api_stop_reason() -> str:
-    """What the API says about a slow echo turn stopped halfway: its error, in the adapter's words."""
+    """What the API says of a slow echo turn stopped halfway: the adapter's error."""
     started = threading.Event()
     errors: list[str] = []
 
@@ -46,7 +46,13 @@ def api_stop_reason() -> str:
                 errors.append(message.content.message)
 
     with SidecarManager() as manager:
-        manager.start_session("api", "echo", "slow", provider_config={"delay": 5, "chunks": 10}, on_message=on_message)
+        manager.start_session(
+            "api",
+            "echo",
+            "slow",
+            provider_config={"delay": 5, "chunks": 10},
+            on_message=on_message,
+        )
         assert started.wait(TIMEOUT), "the echo turn never started"
         manager.stop_session("api")
         deadline = time.monotonic() + TIMEOUT
@@ -58,7 +64,9 @@ def api_stop_reason() -> str:
     return reason
 
 
-def read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = TIMEOUT) -> bytes:
+def read_until(
+    proc: subprocess.Popen[bytes], marker: bytes, timeout: float = TIMEOUT
+) -> bytes:
     """Read the process's stdout until ``marker`` shows up; return what was read."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -76,7 +84,7 @@ def read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = TI
 
 
 def finish(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    """Wait for the process to exit (stdin left open), then return the rest of stdout and stderr."""
+    """Wait for the process to exit (stdin left open); return the rest of its output."""
     try:
         proc.wait(timeout=TIMEOUT)
     finally:
@@ -91,10 +99,17 @@ def finish(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     return out, err
 
 
-def start_slow_turn(*args: str, **kwargs: Any) -> tuple[subprocess.Popen[bytes], bytes, set[int]]:
-    """Start ``run`` on a slow turn; return it once the turn is under way, with its runner's pids."""
+def start_slow_turn(
+    *args: str, **kwargs: Any
+) -> tuple[subprocess.Popen[bytes], bytes, set[int]]:
+    """Start ``run`` on a slow turn; return it, its output, its runner's pids.
+
+    Returns once the turn is under way.
+    """
     proc = popen_cli("run", *args, *SLOW, **kwargs)
-    seen = read_until(proc, b'"type":"init"' if "--json" in args else "● session".encode())
+    seen = read_until(
+        proc, b'"type":"init"' if "--json" in args else "● session".encode()
+    )
     runners = descendants(proc.pid)
     assert runners, "the runner should be running"
     return proc, seen, runners
@@ -110,16 +125,24 @@ def test_a_signal_stops_the_session_and_prints_the_final_line(
     assert proc.returncode == status, err
     text = (seen + out).decode()
     final = text.rstrip("\n").splitlines()[-1]
-    assert final.startswith(f"✗ {name}: {api_stop_reason} · $0.00 · 0 in / 0 out tokens · "), text
+    assert final.startswith(
+        f"✗ {name}: {api_stop_reason} · $0.00 · 0 in / 0 out tokens · "
+    ), text
     again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-    assert err == f"sidecar-sync: {name}; stopping the session ({again} again to kill it now)\n".encode()
+    assert (
+        err
+        == f"sidecar-sync: {name}; stopping the session "
+        f"({again} again to kill it now)\n".encode()
+    )
     assert not wait_gone(runners, timeout=10), "the runner outlived the command"
 
 
 @pytest.mark.parametrize(("signum", "status", "name"), SIGNALS)
 @pytest.mark.parametrize("count", [2, 6])
-def test_more_signals_still_end_cleanly(signum: int, status: int, name: str, count: int) -> None:
-    """Later signals hurry the stop (a kill) and never turn the exit into death by the signal."""
+def test_more_signals_still_end_cleanly(
+    signum: int, status: int, name: str, count: int
+) -> None:
+    """Later signals hurry the stop (a kill); the exit is never death by a signal."""
     proc, _, runners = start_slow_turn("--json")
     for _ in range(count):
         proc.send_signal(signum)
@@ -127,13 +150,17 @@ def test_more_signals_still_end_cleanly(signum: int, status: int, name: str, cou
     assert proc.returncode == status, err
     assert err.startswith(f"sidecar-sync: {name}; stopping the session".encode())
     assert b"Traceback" not in err
-    assert all(line.startswith(b"{") for line in out.splitlines())  # --json: no final line
+    assert all(
+        line.startswith(b"{") for line in out.splitlines()
+    )  # --json: no final line
     assert not wait_gone(runners, timeout=10), "the runner outlived the command"
 
 
 @pytest.mark.parametrize(("signum", "status", "name"), SIGNALS)
-def test_a_signal_while_reading_a_follow_up(signum: int, status: int, name: str) -> None:
-    """Between turns there is no turn to give a reason for: the final line names the signal only."""
+def test_a_signal_while_reading_a_follow_up(
+    signum: int, status: int, name: str
+) -> None:
+    """Between turns no turn has a reason: the final line names the signal only."""
     proc = popen_cli("run", "-i", "first", stdin=subprocess.PIPE)
     seen = read_until(proc, "· status: idle".encode())
     runners = descendants(proc.pid)
@@ -150,8 +177,12 @@ def test_a_signal_before_the_first_prompt() -> None:
     """Nothing started yet: the signal is named, and there is no final line."""
     proc = popen_cli("run", "-i", stdin=subprocess.PIPE)
     deadline = time.monotonic() + TIMEOUT
-    while not catches(proc.pid, signal.SIGTERM):  # before that, SIGTERM would just kill it
-        assert time.monotonic() < deadline and proc.poll() is None, "the CLI never handled SIGTERM"
+    while not catches(
+        proc.pid, signal.SIGTERM
+    ):  # before that, SIGTERM would just kill it
+        assert time.monotonic() < deadline and proc.poll() is None, (
+            "the CLI never handled SIGTERM"
+        )
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     out, err = finish(proc)
@@ -161,7 +192,7 @@ def test_a_signal_before_the_first_prompt() -> None:
 
 
 def catches(pid: int, signum: int) -> bool:
-    """True when the process has a handler for ``signum`` (``SigCgt`` in ``/proc/PID/status``)."""
+    """True when the process handles ``signum`` (``SigCgt`` in ``/proc/PID/status``)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             fields = dict(line.split(":", 1) for line in f if ":" in line)
