@@ -28,10 +28,11 @@ status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from .. import __version__
@@ -101,25 +102,34 @@ def build_parser() -> argparse.ArgumentParser:
 _VERBOSE_HELP: Final = "more log output on stderr (-vv for debug)"
 
 
-def _setup_logging(verbose: int) -> None:
-    level = (
-        logging.WARNING
-        if verbose == 0
-        else logging.INFO
-        if verbose == 1
-        else logging.DEBUG
-    )
+#: The loggers whose levels a command changes; :func:`_logging` puts them back.
+_LOGGERS: Final = ("sidecar_sync", "sidecar_sync.session", "sidecar_sync.replay")
+
+
+@contextlib.contextmanager
+def _logging(verbose: int) -> Iterator[None]:
+    """Log the library to stderr (``-v``: info, ``-vv``: debug) during one command.
+
+    The handler and every level a command sets are undone afterwards, so that
+    calling :func:`main` in a process leaves its logging as it was.
+    """
+    if verbose == 0:
+        level, form = logging.WARNING, "sidecar-sync: %(message)s"
+    else:
+        level = logging.INFO if verbose == 1 else logging.DEBUG
+        form = "sidecar-sync: %(levelname)s: %(message)s"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(
-            "sidecar-sync: %(levelname)s: %(message)s"
-            if verbose
-            else "sidecar-sync: %(message)s"
-        )
-    )
-    root = logging.getLogger("sidecar_sync")
-    root.addHandler(handler)
-    root.setLevel(level)
+    handler.setFormatter(logging.Formatter(form))
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    levels = [logger.level for logger in loggers]
+    loggers[0].addHandler(handler)
+    loggers[0].setLevel(level)
+    try:
+        yield
+    finally:
+        loggers[0].removeHandler(handler)
+        for logger, saved in zip(loggers, levels, strict=True):
+            logger.setLevel(saved)
 
 
 _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
@@ -149,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     args.verbose += args.verbose_after
-    _setup_logging(args.verbose)
+    with _logging(args.verbose):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; turn what escapes it into one line on stderr and a status."""
     try:
         return _COMMANDS[args.command](args)
     except (UsageError, InvalidOptionError, UnknownProviderError) as exc:
@@ -161,15 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SidecarError as exc:
         error(str(exc))
         return EXIT_FAILED
-    except (
-        ImportError
-    ) as exc:  # a part of the library cannot load, e.g. a bad SIDECAR_SYNC_FRAMER
+    except ImportError as exc:  # the library cannot load: SIDECAR_SYNC_FRAMER=bogus
         error(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # on the way out: no death by a second Ctrl-C
+        # On the way out: a second Ctrl-C must not turn this into death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -34,9 +34,8 @@ def check_text(what: str, value: str) -> str:
         try:
             raw = value.encode("utf-8", "surrogateescape")  # the bytes as given
         except UnicodeEncodeError:
-            raw = value.encode(
-                "utf-8", "surrogatepass"
-            )  # a surrogate that stood for no byte
+            # a surrogate that stood for no byte
+            raw = value.encode("utf-8", "surrogatepass")
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -74,9 +74,8 @@ def write_all(out: IO[bytes], data: bytes) -> None:
     """
     raw: io.RawIOBase | None
     if isinstance(out, io.RawIOBase):
-        raw = (
-            out  # e.g. sys.stdout.buffer under python -u: one short write and no error
-        )
+        # e.g. sys.stdout.buffer under python -u: one short write and no error
+        raw = out
     else:
         raw = getattr(out, "raw", None)
         if raw is None:
@@ -244,12 +243,10 @@ class Renderer:
         self.color = use_color(self.out) if color is None else color
         self.show_unknown = show_unknown
         self._lock = threading.Lock()
-        self._inline: str | None = (
-            None  # kind of the fragment stream being printed inline
-        )
-        self._streamed: set[str] = (
-            set()
-        )  # kinds whose fragments were shown since their last full message
+        # the kind of the fragment stream being printed inline
+        self._inline: str | None = None
+        # kinds whose fragments were shown since their last full message
+        self._streamed: set[str] = set()
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color else text

@@ -233,9 +233,8 @@ class _Run:
             None if args.json else Renderer(sys.stdout, show_unknown=args.show_unknown)
         )
         self.json = JsonWriter(sys.stdout.buffer) if args.json else None
-        self.output_error: OSError | None = (
-            None  # writing stdout failed: its reader left
-        )
+        # why writing stdout failed: its reader left, or its terminal hung up
+        self.output_error: OSError | None = None
         self.state: SessionState | None = None  # the latest snapshot
         self.running = False  # a turn is under way
         self.killed = False
@@ -324,9 +323,7 @@ class _Run:
             if self.state is None:  # no session yet
                 return EXIT_FAILED
         state = self._close()
-        if (
-            self.signals.signum is not None
-        ):  # a signal came while the session was closing
+        if self.signals.signum is not None:  # it came while the session was closing
             return self._signalled(state, was_running=False)
         if self.output_error is not None:
             return self._output_status()

@@ -331,9 +331,8 @@ def test_ctrl_c_while_reading_a_pipe() -> None:
     read_end, write_end = os.pipe()
     try:
         os.write(write_end, (DATA / "codex_command.jsonl").read_bytes())
-        _interrupt(
-            "replay", "--json", "-", stdin=read_end
-        )  # stdin stays open: replay waits for more
+        # stdin stays open: replay waits for more
+        _interrupt("replay", "--json", "-", stdin=read_end)
     finally:
         os.close(read_end)
         os.close(write_end)

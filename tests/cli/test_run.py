@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import pty
 import select
@@ -124,9 +126,8 @@ def test_crashed_runner_exits_1_with_the_reason() -> None:
     assert done.returncode == 1
     err = done.stderr.decode()
     assert "session failed: runner exited with code 3" in err and "disk on fire" in err
-    assert (
-        err.count("exited with code 3") == 1
-    )  # said once, not also by the library's log
+    # said once, not also by the library's log
+    assert err.count("exited with code 3") == 1
     assert [m["type"] for m in json_lines(done.stdout)] == ["init"]
 
 
@@ -242,6 +243,26 @@ def test_an_internal_error_is_one_line(
     assert "Traceback" in err and err.endswith(
         "sidecar-sync: internal error: 'boom' (-vv shows where)\n"
     )
+
+
+def test_main_leaves_logging_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() called in a process leaves no handler or logger level behind."""
+    import sidecar_sync.cli
+
+    def quiet(args: argparse.Namespace) -> int:
+        logging.getLogger("sidecar_sync.replay").setLevel(logging.CRITICAL)
+        return 0
+
+    monkeypatch.setitem(sidecar_sync.cli._COMMANDS, "doctor", quiet)
+    names = ("sidecar_sync", "sidecar_sync.replay", "sidecar_sync.session")
+    before = [
+        (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
+    ]
+    assert main(["-vv", "doctor"]) == 0
+    after = [
+        (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
+    ]
+    assert after == before
 
 
 def test_interactive_follow_ups() -> None:

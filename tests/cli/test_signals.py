@@ -150,9 +150,8 @@ def test_more_signals_still_end_cleanly(
     assert proc.returncode == status, err
     assert err.startswith(f"sidecar-sync: {name}; stopping the session".encode())
     assert b"Traceback" not in err
-    assert all(
-        line.startswith(b"{") for line in out.splitlines()
-    )  # --json: no final line
+    # --json: no final line
+    assert all(line.startswith(b"{") for line in out.splitlines())
     assert not wait_gone(runners, timeout=10), "the runner outlived the command"
 
 
@@ -177,9 +176,8 @@ def test_a_signal_before_the_first_prompt() -> None:
     """Nothing started yet: the signal is named, and there is no final line."""
     proc = popen_cli("run", "-i", stdin=subprocess.PIPE)
     deadline = time.monotonic() + TIMEOUT
-    while not catches(
-        proc.pid, signal.SIGTERM
-    ):  # before that, SIGTERM would just kill it
+    # until then, SIGTERM would just kill it
+    while not catches(proc.pid, signal.SIGTERM):
         assert time.monotonic() < deadline and proc.poll() is None, (
             "the CLI never handled SIGTERM"
         )
