@@ -25,9 +25,12 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli(
-    *args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+    *args: str,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m sidecar_sync ARGS``; return the finished process (stdout/stderr as bytes)."""
+    """Run ``python -m sidecar_sync ARGS``; return the finished process."""
     return subprocess.run(
         [sys.executable, "-m", "sidecar_sync", *args],
         input=input if input is not None else b"",
@@ -45,7 +48,9 @@ def popen_cli(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
     kwargs.setdefault("env", cli_env())
-    return subprocess.Popen([sys.executable, "-m", "sidecar_sync", *args], cwd=REPO, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sidecar_sync", *args], cwd=REPO, **kwargs
+    )
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
-"""``sidecar-sync doctor`` as a subprocess, with fake CLIs on PATH and a fake Ollama server."""
+"""``sidecar-sync doctor`` as a subprocess, with fake CLIs on PATH and a fake Ollama."""
 
 from __future__ import annotations
 
 import platform
 import socket
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +20,7 @@ from tests.fakes.ollama import VERSION, FakeOllama
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _script(path: Path, body: str) -> None:
@@ -36,7 +38,7 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     return cli_env(PATH=f"{bin_dir}:/usr/bin:/bin", HOME=str(home))
 
 
-def checks(done) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+def checks(done: subprocess.CompletedProcess[bytes]) -> dict[str, dict[str, Any]]:
     assert done.returncode == 0, done.stderr
     return {c["name"]: c for c in orjson.loads(done.stdout)}
 
@@ -47,7 +49,10 @@ def test_report_on_a_bare_machine(bare_env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     assert f"ok       framer: {'C framer' if framer.BACKEND == 'c' else ''}" in out
-    assert f"CPython {platform.python_version()}" in out or platform.python_implementation() in out
+    assert (
+        f"CPython {platform.python_version()}" in out
+        or platform.python_implementation() in out
+    )
     assert f"ok       orjson: {orjson.__version__}" in out
     assert "missing  claude CLI: Claude Code CLI not found" in out
     assert "npm install -g @anthropic-ai/claude-code" in out
@@ -64,8 +69,13 @@ def test_found_clis_and_ollama(bare_env: dict[str, str], tmp_path: Path) -> None
     with FakeOllama() as fake:
         data = checks(cli("doctor", "--json", "--ollama-host", fake.url, env=bare_env))
     assert data["claude CLI"]["state"] == "ok"
-    assert data["claude CLI"]["detail"] == f"2.1.330 (Claude Code) ({bin_dir / 'claude'})"
-    assert data["codex CLI"]["state"] == "warn" and "does not answer --version" in data["codex CLI"]["detail"]
+    assert (
+        data["claude CLI"]["detail"] == f"2.1.330 (Claude Code) ({bin_dir / 'claude'})"
+    )
+    assert (
+        data["codex CLI"]["state"] == "warn"
+        and "does not answer --version" in data["codex CLI"]["detail"]
+    )
     assert data["ollama"]["state"] == "ok" and VERSION in data["ollama"]["detail"]
     assert data["framer"]["required"] is True and data["ollama"]["required"] is False
     assert data["echo runner"]["state"] == "ok"
@@ -78,7 +88,9 @@ def test_host_without_scheme(bare_env: dict[str, str]) -> None:
     assert data["ollama"]["state"] == "ok"
 
 
-@pytest.mark.parametrize("host", ["ftp://127.0.0.1:1", "http://127.0.0.1:notaport", "http://"])
+@pytest.mark.parametrize(
+    "host", ["ftp://127.0.0.1:1", "http://127.0.0.1:notaport", "http://"]
+)
 def test_bad_host_is_reported_not_fatal(bare_env: dict[str, str], host: str) -> None:
     data = checks(cli("doctor", "--json", "--ollama-host", host, env=bare_env))
     assert data["ollama"]["state"] == "error"
@@ -100,8 +112,27 @@ def test_something_else_on_the_port(bare_env: dict[str, str]) -> None:
             except OSError:
                 pass
 
-        thread = threading.Thread(target=accept_and_close, name="test-accept", daemon=True)
+        thread = threading.Thread(
+            target=accept_and_close, name="test-accept", daemon=True
+        )
         thread.start()
-        data = checks(cli("doctor", "--json", "--ollama-host", f"127.0.0.1:{port}", env=bare_env))
+        data = checks(
+            cli("doctor", "--json", "--ollama-host", f"127.0.0.1:{port}", env=bare_env)
+        )
         thread.join(timeout=10)
     assert data["ollama"]["state"] == "missing"
+
+
+def test_a_framer_setting_the_library_refuses(bare_env: dict[str, str]) -> None:
+    """A bad SIDECAR_SYNC_FRAMER is a failed required check, not a crash: exit 1."""
+    env = {**bare_env, "SIDECAR_SYNC_FRAMER": "bogus"}
+    port = _free_port()
+    done = cli("doctor", "--ollama-host", f"127.0.0.1:{port}", env=env)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    out = done.stdout.decode()
+    assert "  error    framer: SIDECAR_SYNC_FRAMER='bogus' is not one of" in out
+    assert "-> unset SIDECAR_SYNC_FRAMER, or set it to auto, c or python" in out
+    assert "1 required check(s) failed: framer.\n" in out
+    data = {c["name"]: c for c in orjson.loads(cli("doctor", "--json", env=env).stdout)}
+    assert data["framer"]["state"] == "error" and data["framer"]["required"] is True

@@ -7,22 +7,39 @@ import io
 import orjson
 import pytest
 
-from sidecar_sync._render import JsonWriter, Renderer, format_cost_line, shorten, use_color
-from sidecar_sync.messages import AgentMessage, TextContent, ThinkingContent, ToolCallContent, ToolResultContent
+from sidecar_sync.cli._render import (
+    JsonWriter,
+    Renderer,
+    format_cost,
+    format_cost_line,
+    one_line,
+    shorten,
+    use_color,
+)
+from sidecar_sync.messages import (
+    AgentMessage,
+    TextContent,
+    ThinkingContent,
+    ToolCallContent,
+    ToolResultContent,
+)
 from sidecar_sync.replay import Replay
 from tests.cli.conftest import DATA
 
 
-def render(messages: list[AgentMessage], **kwargs) -> str:  # type: ignore[no-untyped-def]
+def render(
+    messages: list[AgentMessage], *, color: bool = False, show_unknown: bool = False
+) -> str:
     out = io.StringIO()
-    Renderer(out, color=kwargs.pop("color", False), **kwargs).messages(messages)
+    Renderer(out, color=color, show_unknown=show_unknown).messages(messages)
     return out.getvalue()
 
 
 def test_claude_tool_turn() -> None:
     text = render(list(Replay(DATA / "claude_tool_bash.jsonl")))
     assert text.splitlines() == [
-        "● session 5c1b5c56-a382-4b9f-a565-5ad430c0a9d9 · claude-opus-5-5 · /home/dev/project-root/work",
+        "● session 5c1b5c56-a382-4b9f-a565-5ad430c0a9d9 · claude-opus-5-5 · "
+        "/home/dev/project-root/work",
         '→ Bash {"command":"echo hi","description":"run a command for the fake model"}',
         "← hi",
         "Tool said: hi",
@@ -36,9 +53,13 @@ def test_codex_errors_and_failed_turn() -> None:
     assert "unexpected status 401" in text
 
 
-def test_claude_api_error_turn_is_marked_failed() -> None:
+def test_claude_api_error_turn_is_marked_failed_with_the_adapters_reason() -> None:
+    """The turn line says it failed; the reason is the adapter's error message, once."""
     text = render(list(Replay(DATA / "claude_api_error_500.jsonl")))
-    assert "─ turn failed: API Error: 500" in text
+    lines = text.splitlines()
+    assert "─ turn failed · $0.00 · 0 in / 0 out tokens · 1 turn · 664 ms" in lines
+    assert lines[-1].startswith("✗ error: API Error: 500 fake server: forced 500.")
+    assert sum("✗ error: API Error: 500" in line for line in lines) == 1
 
 
 def test_streamed_fragments_are_inline_and_not_repeated() -> None:
@@ -53,7 +74,9 @@ def test_streamed_fragments_are_inline_and_not_repeated() -> None:
 
 
 def test_thinking_is_marked_and_dimmed() -> None:
-    m = AgentMessage("1", "thinking", ThinkingContent("let me think\nabout it"), None, 0)
+    m = AgentMessage(
+        "1", "thinking", ThinkingContent("let me think\nabout it"), None, 0
+    )
     assert render([m]) == "✻ thinking: let me think\n  about it\n"
     coloured = render([m], color=True)
     assert coloured.startswith("\x1b[2m✻ thinking: ") and coloured.endswith("\x1b[0m\n")
@@ -75,15 +98,27 @@ def test_thinking_fragments_then_text() -> None:
 def test_tool_results_are_shortened() -> None:
     long_output = "\n".join(f"line {i}" for i in range(100))
     ms = [
-        AgentMessage("1", "tool_call", ToolCallContent("t1", "Read", {"path": "x" * 1000}), None, 0),
+        AgentMessage(
+            "1",
+            "tool_call",
+            ToolCallContent("t1", "Read", {"path": "x" * 1000}),
+            None,
+            0,
+        ),
         AgentMessage("2", "tool_result", ToolResultContent("t1", long_output), None, 0),
         AgentMessage(
-            "3", "tool_result", ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True), None, 0
+            "3",
+            "tool_result",
+            ToolResultContent("t2", [{"type": "text", "text": "boom"}], is_error=True),
+            None,
+            0,
         ),
         AgentMessage("4", "tool_result", ToolResultContent("t3", ""), None, 0),
     ]
     lines = render(ms).splitlines()
-    assert lines[0].startswith('→ Read {"path":"xxx') and lines[0].endswith("… (+711 chars)")
+    assert lines[0].startswith('→ Read {"path":"xxx') and lines[0].endswith(
+        "… (+711 chars)"
+    )
     assert lines[1] == "← line 0"
     assert lines[6] == "  line 5… (+94 more lines)"
     assert lines[7] == "← error: boom"
@@ -102,9 +137,44 @@ def test_shorten() -> None:
     assert shorten("a\nb\nc", 100, 2) == "a\nb… (+1 more lines)"
 
 
+@pytest.mark.parametrize(
+    ("cost", "text"),
+    [
+        (None, "$-"),
+        (float("nan"), "$-"),
+        (0.0, "$0.00"),
+        (1.234, "$1.23"),
+        (1234.5, "$1,234.50"),
+        (0.0123, "$0.0123"),
+        (0.5, "$0.50"),
+        (0.7873, "$0.787"),
+        (0.000376, "$0.000376"),
+        (0.0003, "$0.0003"),
+        (0.009996, "$0.01"),
+        (0.9996, "$1.00"),
+        (5e-8, "<$0.000001"),
+    ],
+)
+def test_money_is_rounded_for_people(cost: float | None, text: str) -> None:
+    """Cents from a dollar up, three significant digits below; unknown is ``$-``."""
+    assert format_cost(cost) == text
+
+
 def test_format_cost_line() -> None:
-    assert format_cost_line("done", 0.5, 1200, 30, 2.5) == "done · $0.5000 · 1,200 in / 30 out tokens · 2.5 s"
-    assert format_cost_line("done", None, 0, 0, 0.01) == "done · $- · 0 in / 0 out tokens · 10 ms"
+    assert (
+        format_cost_line("done", 0.5, 1200, 30, 2.5)
+        == "done · $0.50 · 1,200 in / 30 out tokens · 2.5 s"
+    )
+    assert (
+        format_cost_line("done", None, 0, 0, 0.01)
+        == "done · $- · 0 in / 0 out tokens · 10 ms"
+    )
+
+
+def test_one_line() -> None:
+    assert one_line("  short  ", 10) == "short"
+    assert one_line("first\nsecond", 100) == "first…"
+    assert one_line("abcdef", 3) == "abc…"
 
 
 def test_json_writer_lines() -> None:
@@ -112,7 +182,9 @@ def test_json_writer_lines() -> None:
     messages = list(Replay(DATA / "codex_command.jsonl"))
     JsonWriter(out).messages(messages)
     lines = out.getvalue().splitlines()
-    assert [orjson.loads(x) for x in lines] == [orjson.loads(orjson.dumps(m.to_dict())) for m in messages]
+    assert [orjson.loads(x) for x in lines] == [
+        orjson.loads(orjson.dumps(m.to_dict())) for m in messages
+    ]
 
 
 def test_json_writer_survives_odd_values() -> None:
@@ -123,9 +195,16 @@ def test_json_writer_survives_odd_values() -> None:
 
 @pytest.mark.parametrize(
     ("no_color", "term", "expected"),
-    [(None, "xterm", True), ("1", "xterm", False), (None, "dumb", False), ("", "xterm", True)],
+    [
+        (None, "xterm", True),
+        ("1", "xterm", False),
+        (None, "dumb", False),
+        ("", "xterm", True),
+    ],
 )
-def test_use_color(monkeypatch: pytest.MonkeyPatch, no_color: str | None, term: str, expected: bool) -> None:
+def test_use_color(
+    monkeypatch: pytest.MonkeyPatch, no_color: str | None, term: str, expected: bool
+) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True

@@ -1,4 +1,4 @@
-"""``sidecar-sync replay`` as a subprocess: same counts as the Python API, JSONL, stdin, bad files."""
+"""``sidecar-sync replay`` as a subprocess: the API's counts, JSONL, stdin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,13 +21,24 @@ from tests.cli.conftest import DATA, REPO, cli, cli_env, popen_cli
 FILES = sorted(str(p) for p in DATA.glob("*.jsonl"))
 
 
-def api_summary(sources: list[str], **kwargs) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def api_summary(sources: list[str], **kwargs: Any) -> dict[str, Any]:
+    """``ReplaySummary.to_dict()`` as the CLI presents it.
+
+    The inputs are under ``files`` only (no ``sources`` count: the text says
+    "files"), and ``cost_usd`` is null where no cost message was seen.
+    """
     data = replay(sources, **kwargs).to_dict()
     data.pop("elapsed")
+    data.pop("sources", None)
+    for part in [data, *data["files"]]:
+        if not part["by_type"].get("cost"):
+            part["cost_usd"] = None
     return data
 
 
-def cli_summary(*args: str, input: bytes | None = None) -> tuple[int, dict, bytes]:  # type: ignore[type-arg]
+def cli_summary(
+    *args: str, input: bytes | None = None
+) -> tuple[int, dict[str, Any], bytes]:
     done = cli("replay", "--summary", "--json", *args, input=input)
     data = orjson.loads(done.stdout) if done.stdout else {}
     data.pop("elapsed", None)
@@ -37,7 +49,8 @@ def test_summary_counts_equal_the_api() -> None:
     code, data, err = cli_summary(*FILES)
     assert code == 0, err
     assert data == api_summary(FILES)
-    assert data["messages"] > 0 and data["sources"] == len(FILES)
+    assert data["messages"] > 0 and len(data["files"]) == len(FILES)
+    assert "sources" not in data
 
 
 def test_summary_with_jobs_equals_one_process() -> None:
@@ -52,7 +65,9 @@ def test_json_lines_are_every_message() -> None:
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]
     expected = list(Replay(FILES))
     assert [m["type"] for m in lines] == [m.type for m in expected]
-    assert [m["content"] for m in lines] == [orjson.loads(orjson.dumps(m.to_dict()))["content"] for m in expected]
+    assert [m["content"] for m in lines] == [
+        orjson.loads(orjson.dumps(m.to_dict()))["content"] for m in expected
+    ]
     assert done.stderr == b""
 
 
@@ -64,7 +79,9 @@ def test_text_rendering_and_summary_line() -> None:
     assert '→ Bash {"command":"echo hi"' in out
     assert "← hi" in out and "Tool said: hi" in out
     assert "─ turn: $0.000376" in out
-    assert done.stderr.decode().startswith("replay: 5 messages from 5 lines in 1 file(s)")
+    assert done.stderr.decode().startswith(
+        "replay: 5 messages from 5 lines in 1 file · $0.000376 · "
+    )
 
 
 def test_text_summary() -> None:
@@ -72,9 +89,29 @@ def test_text_summary() -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     expected = replay(FILES)
+    assert f"files            {len(FILES)}\n" in out
     assert f"messages         {expected.messages:,}" in out
     for kind, count in expected.by_type.items():
         assert f"  {kind}" in out and f"{count:,}" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "cost", "text"),
+    [
+        ("codex_api_error_401.jsonl", None, "$-"),  # no cost message at all: unknown
+        ("claude_api_error_500.jsonl", 0.0, "$0.00"),  # a cost message that says zero
+        ("claude_tool_bash.jsonl", 0.000376, "$0.000376"),
+    ],
+)
+def test_unknown_cost_is_not_zero(name: str, cost: float | None, text: str) -> None:
+    path = str(DATA / name)
+    code, data, err = cli_summary(path)
+    assert code == 0, err
+    assert data["cost_usd"] == cost and data["files"][0]["cost_usd"] == cost
+    done = cli("replay", "--summary", path)
+    assert f"cost             {text} (1 session)\n" in done.stdout.decode()
+    done = cli("replay", path)
+    assert f" in 1 file · {text} · ".encode() in done.stderr
 
 
 def test_stdin_plain_and_gzip() -> None:
@@ -122,7 +159,10 @@ def test_a_directory_is_a_bad_file(tmp_path: Path, mode: list[str]) -> None:
     ("args", "message"),
     [
         (["replay", "--jobs", "2", "x.jsonl"], "--jobs applies to --summary"),
-        (["replay", "--jobs", "0", "--summary", "x.jsonl"], "--jobs must be at least 1"),
+        (
+            ["replay", "--jobs", "0", "--summary", "x.jsonl"],
+            "--jobs must be at least 1",
+        ),
         (["replay", "-", "-"], "only once"),
         (["replay", "--provider", "nope", "x.jsonl"], "unknown provider 'nope'"),
         (["replay", "--max-line-size", "0", "x.jsonl"], "max_line_size"),
@@ -147,7 +187,10 @@ def test_closed_stdout_exits_quietly(tmp_path: Path) -> None:
     data, _ = build_block("small", 4 * 2**20, seed=1)
     path = tmp_path / "big.ndjson"
     path.write_bytes(data)
-    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"], stdin=subprocess.PIPE)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.buffer.readline()"],
+        stdin=subprocess.PIPE,
+    )
     proc = popen_cli("replay", "--json", str(path), stdout=reader.stdin)
     assert reader.stdin is not None
     reader.stdin.close()
@@ -168,7 +211,9 @@ def _stderr_on_pty(*args: str) -> tuple[int, bytes]:
         err = b""
         deadline = time.monotonic() + 60
         while True:
-            assert time.monotonic() < deadline, f"the command's terminal stayed open for 60 s: {err[-500:]!r}"
+            assert time.monotonic() < deadline, (
+                f"the command's terminal stayed open for 60 s: {err[-500:]!r}"
+            )
             ready, _, _ = select.select([master], [], [], 0.5)
             if ready:
                 try:
@@ -211,7 +256,13 @@ def test_python_dash_m_and_console_script_agree() -> None:
     if not script.exists():
         pytest.skip("console script not installed in this environment")
     path = str(DATA / "claude_tool_bash.jsonl")
-    a = subprocess.run([str(script), "replay", "--json", path], capture_output=True, timeout=60, cwd=REPO, check=False)
+    a = subprocess.run(
+        [str(script), "replay", "--json", path],
+        capture_output=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
     b = cli("replay", "--json", path)
     assert a.returncode == b.returncode == 0
     assert [orjson.loads(x)["content"] for x in a.stdout.splitlines()] == [
@@ -222,7 +273,9 @@ def test_python_dash_m_and_console_script_agree() -> None:
 def test_slow_pipe_is_rendered_as_it_arrives() -> None:
     # stdin is read with read1: lines show up before the writer closes the pipe
     proc = popen_cli("replay", "--json", "-", stdin=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert (
+        proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    )
     try:
         lines = (DATA / "codex_command.jsonl").read_bytes().splitlines(keepends=True)
         proc.stdin.write(lines[0])
@@ -239,20 +292,26 @@ def test_slow_pipe_is_rendered_as_it_arrives() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.stdout.close()
-        proc.stderr.close()  # type: ignore[union-attr]
+        proc.stderr.close()
         proc.wait(timeout=10)
     assert proc.returncode == 0
-    assert len(rest.splitlines()) + 1 == replay(str(DATA / "codex_command.jsonl")).messages
+    assert (
+        len(rest.splitlines()) + 1 == replay(str(DATA / "codex_command.jsonl")).messages
+    )
 
 
 def _interrupt(*args: str, stdin: int | None = None) -> None:
-    """Start the CLI in its own process group, Ctrl-C the group after a second, check the end."""
+    """Start the CLI in its own process group, Ctrl-C the group after a second."""
     import signal
 
     from tests._proc import descendants, wait_gone
 
     # its own process group, so SIGINT goes to all of it, as a terminal's Ctrl-C does
-    proc = popen_cli(*args, start_new_session=True, stdin=stdin if stdin is not None else subprocess.DEVNULL)
+    proc = popen_cli(
+        *args,
+        start_new_session=True,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
         workers = descendants(proc.pid)
@@ -272,7 +331,8 @@ def test_ctrl_c_while_reading_a_pipe() -> None:
     read_end, write_end = os.pipe()
     try:
         os.write(write_end, (DATA / "codex_command.jsonl").read_bytes())
-        _interrupt("replay", "--json", "-", stdin=read_end)  # stdin stays open: replay waits for more
+        # stdin stays open: replay waits for more
+        _interrupt("replay", "--json", "-", stdin=read_end)
     finally:
         os.close(read_end)
         os.close(write_end)
@@ -283,5 +343,7 @@ def test_ctrl_c_with_jobs(tmp_path: Path) -> None:
     # still running when Ctrl-C comes, however fast the machine.
     fifo = tmp_path / "never-written.fifo"
     os.mkfifo(fifo)
-    files = [str(DATA / name) for name in ("claude_tool_bash.jsonl", "codex_command.jsonl")]
+    files = [
+        str(DATA / name) for name in ("claude_tool_bash.jsonl", "codex_command.jsonl")
+    ]
     _interrupt("replay", "--summary", "--jobs", "2", *files, str(fifo))

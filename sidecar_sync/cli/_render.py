@@ -1,4 +1,4 @@
-"""Terminal rendering for the ``sidecar-sync`` command: messages as text, JSONL, a progress bar.
+"""Terminal output of ``sidecar-sync``: messages as text or JSONL, a progress bar.
 
 Human output marks each kind of message so a transcript reads at a glance::
 
@@ -19,15 +19,17 @@ not ``dumb``. Without colour, the markers alone carry the meaning.
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import threading
 import time
-from typing import IO, Any, Final, Iterable
+from collections.abc import Iterable
+from typing import IO, Any, Final
 
 import orjson
 
-from .messages import AgentMessage
+from ..messages import AgentMessage
 
 __all__ = [
     "Renderer",
@@ -36,12 +38,18 @@ __all__ = [
     "use_color",
     "write_all",
     "write_text",
+    "format_cost",
     "format_cost_line",
+    "format_duration",
+    "format_tokens",
+    "one_line",
     "shorten",
 ]
 
 #: Longest tool input shown, in characters, before it is cut with an ellipsis.
 TOOL_INPUT_LIMIT: Final = 300
+#: The smallest amount of money shown as a number; less reads ``<$0.000001``.
+MIN_COST: Final = 1e-6
 #: Tool results are cut to this many lines and characters.
 TOOL_RESULT_LINES: Final = 6
 TOOL_RESULT_CHARS: Final = 400
@@ -64,8 +72,10 @@ def write_all(out: IO[bytes], data: bytes) -> None:
     OS, and :class:`io.BufferedWriter` may then lose the rest without an error;
     writing to the raw file in a loop turns that into a :class:`BrokenPipeError`.
     """
+    raw: io.RawIOBase | None
     if isinstance(out, io.RawIOBase):
-        raw = out  # e.g. sys.stdout.buffer under python -u: one short write and no error
+        # e.g. sys.stdout.buffer under python -u: one short write and no error
+        raw = out
     else:
         raw = getattr(out, "raw", None)
         if raw is None:
@@ -84,7 +94,7 @@ def write_all(out: IO[bytes], data: bytes) -> None:
 
 
 def write_text(out: IO[str], text: str) -> None:
-    """Write ``text`` to a text stream; through :func:`write_all` when it has a binary buffer."""
+    """Write ``text`` to a text stream; through :func:`write_all` if it has a buffer."""
     buffer = getattr(out, "buffer", None)
     if buffer is None:
         out.write(text)
@@ -106,7 +116,7 @@ def use_color(stream: IO[str]) -> bool:
 
 
 def shorten(text: str, max_chars: int, max_lines: int | None = None) -> str:
-    """Cut ``text`` to ``max_chars`` characters (and ``max_lines`` lines), saying how much was cut."""
+    """Cut ``text`` to ``max_chars`` chars and ``max_lines`` lines, saying how much."""
     cut_lines = 0
     if max_lines is not None:
         lines = text.split("\n")
@@ -158,10 +168,25 @@ def format_tokens(input_tokens: int | None, output_tokens: int | None) -> str:
 
 
 def format_cost(cost: float | None) -> str:
-    """``"$0.000376"``; ``"$-"`` when the provider reports no cost."""
-    if cost is None:
+    """Money as people read it: ``$1.23``, ``$0.0123``, ``$0.000376``, ``$0.00``.
+
+    A dollar or more gets cents; less gets three significant digits (at least two
+    decimals, at most six: below a millionth of a dollar it reads ``<$0.000001``).
+    ``None`` means the provider reported no price, which is not the same as zero.
+    """
+    if cost is None or not math.isfinite(cost):
         return "$-"
-    return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"
+    sign = "-" if cost < 0 else ""
+    amount = abs(cost)
+    if amount == 0:
+        return "$0.00"
+    if amount >= 1:
+        return f"{sign}${amount:,.2f}"
+    if amount < MIN_COST:
+        return f"{sign}<${MIN_COST:.6f}"
+    decimals = min(6, max(2, 2 - math.floor(math.log10(amount))))
+    whole, _, fraction = f"{amount:.{decimals}f}".partition(".")
+    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def format_duration(seconds: float) -> str:
@@ -173,9 +198,24 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-def format_cost_line(status: str, cost: float | None, input_tokens: int, output_tokens: int, seconds: float) -> str:
+def format_cost_line(
+    outcome: str,
+    cost: float | None,
+    input_tokens: int,
+    output_tokens: int,
+    seconds: float,
+) -> str:
     """The final line of ``sidecar-sync run``: outcome, cost, tokens and duration."""
-    return f"{status} · {format_cost(cost)} · {format_tokens(input_tokens, output_tokens)} · {format_duration(seconds)}"
+    tokens = format_tokens(input_tokens, output_tokens)
+    return f"{outcome} · {format_cost(cost)} · {tokens} · {format_duration(seconds)}"
+
+
+def one_line(text: str, max_chars: int) -> str:
+    """``text`` on one line: its first line, cut to ``max_chars`` characters (``…``)."""
+    first, newline, _ = text.strip().partition("\n")
+    if len(first) > max_chars:
+        return first[:max_chars] + "…"
+    return first + ("…" if newline else "")
 
 
 class Renderer:
@@ -192,13 +232,21 @@ class Renderer:
         show_unknown: also print ``unknown`` messages (one line naming the event type).
     """
 
-    def __init__(self, out: IO[str] | None = None, *, color: bool | None = None, show_unknown: bool = False) -> None:
+    def __init__(
+        self,
+        out: IO[str] | None = None,
+        *,
+        color: bool | None = None,
+        show_unknown: bool = False,
+    ) -> None:
         self.out = out if out is not None else sys.stdout
         self.color = use_color(self.out) if color is None else color
         self.show_unknown = show_unknown
         self._lock = threading.Lock()
-        self._inline: str | None = None  # kind of the fragment stream being printed inline
-        self._streamed: set[str] = set()  # kinds whose fragments were shown since their last full message
+        # the kind of the fragment stream being printed inline
+        self._inline: str | None = None
+        # kinds whose fragments were shown since their last full message
+        self._streamed: set[str] = set()
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color else text
@@ -247,35 +295,61 @@ class Renderer:
         self._streamed.clear()
         if kind == "tool_call":
             shown = shorten(_compact_json(getattr(c, "input", None)), TOOL_INPUT_LIMIT)
-            return prefix + self._paint(_CYAN, f"→ {getattr(c, 'name', '?')} {shown}".rstrip()) + "\n"
+            return (
+                prefix
+                + self._paint(_CYAN, f"→ {getattr(c, 'name', '?')} {shown}".rstrip())
+                + "\n"
+            )
         if kind == "tool_result":
-            body = shorten(_output_text(getattr(c, "output", None)).strip("\n"), TOOL_RESULT_CHARS, TOOL_RESULT_LINES)
+            body = shorten(
+                _output_text(getattr(c, "output", None)).strip("\n"),
+                TOOL_RESULT_CHARS,
+                TOOL_RESULT_LINES,
+            )
             if getattr(c, "is_error", False):
                 return prefix + self._paint(_RED, "← error: " + _indent(body)) + "\n"
-            return prefix + self._paint(_DIM, "← " + (_indent(body) or "(no output)")) + "\n"
+            return (
+                prefix
+                + self._paint(_DIM, "← " + (_indent(body) or "(no output)"))
+                + "\n"
+            )
         if kind == "init":
             parts = [f"session {getattr(c, 'session_id', None) or '?'}"]
-            parts += [str(v) for v in (getattr(c, "model", None), getattr(c, "cwd", None)) if v]
+            parts += [
+                str(v)
+                for v in (getattr(c, "model", None), getattr(c, "cwd", None))
+                if v
+            ]
             return prefix + self._paint(_BOLD, "● " + " · ".join(parts)) + "\n"
         if kind == "status":
             message = getattr(c, "message", "") or ""
             return (
                 prefix
-                + self._paint(_DIM, f"· {getattr(c, 'subtype', 'status')}" + (f": {message}" if message else ""))
+                + self._paint(
+                    _DIM,
+                    f"· {getattr(c, 'subtype', 'status')}"
+                    + (f": {message}" if message else ""),
+                )
                 + "\n"
             )
         if kind == "compaction":
             return (
                 prefix
                 + self._paint(
-                    _DIM, f"· compacted ({getattr(c, 'trigger', '?')}, {getattr(c, 'pre_tokens', 0):,} tokens before)"
+                    _DIM,
+                    f"· compacted ({getattr(c, 'trigger', '?')}, "
+                    f"{getattr(c, 'pre_tokens', 0):,} tokens before)",
                 )
                 + "\n"
             )
         if kind == "cost":
             return prefix + self._format_cost(c) + "\n"
         if kind == "error":
-            return prefix + self._paint(_RED, f"✗ error: {getattr(c, 'message', c)}") + "\n"
+            return (
+                prefix
+                + self._paint(_RED, f"✗ error: {getattr(c, 'message', c)}")
+                + "\n"
+            )
         if self.show_unknown:
             event_type = c.get("type") if isinstance(c, dict) else type(c).__name__
             return prefix + self._paint(_DIM, f"? unknown event {event_type!s}") + "\n"
@@ -309,7 +383,9 @@ class Renderer:
     def _format_cost(self, c: Any) -> str:
         parts = [
             format_cost(getattr(c, "total_cost_usd", None)),
-            format_tokens(getattr(c, "input_tokens", 0), getattr(c, "output_tokens", 0)),
+            format_tokens(
+                getattr(c, "input_tokens", 0), getattr(c, "output_tokens", 0)
+            ),
         ]
         turns = getattr(c, "num_turns", None)
         if isinstance(turns, int):
@@ -318,13 +394,9 @@ class Renderer:
         if isinstance(duration, (int, float)):
             parts.append(format_duration(duration / 1000))
         if getattr(c, "is_error", False):
-            reason = (
-                getattr(c, "result", None)
-                or ", ".join(getattr(c, "errors", None) or [])
-                or getattr(c, "terminal_reason", None)
-                or "failed"
-            )
-            return self._paint(_RED, "─ turn failed: " + shorten(str(reason), 300) + " · " + " · ".join(parts))
+            # The reason comes as the error message next to this one, in the
+            # adapter's words.
+            return self._paint(_RED, "─ turn failed · " + " · ".join(parts))
         return self._paint(_DIM, "─ turn: " + " · ".join(parts))
 
 
@@ -333,7 +405,7 @@ def _indent(text: str) -> str:
 
 
 class JsonWriter:
-    """Writes messages as JSONL, one ``AgentMessage.to_dict()`` per line, to a binary stream.
+    """Writes messages as JSONL, one ``AgentMessage.to_dict()`` per line, to bytes.
 
     Thread-safe. Values that JSON cannot hold (custom adapters may produce them)
     are written as their ``repr``, so one odd message never stops the output.
@@ -373,7 +445,9 @@ class ProgressBar:
 
     WIDTH: Final = 24
 
-    def __init__(self, out: IO[str], label: str = "replay", interval: float = 0.1) -> None:
+    def __init__(
+        self, out: IO[str], label: str = "replay", interval: float = 0.1
+    ) -> None:
         self.out = out
         self.label = label
         self.interval = interval
@@ -395,7 +469,10 @@ class ProgressBar:
             filled = int(frac * self.WIDTH)
             bar = "█" * filled + "░" * (self.WIDTH - filled)
             left = (total - done) / rate if rate > 0 else 0.0
-            text = f"{self.label} {bar} {frac * 100:3.0f}% {size}/{total / 2**20:,.0f} MiB · {rate / 2**20:,.0f} MiB/s · {format_duration(left)} left"
+            text = (
+                f"{self.label} {bar} {frac * 100:3.0f}% {size}/{total / 2**20:,.0f} MiB"
+                f" · {rate / 2**20:,.0f} MiB/s · {format_duration(left)} left"
+            )
         else:
             text = f"{self.label} {size} MiB · {rate / 2**20:,.0f} MiB/s"
         self.out.write("\r\x1b[2K" + text)
