@@ -442,7 +442,7 @@ class RunnerHost:
             return
         if self._options is None and self._options_error is None:
             try:
-                self._options = SessionOptions.from_query(command)
+                self._options = SessionOptions.from_wire(command)
             except InvalidOptionError as exc:
                 self._options_error = exc
         elif len(command) > 3:
@@ -576,7 +576,7 @@ class RunnerHost:
                         self._turns_started,
                         prompt,
                         session_id,
-                        self._options or SessionOptions(session_id=session_id),
+                        self._options or SessionOptions(),
                         self.writer,
                     )
                     self._current = turn

@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from runners._options import SessionOptions
 from runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 from sidecar_sync.errors import InvalidOptionError
+from sidecar_sync.options import SessionOptions
 
 
 def options(**wire: object) -> SessionOptions:
-    return SessionOptions.from_query({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
+    return SessionOptions.from_wire({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
 
 
 def test_minimal_options_give_stream_json_mode():

@@ -8,8 +8,8 @@ from typing import Iterator
 import pytest
 
 from sidecar_sync.errors import InvalidOptionError
+from sidecar_sync.options import SessionOptions
 from sidecar_sync.protocol import query_command, stop_command
-from sidecar_sync.runners._options import SessionOptions
 from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.runners.client import RunnerClient, events, types
@@ -250,7 +250,6 @@ def test_option_mapping_without_a_server():
     runner = OllamaRunner()
     runner.configure(
         SessionOptions(
-            session_id="s",
             model="mistral",
             system_prompt="sys",
             provider_config={"think": False, "num_ctx": 4096, "options": {"seed": 7}},
@@ -264,6 +263,6 @@ def test_option_mapping_without_a_server():
         "options": {"seed": 7, "num_ctx": 4096},
     }
     default = OllamaRunner()
-    default.configure(SessionOptions(session_id="s"))
+    default.configure(SessionOptions())
     assert default.chat_request("x") == {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": True}
     assert default.host.url == "http://127.0.0.1:11434"
