@@ -11,6 +11,7 @@ Who owns what:
 * :class:`~runners._host.RunnerHost` is the control loop on the main thread and
   the turn thread; its class docstring states the protocol as the runner speaks it.
 * :class:`~runners._turn.Turn` is one query being answered and its output.
+* :mod:`runners._lifeline` notices the host's death and sweeps up at exit.
 * :class:`~runners._output.ProtocolWriter` serialises every write.
 * :class:`Runner` (here) is what a provider implements; its children are
   :class:`~runners._children.ChildProcess` objects.
@@ -52,10 +53,13 @@ __all__ = [
     "SessionOptions",
     "run",
     "CHILD_GRACE",
+    "HOST_GONE_GRACE",
 ]
 
 #: Grace between SIGTERM and SIGKILL for a runner's children at exit.
 CHILD_GRACE: Final = 0.5
+#: The longest grace anything gets at exit once the host is gone (see :meth:`Runner.exit_grace`).
+HOST_GONE_GRACE: Final = 0.3
 
 
 class Runner:
@@ -71,16 +75,24 @@ class Runner:
        :class:`TurnError` (or anything) to fail the turn. Returning normally
        ends the turn with ``agent_stopped``, as does anything raised after a
        stop was requested.
-    3. :meth:`interrupt` is called **on the control thread** when a stop arrives
-       during a turn: wake whatever :meth:`run_turn` is blocked on (close a
-       socket, send a CLI its interrupt). The default does nothing beyond the
-       stop flag.
+    3. :meth:`interrupt` is called **on the control thread** when the turn must
+       end early (``stop``, a signal, the host's death): wake whatever
+       :meth:`run_turn` is blocked on (close a socket, send a CLI its interrupt).
+       The default does nothing beyond the stop flag.
     4. :meth:`close` at exit, on the control thread: the default ends every child
-       started with :meth:`spawn`.
+       started with :meth:`spawn`. When the host is gone (:attr:`host_gone`)
+       nobody waits for a clean ending: keep every grace within
+       :meth:`exit_grace`.
+
+    Attributes:
+        host_gone: set by the host before :meth:`interrupt` and :meth:`close`
+            when the process that started the runner is gone (stdin EOF, EPIPE,
+            a parent change).
     """
 
     #: The provider name, used in thread names and messages.
     name: ClassVar[str] = "runner"
+    host_gone: bool = False
 
     def __init__(self) -> None:
         self._children: ChildRegistry | None = None
@@ -110,7 +122,11 @@ class Runner:
     def close(self) -> None:
         """Release everything at exit: by default, end all children."""
         if self._children is not None:
-            self._children.terminate_all(CHILD_GRACE)
+            self._children.terminate_all(self.exit_grace(CHILD_GRACE))
+
+    def exit_grace(self, normal: float) -> float:
+        """The grace to give a child at exit: ``normal``, or at most :data:`HOST_GONE_GRACE` once the host is gone."""
+        return min(normal, HOST_GONE_GRACE) if self.host_gone else normal
 
     # -- children --------------------------------------------------------------
 
@@ -155,12 +171,16 @@ def _isolate_stdio() -> tuple[int, int]:
 def run(runner_class: type[Runner], argv: Sequence[str] | None = None) -> None:
     """The ``__main__`` of a runner: isolate stdio, serve, exit with the host's code.
 
+    The parent pid is recorded first, so that a host that dies while the runner
+    starts is noticed (see :mod:`runners._lifeline`).
+
     Args:
         runner_class: the runner to serve.
         argv: its command-line arguments, for :meth:`Runner.from_argv` (pass
             ``sys.argv[1:]``). ``None``: the caller parsed them already, and the
             runner is built with no arguments.
     """
+    host_pid = os.getppid()
     level = os.environ.get("SIDECAR_SYNC_RUNNER_LOG", "WARNING").upper()
     logging.basicConfig(
         level=getattr(logging, level, logging.WARNING),
@@ -169,7 +189,7 @@ def run(runner_class: type[Runner], argv: Sequence[str] | None = None) -> None:
     )
     runner = runner_class() if argv is None else runner_class.from_argv(argv)
     command_fd, output_fd = _isolate_stdio()
-    host = RunnerHost(runner, command_fd, output_fd)
+    host = RunnerHost(runner, command_fd, output_fd, host_pid=host_pid, sweep=True)
     code = host.serve()
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()

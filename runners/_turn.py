@@ -70,7 +70,7 @@ class Turn:
 
     @property
     def stopped(self) -> bool:
-        """True once ``stop`` (or a signal, or EPIPE) asked this turn to end."""
+        """True once ``stop`` (or a signal, EPIPE, or the host's death) asked this turn to end."""
         return self._stop.is_set()
 
     @property

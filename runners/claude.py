@@ -52,7 +52,9 @@ Protocol mapping
   CLI's stdin (the CLI exits), ends anything left of its process tree, and exits.
   (An interrupt that overtakes a prompt the CLI has not started makes it drop
   the prompt silently; the runner sees the bare ``control_response`` and ends the
-  turn at once.) stdin EOF: queued turns finish first, then the same.
+  turn at once.) The host gone (stdin EOF, EPIPE, a parent change): the same
+  interrupt, but the turn gets only a short grace, as does the CLI after its
+  stdin is closed, before the runner ends its whole process tree and exits.
 
 Session options -> CLI
 ----------------------
@@ -433,7 +435,7 @@ class ClaudeRunner(CliRunner):
                             pass
 
             # EOF lets the CLI finish cleanly; anything left after the grace is killed.
-            tree.retire(CLOSE_GRACE, polite=close_stdin)
+            tree.retire(self.exit_grace(CLOSE_GRACE), polite=close_stdin)
         super().close()
 
 

@@ -313,7 +313,7 @@ class CodexRunner(CliRunner):
             state = self._forward(turn, CliOutput(proc, "codex"), tree)
             code = wait_exit(proc, EXIT_WAIT)
         finally:
-            tree.retire(STOP_GRACE)  # reaps it; ends anything it left behind
+            tree.retire(self.exit_grace(STOP_GRACE))  # reaps it; ends anything it left behind
             with self._lock:
                 self._tree = None
         if turn.stopped:
@@ -362,7 +362,7 @@ class CodexRunner(CliRunner):
         with self._lock:
             tree = self._tree
         if tree is not None:
-            tree.retire(STOP_GRACE)
+            tree.retire(self.exit_grace(STOP_GRACE))
         super().close()
 
 

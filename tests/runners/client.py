@@ -73,20 +73,26 @@ class RunnerClient:
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            self.raw_lines.append(line)
-            if not line.strip():
-                continue  # blank lines are legal on the wire (the manager skips them)
-            try:
-                self._lines.put(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                self._lines.put(("invalid", line))
+        try:
+            for line in iter(self.proc.stdout.readline, b""):
+                self.raw_lines.append(line)
+                if not line.strip():
+                    continue  # blank lines are legal on the wire (the manager skips them)
+                try:
+                    self._lines.put(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    self._lines.put(("invalid", line))
+        except (OSError, ValueError):
+            pass  # closed by close() while a process outside the group still held the pipe
         self._lines.put(_EOF)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+        try:
+            for line in iter(self.proc.stderr.readline, b""):
+                self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+        except (OSError, ValueError):
+            pass  # closed by close() while a process outside the group still held the pipe
 
     def read(self, timeout: float = TIMEOUT) -> Any:
         """The next stdout line as parsed JSON; AssertionError on timeout or EOF."""
