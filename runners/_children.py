@@ -5,10 +5,11 @@ group kill reaches it even if the runner itself is killed first. Its stderr is
 read by a named daemon thread that copies each line to the runner's stderr (the
 manager logs it) and keeps the last lines, so a failing CLI can be reported with
 its own words. stdin defaults to ``/dev/null``: agent CLIs in one-shot mode wait
-on an open stdin pipe (claude 3 s, codex forever; see fixtures/REAL_CLIS.md).
+on an open stdin pipe (Claude Code for a few seconds, Codex forever; see
+``docs/real-clis.md``).
 
 :class:`ChildRegistry` remembers every live child of a runner so the host can
-end them all on stop, stdin EOF, EPIPE or SIGTERM.
+end them all at exit (stop, a signal, or the host's death).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ stream-json --verbose <flags>`` at the first query and keeps it for the whole
 session; each query is one ``{"type":"user",...}`` line on the CLI's stdin, and
 the turn ends at the CLI's ``result`` line. The alternative, a new
 ``claude -p --resume <session_id> PROMPT`` process per turn with stdin at
-``/dev/null``, was rejected because it is the less robust of the two
-(fixtures/REAL_CLIS.md):
+``/dev/null``, was rejected because it is the less robust of the two (the CLI's
+behaviour behind each point is written down in ``docs/real-clis.md``):
 
 * **Stop is clean.** A ``control_request`` ``interrupt`` is answered at once; the
   CLI aborts the model stream, records the interruption in the conversation and
@@ -21,7 +21,8 @@ the turn ends at the CLI's ``result`` line. The alternative, a new
 * **No resume fragility.** Resume depends on the same config dir *and* the same
   cwd (sessions are filed under the cwd) and on the previous process having
   flushed its session file; a long-lived process has the conversation in memory.
-* **Fast follow-ups.** A later turn costs ~50 ms instead of a 0.3-0.5 s start.
+* **Fast follow-ups.** A later turn is one line on a running process, not a new
+  CLI start.
 * **One process to supervise**, whose stderr tail explains a failure.
 
 ``--resume`` is still used where it is the right tool: for the session option
