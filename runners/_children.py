@@ -15,13 +15,15 @@ end them all at exit (stop, a signal, or the host's death).
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-from typing import IO, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
 
 __all__ = ["ChildProcess", "ChildRegistry", "DEVNULL", "PIPE"]
 
@@ -139,10 +141,8 @@ class ChildProcess:
     def send_signal(self, sig: int) -> None:
         """Signal the child; a child that is already gone is not an error."""
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.popen.send_signal(sig)
-            except ProcessLookupError:
-                pass
 
     def terminate(self, grace: float = 1.0) -> int | None:
         """End the child: SIGTERM, wait ``grace`` seconds, then SIGKILL; reap it.
@@ -163,10 +163,8 @@ class ChildProcess:
                     return None
         for stream in (self.popen.stdin, self.popen.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         # Let the stderr reader copy what the child wrote last (it sees EOF once
         # the child and anything sharing its stderr are gone).
         self._stderr_thread.join(0.5)

@@ -22,7 +22,8 @@ import contextlib
 import os
 import select
 import threading
-from typing import Callable, Final
+from collections.abc import Callable
+from typing import Final
 
 __all__ = ["ProtocolWriter", "OutputClosed", "CommandReader", "MAX_COMMAND_LINE"]
 

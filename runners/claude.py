@@ -90,6 +90,7 @@ so configuration lives in the config dir, exactly as for an interactive user:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -97,7 +98,8 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Final, Sequence
+from collections.abc import Sequence
+from typing import Any, Final
 
 import orjson
 
@@ -430,10 +432,8 @@ class ClaudeRunner(CliRunner):
             def close_stdin() -> None:
                 with self._stdin_lock:
                     if proc.stdin is not None:
-                        try:
+                        with contextlib.suppress(OSError):
                             proc.stdin.close()
-                        except OSError:
-                            pass
 
             # EOF lets the CLI finish cleanly; anything left after the grace is killed.
             tree.retire(self.exit_grace(CLOSE_GRACE), polite=close_stdin)

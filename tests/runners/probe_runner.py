@@ -25,8 +25,10 @@ import time
 
 from sidecar_sync.runners._base import Runner, Turn, run
 
-CHILD_CODE = "import sys, time; sys.stderr.write('child-stderr\\n'); sys.stderr.flush(); print('child-up', flush=True); time.sleep(60)"
-
+CHILD_CODE = (
+    "import sys, time; sys.stderr.write('child-stderr\\n'); sys.stderr.flush(); "
+    "print('child-up', flush=True); time.sleep(60)"
+)
 #: A grandchild that ignores SIGTERM and says when it is up.
 STUBBORN_GRANDCHILD = (
     "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); signal.pause()"

@@ -7,6 +7,7 @@ runner in tests/runners/probe_runner.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
 from sidecar_sync.runners._base import Runner, RunnerHost, Turn
 from sidecar_sync.runners._output import CommandReader
+
+from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
 from tests._proc import is_alive, wait_gone
 from tests.runners.client import RunnerClient, events, types
 
@@ -310,10 +311,8 @@ def _spawn_raw(argv: list[str], **kwargs) -> subprocess.Popen[bytes]:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(10)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:

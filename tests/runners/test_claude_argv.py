@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from sidecar_sync.runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 
-from runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
 
@@ -169,8 +169,8 @@ def test_bad_runner_arguments_exit_with_usage(name):
 
 
 def test_from_argv_takes_the_cli_path():
-    from runners.claude import ClaudeRunner
-    from runners.codex import CodexRunner
+    from sidecar_sync.runners.claude import ClaudeRunner
+    from sidecar_sync.runners.codex import CodexRunner
 
     assert ClaudeRunner.from_argv(["--cli", "/opt/claude"]).cli_path == "/opt/claude"
     assert CodexRunner.from_argv([]).cli_path is None

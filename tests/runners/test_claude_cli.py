@@ -16,15 +16,7 @@ import pytest
 
 from tests._proc import is_alive, wait_gone
 from tests.fakes import anthropic as fa
-from tests.runners.cli_fixtures import (  # noqa: F401 - fixtures are used by name
-    IS_ROOT,
-    assert_no_process_in,
-    claude_cli,
-    cmdline,
-    claude_setup,
-    cli_runner,
-    processes_in,
-)
+from tests.runners.cli_fixtures import IS_ROOT, assert_no_process_in, cmdline, processes_in
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)

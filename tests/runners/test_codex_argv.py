@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
+from sidecar_sync.runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 
-from runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
 
