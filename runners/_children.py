@@ -5,22 +5,25 @@ group kill reaches it even if the runner itself is killed first. Its stderr is
 read by a named daemon thread that copies each line to the runner's stderr (the
 manager logs it) and keeps the last lines, so a failing CLI can be reported with
 its own words. stdin defaults to ``/dev/null``: agent CLIs in one-shot mode wait
-on an open stdin pipe (claude 3 s, codex forever; see fixtures/REAL_CLIS.md).
+on an open stdin pipe (Claude Code for a few seconds, Codex forever; see
+``docs/real-clis.md``).
 
 :class:`ChildRegistry` remembers every live child of a runner so the host can
-end them all on stop, stdin EOF, EPIPE or SIGTERM.
+end them all at exit (stop, a signal, or the host's death).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-from typing import IO, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
 
 __all__ = ["ChildProcess", "ChildRegistry", "DEVNULL", "PIPE"]
 
@@ -138,10 +141,8 @@ class ChildProcess:
     def send_signal(self, sig: int) -> None:
         """Signal the child; a child that is already gone is not an error."""
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.popen.send_signal(sig)
-            except ProcessLookupError:
-                pass
 
     def terminate(self, grace: float = 1.0) -> int | None:
         """End the child: SIGTERM, wait ``grace`` seconds, then SIGKILL; reap it.
@@ -162,10 +163,8 @@ class ChildProcess:
                     return None
         for stream in (self.popen.stdin, self.popen.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         # Let the stderr reader copy what the child wrote last (it sees EOF once
         # the child and anything sharing its stderr are gone).
         self._stderr_thread.join(0.5)

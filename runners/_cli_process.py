@@ -24,6 +24,7 @@ process group (no new session): the manager's group kill reaches them too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -31,7 +32,8 @@ import select
 import signal
 import subprocess
 import time
-from typing import Any, Callable, ClassVar, Final, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, Final
 
 import orjson
 
@@ -148,7 +150,8 @@ class CliOutput:
             log.warning(
                 "%s: dropped %d output line(s) over %d bytes", self._label, stats.oversized_lines, MAX_LINE_SIZE
             )
-        return self._framer.finish()
+        rest: list[bytes] = self._framer.finish()
+        return rest
 
     def _read_chunk(self) -> bytes | None:
         """One chunk; ``b""`` at EOF (or exit + silence); None when there is nothing yet."""
@@ -222,10 +225,8 @@ class ProcessTree:
             if polite is None:
                 self.child.send_signal(signal.SIGTERM)
             else:
-                try:
+                with contextlib.suppress(OSError):
                     polite()
-                except OSError:
-                    pass
             deadline = time.monotonic() + grace
             while self.child.poll() is None and time.monotonic() < deadline:
                 self.refresh()

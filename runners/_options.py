@@ -1,14 +1,15 @@
-"""Session options as a runner sees them, checked once, with clear errors.
+"""Options as a runner reads them: the session options, its providerConfig, directories.
 
-The first ``query`` of a session carries its options (camelCase on the wire,
-mapped to Python names by :func:`sidecar_sync.protocol.options_from_wire`). They
-are caller data: every value is type-checked here before a runner uses it, and a
-bad one becomes an :class:`~sidecar_sync.errors.InvalidOptionError` naming the
-option, what was expected and what came.
+The first ``query`` of a session carries its options; the host reads them with
+:meth:`sidecar_sync.options.SessionOptions.from_wire`, the one definition the
+manager uses too (re-exported here), so a bad value becomes an
+:class:`~sidecar_sync.errors.InvalidOptionError` naming the option, what was
+expected and what came.
 
 ``providerConfig`` is the provider's own dict; :class:`ProviderConfig` reads it
 with typed getters and warns (on stderr) about keys the runner never read, so a
-typo does not pass silently.
+typo does not pass silently. :func:`existing_directory` is the runner-side check
+of a directory an agent CLI is about to be given.
 """
 
 from __future__ import annotations
@@ -16,104 +17,18 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sidecar_sync.errors import InvalidOptionError
-from sidecar_sync.protocol import OPTION_WIRE_NAMES, options_from_wire
+from sidecar_sync.options import SessionOptions, invalid_option
 
 __all__ = ["SessionOptions", "ProviderConfig", "InvalidOptionError", "existing_directory"]
 
 log = logging.getLogger(__name__)
 
 _MISSING: Any = object()
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _bad(name: str, expected: str, value: Any) -> InvalidOptionError:
-    return InvalidOptionError(f"invalid option {name}: expected {expected}, got {_describe(value)}")
-
-
-def _optional_str(command: Mapping[str, Any], name: str) -> str | None:
-    value = command.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or "\x00" in value:
-        raise _bad(name, "a string without NUL", value)
-    return value
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """The validated options of a session (from its first ``query``).
-
-    Every field is ``None`` (or empty) when the query did not carry it.
-    """
-
-    session_id: str
-    cwd: str | None = None
-    model: str | None = None
-    system_prompt: str | None = None
-    max_turns: int | None = None
-    permission_mode: str | None = None
-    claude_config_dir: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-    additional_directories: tuple[str, ...] = ()
-    worktree_name: str | None = None
-    resume_session_id: str | None = None
-    provider_config: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_query(cls, command: Mapping[str, Any]) -> SessionOptions:
-        """Validate the options carried by a first ``query`` command.
-
-        Raises:
-            InvalidOptionError: an option has the wrong type or shape.
-        """
-        opts = options_from_wire(command)
-        strings = {
-            name: _optional_str(opts, name)
-            for name in (
-                "cwd",
-                "model",
-                "system_prompt",
-                "permission_mode",
-                "claude_config_dir",
-                "worktree_name",
-                "resume_session_id",
-            )
-        }
-        max_turns = opts.get("max_turns")
-        if max_turns is not None and (isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1):
-            raise _bad("max_turns", "a positive integer", max_turns)
-        extra_env = opts.get("extra_env") or {}
-        if not isinstance(extra_env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items()
-        ):
-            raise _bad("extra_env", "an object of string values", extra_env)
-        dirs = opts.get("additional_directories") or []
-        if not isinstance(dirs, list) or not all(isinstance(d, str) and "\x00" not in d for d in dirs):
-            raise _bad("additional_directories", "a list of strings", dirs)
-        provider_config = opts.get("provider_config") or {}
-        if not isinstance(provider_config, dict):
-            raise _bad("provider_config", "an object", provider_config)
-        return cls(
-            session_id=str(command.get("sessionId", "")),
-            max_turns=max_turns,
-            extra_env=dict(extra_env),
-            additional_directories=tuple(dirs),
-            provider_config=dict(provider_config),
-            **strings,
-        )
-
-    @staticmethod
-    def wire_name(name: str) -> str:
-        """The wire (camelCase) key of a Python option name."""
-        return OPTION_WIRE_NAMES.get(name, name)
+_bad = invalid_option
 
 
 class ProviderConfig:

@@ -9,17 +9,21 @@ nothing to flush and nothing to lose at exit). Hot paths hand it many lines at o
 
 When the manager has gone away the write fails with EPIPE; the writer then marks
 itself closed, tells the host (``on_closed``) and raises :class:`OutputClosed`
-to the writer, and every later write raises the same at once.
+to the writer, and every later write raises the same at once. Once the host is
+known to be gone, :meth:`ProtocolWriter.never_block` makes a write that would
+block (a full pipe nobody reads) fail the same way instead of waiting.
 
 :class:`CommandReader` cuts the command stream into lines under a size cap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
-from typing import Callable, Final
+from collections.abc import Callable
+from typing import Final
 
 __all__ = ["ProtocolWriter", "OutputClosed", "CommandReader", "MAX_COMMAND_LINE"]
 
@@ -47,6 +51,16 @@ class ProtocolWriter:
         self.closed = False
         self.bytes_written = 0
         self._on_closed = on_closed
+        self._never_block = False
+
+    def never_block(self) -> None:
+        """From now on, a write that would block closes the stream (the host is gone).
+
+        A line cut short by it is never completed: nobody is left to read it.
+        """
+        self._never_block = True
+        with contextlib.suppress(OSError):  # already closed: every write fails anyway
+            os.set_blocking(self.fd, False)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` (complete lines) atomically with respect to other writers.
@@ -68,8 +82,10 @@ class ProtocolWriter:
             while done < total:  # a pipe write can be partial when a signal arrives
                 try:
                     done += os.write(self.fd, view[done:])
-                except BlockingIOError:  # someone made the fd non-blocking: wait until writable
-                    select.select([], [self.fd], [], 1.0)
+                except BlockingIOError:
+                    if self._never_block:
+                        raise
+                    select.select([], [self.fd], [], 1.0)  # someone made the fd non-blocking
         except OSError as exc:  # EPIPE, ECONNRESET, EBADF: nobody is listening any more
             self.closed = True
             if self._on_closed is not None:

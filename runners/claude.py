@@ -10,8 +10,8 @@ stream-json --verbose <flags>`` at the first query and keeps it for the whole
 session; each query is one ``{"type":"user",...}`` line on the CLI's stdin, and
 the turn ends at the CLI's ``result`` line. The alternative, a new
 ``claude -p --resume <session_id> PROMPT`` process per turn with stdin at
-``/dev/null``, was rejected because it is the less robust of the two
-(fixtures/REAL_CLIS.md):
+``/dev/null``, was rejected because it is the less robust of the two (the CLI's
+behaviour behind each point is written down in ``docs/real-clis.md``):
 
 * **Stop is clean.** A ``control_request`` ``interrupt`` is answered at once; the
   CLI aborts the model stream, records the interruption in the conversation and
@@ -21,7 +21,8 @@ the turn ends at the CLI's ``result`` line. The alternative, a new
 * **No resume fragility.** Resume depends on the same config dir *and* the same
   cwd (sessions are filed under the cwd) and on the previous process having
   flushed its session file; a long-lived process has the conversation in memory.
-* **Fast follow-ups.** A later turn costs ~50 ms instead of a 0.3-0.5 s start.
+* **Fast follow-ups.** A later turn is one line on a running process, not a new
+  CLI start.
 * **One process to supervise**, whose stderr tail explains a failure.
 
 ``--resume`` is still used where it is the right tool: for the session option
@@ -52,7 +53,9 @@ Protocol mapping
   CLI's stdin (the CLI exits), ends anything left of its process tree, and exits.
   (An interrupt that overtakes a prompt the CLI has not started makes it drop
   the prompt silently; the runner sees the bare ``control_response`` and ends the
-  turn at once.) stdin EOF: queued turns finish first, then the same.
+  turn at once.) The host gone (stdin EOF, EPIPE, a parent change): the same
+  interrupt, but the turn gets only a short grace, as does the CLI after its
+  stdin is closed, before the runner ends its whole process tree and exits.
 
 Session options -> CLI
 ----------------------
@@ -87,6 +90,7 @@ so configuration lives in the config dir, exactly as for an interactive user:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -94,7 +98,8 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Final, Sequence
+from collections.abc import Sequence
+from typing import Any, Final
 
 import orjson
 
@@ -427,13 +432,11 @@ class ClaudeRunner(CliRunner):
             def close_stdin() -> None:
                 with self._stdin_lock:
                     if proc.stdin is not None:
-                        try:
+                        with contextlib.suppress(OSError):
                             proc.stdin.close()
-                        except OSError:
-                            pass
 
             # EOF lets the CLI finish cleanly; anything left after the grace is killed.
-            tree.retire(CLOSE_GRACE, polite=close_stdin)
+            tree.retire(self.exit_grace(CLOSE_GRACE), polite=close_stdin)
         super().close()
 
 

@@ -77,13 +77,15 @@ retries with the provider's ``request_max_retries`` / ``stream_max_retries``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import signal
 import sys
 import threading
-from typing import Any, Final, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import orjson
 
@@ -250,10 +252,8 @@ def _send_prompt(proc: ChildProcess, prompt: str) -> None:
     except (BrokenPipeError, OSError) as exc:
         log.info("codex did not read its prompt (%s); its exit status will tell why", exc)
     finally:
-        try:
+        with contextlib.suppress(OSError):
             stdin.close()
-        except OSError:
-            pass
 
 
 class _TurnState:
@@ -269,8 +269,9 @@ class _TurnState:
 
 def _message_of(event: dict[str, Any]) -> str | None:
     error = event.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        return message
     message = event.get("message")
     return message if isinstance(message, str) else None
 
@@ -313,7 +314,7 @@ class CodexRunner(CliRunner):
             state = self._forward(turn, CliOutput(proc, "codex"), tree)
             code = wait_exit(proc, EXIT_WAIT)
         finally:
-            tree.retire(STOP_GRACE)  # reaps it; ends anything it left behind
+            tree.retire(self.exit_grace(STOP_GRACE))  # reaps it; ends anything it left behind
             with self._lock:
                 self._tree = None
         if turn.stopped:
@@ -362,7 +363,7 @@ class CodexRunner(CliRunner):
         with self._lock:
             tree = self._tree
         if tree is not None:
-            tree.retire(STOP_GRACE)
+            tree.retire(self.exit_grace(STOP_GRACE))
         super().close()
 
 

@@ -137,7 +137,7 @@ class EchoRunner(Runner):
             "session_id": session_id,
             "uuid": _UUID_SLOT,
         }
-        # Encode once, then splice each chunk's uuid in: millions of lines per second.
+        # Encode once, then splice each chunk's uuid in: no per-line serialisation.
         head, tail = (_EVENT_HEAD + orjson.dumps(assistant) + _EVENT_TAIL).split(_UUID_SLOT.encode())
         if self.delay > 0:
             for _ in range(self.chunks):

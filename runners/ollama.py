@@ -49,11 +49,12 @@ init's ``session_id``), ``cwd`` (reported in init only).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import os
-import sys
 import socket
+import sys
 import threading
 from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
@@ -161,8 +162,9 @@ def _error_message(body: bytes) -> str:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
         obj = None
-    if isinstance(obj, dict) and isinstance(obj.get("error"), str):
-        return obj["error"]
+    error = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(error, str):
+        return error
     text = body.decode("utf-8", "replace").strip()
     return text[:500] or "(empty body)"
 
@@ -344,18 +346,19 @@ class OllamaRunner(Runner):
                     log.warning("skipping a non-object line from Ollama: %r", line[:200])
                     continue
                 if "error" in chunk:
-                    message = chunk["error"] if isinstance(chunk["error"], str) else orjson.dumps(chunk["error"]).decode()
+                    error = chunk["error"]
+                    message = error if isinstance(error, str) else orjson.dumps(error).decode()
                     self._fail(turn, f"Ollama at {self.host.url} reported an error mid-stream: {message}", message)
                 event = {"type": "chunk"}
                 event.update(chunk)
                 event["type"] = "chunk"
                 turn.emit(event)
-                message = chunk.get("message")
-                if isinstance(message, dict):
-                    if isinstance(message.get("content"), str):
-                        content.append(message["content"])
-                    if isinstance(message.get("tool_calls"), list):
-                        tool_calls.extend(message["tool_calls"])
+                said = chunk.get("message")
+                if isinstance(said, dict):
+                    if isinstance(said.get("content"), str):
+                        content.append(said["content"])
+                    if isinstance(said.get("tool_calls"), list):
+                        tool_calls.extend(said["tool_calls"])
                 if chunk.get("done") is True:
                     done = True
                     break
@@ -382,10 +385,8 @@ class OllamaRunner(Runner):
         with self._lock:
             sock = self._sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in another thread
-            except OSError:
-                pass
 
 
 if __name__ == "__main__":

@@ -62,14 +62,15 @@ more, and the manager's own line cap is lower anyway.
 from __future__ import annotations
 
 import calendar
-import logging
 import io
+import logging
 import os
-import sys
 import re
 import stat
+import sys
 import time
-from typing import IO, Any, Final, Iterator
+from collections.abc import Iterator
+from typing import Any, Final
 
 import orjson
 
@@ -240,8 +241,8 @@ class _Transcript:
         if magic == b"\x1f\x8b":
             import gzip  # only for compressed transcripts
 
-            self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
-            self._raw: IO[bytes] | None = raw  # GzipFile does not close a fileobj it was given
+            self.stream: io.BufferedIOBase | io.RawIOBase = gzip.GzipFile(fileobj=raw, mode="rb")
+            self._raw: io.RawIOBase | None = raw  # GzipFile does not close a fileobj it was given
         else:
             self.stream = raw
             self._raw = None

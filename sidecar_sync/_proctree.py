@@ -68,15 +68,14 @@ def kill_known(known: dict[int, int]) -> list[int]:
     return killed
 
 
-def pipe_holders(fd: int) -> dict[int, int]:
-    """The live processes (``{pid: start time}``) that hold the other end of pipe ``fd`` open.
+def pipe_holders(inode: int) -> dict[int, int]:
+    """The live processes (``{pid: start time}``) other than this one that hold pipe ``inode`` open.
 
-    Found by the pipe's inode in ``/proc/<pid>/fd``; empty without ``/proc``. A process
-    that inherited a runner's stdout and moved out of its process group (a ``setsid``
+    Found through ``/proc/<pid>/fd``; empty without ``/proc``. A process that
+    inherited a runner's stdout and moved out of its process group (a ``setsid``
     daemon) can only be found this way.
     """
     try:
-        inode = os.fstat(fd).st_ino
         entries = os.listdir("/proc")
     except OSError:
         return {}

@@ -250,22 +250,28 @@ class Consumers:
         if self._backlog_messages <= 0:
             self._note_dropped(len(messages))
             return
-        self._backlog.append((messages, nbytes))
+        backlog = self._backlog
+        backlog.append((messages, nbytes))
         self._backlog_count += len(messages)
         self._backlog_bytes += nbytes
-        while len(self._backlog) > 1 and (
-            self._backlog_count > self._backlog_messages or self._backlog_bytes > self._max_bytes
-        ):
-            old, size = self._backlog.popleft()
+        while len(backlog) > 1 and self._backlog_bytes > self._max_bytes:  # whole batches, the newest kept
+            old, size = backlog.popleft()
             self._backlog_count -= len(old)
             self._backlog_bytes -= size
             self._note_dropped(len(old))
-        if self._backlog_count > self._backlog_messages:  # one batch larger than the bound
-            old, size = self._backlog[0]
-            excess = self._backlog_count - self._backlog_messages
-            self._backlog[0] = (old[excess:], size)
-            self._backlog_count -= excess
-            self._note_dropped(excess)
+        excess = self._backlog_count - self._backlog_messages
+        while excess > 0:  # exactly the oldest messages beyond the count
+            old, size = backlog[0]
+            if len(old) <= excess:
+                backlog.popleft()
+                cut, kept_bytes = len(old), 0
+            else:
+                cut, kept_bytes = excess, size * (len(old) - excess) // len(old)
+                backlog[0] = (old[excess:], kept_bytes)
+            self._backlog_count -= cut
+            self._backlog_bytes -= size - kept_bytes
+            self._note_dropped(cut)
+            excess -= cut
 
     def _note_dropped(self, count: int) -> None:
         if not self._dropped:

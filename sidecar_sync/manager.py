@@ -32,21 +32,13 @@ from .env import build_runner_env, check_directory, validate_extra_env
 from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
 from .framer import MAX_LINE_SIZE, MAX_PENDING
 from .messages import StreamAdapter
+from .options import SessionOptions
 from .process import spawn
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
 from .state import SessionState
-from .validation import (
-    check_callable,
-    check_json_object,
-    check_optional_text,
-    check_positive_int,
-    check_seconds,
-    check_str_list,
-    check_text,
-    check_timeout,
-)
+from .validation import check_callable, check_positive_int, check_seconds, check_text, check_timeout
 
 __all__ = ["SidecarManager"]
 
@@ -232,43 +224,36 @@ class SidecarManager:
         check_text("session_id", session_id, empty_ok=False)
         check_text("provider", provider)
         self._check_prompt(prompt)
-        for name, value in (("model", model), ("system_prompt", system_prompt), ("permission_mode", permission_mode),
-                            ("worktree_name", worktree_name), ("resume_session_id", resume_session_id)):  # fmt: skip
-            check_optional_text(name, value)
-        if max_turns is not None:
-            check_positive_int("max_turns", max_turns)
-        directories = check_str_list("additional_directories", additional_directories)
-        config = check_json_object("provider_config", provider_config)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
-        clean_env = validate_extra_env(extra_env)
+        options = SessionOptions.create(
+            cwd=run_cwd,
+            model=model,
+            system_prompt=system_prompt,
+            max_turns=max_turns,
+            permission_mode=permission_mode,
+            claude_config_dir=config_dir,
+            extra_env=validate_extra_env(extra_env),
+            additional_directories=additional_directories,
+            worktree_name=worktree_name,
+            resume_session_id=resume_session_id,
+            provider_config=provider_config,
+        )
         with self._providers_lock:
             entry = self._providers.get(provider)
             known = list(self._providers)
         if entry is None:
             raise UnknownProviderError(provider, known)
+        config = dict(options.provider_config) or None
         entry.check_config(config)
         launch = entry.launch(self._settings, config)
         adapter = _stream_adapter(launch.adapter)
-        options = {
-            "cwd": run_cwd,
-            "model": model,
-            "system_prompt": system_prompt,
-            "max_turns": max_turns,
-            "permission_mode": permission_mode,
-            "claude_config_dir": config_dir,
-            "extra_env": clean_env,
-            "additional_directories": directories,
-            "worktree_name": worktree_name,
-            "resume_session_id": resume_session_id,
-            "provider_config": config,
-        }
         first_line = protocol.encode(protocol.query_command(session_id, prompt, options))
         if len(first_line) > MAX_COMMAND_LINE:
             raise PromptTooLargeError(f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}")
-        env = build_runner_env(clean_env, config_dir)
+        env = build_runner_env(options.extra_env, config_dir)
         consumers = Consumers(
             session_id,
             message_callbacks=(on_message,) if on_message is not None else (),

@@ -115,6 +115,7 @@ class RunnerProcess:
         self._seen_status: int | None = None  # the exit status, read without reaping
         self._exited = False
         self._reaped = False
+        self._lost = False  # reaped by someone else: its pid may already name another process
         self._tree: dict[int, int] = {}  # descendants seen at signalling time: pid -> start
 
     @property
@@ -142,6 +143,10 @@ class RunnerProcess:
                 return False
             if not self._has_exited_locked():
                 self._tree.update(descendants(self.pid))
+            if self._lost:  # the group id may belong to someone else now
+                if sig == signal.SIGKILL:
+                    kill_known(self._tree)
+                return False
             try:
                 os.killpg(self.pid, sig)
             except ProcessLookupError:
@@ -180,8 +185,9 @@ class RunnerProcess:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             # Reaped by someone else before we saw the status (SIGCHLD ignored, or a
-            # foreign waitpid(-1) reaper): it has exited, its status is lost.
-            self._exited = True
+            # foreign waitpid(-1) reaper): it has exited, its status is lost, and its
+            # pid (so its group id) may be reused at any moment.
+            self._exited = self._lost = True
             return True
         if info is None or info.si_pid == 0:
             return False
@@ -248,6 +254,21 @@ class RunnerProcess:
         """
         with self._lock:
             self._files[name].close()
+
+    def pipe_inode(self, name: str) -> int | None:
+        """The inode of the pipe behind our end of ``stdout`` or ``stderr``; None once closed.
+
+        Read under the lock that :meth:`close_pipe` takes, so a closed fd whose number
+        was reused by another pipe is never mistaken for this one.
+        """
+        with self._lock:
+            file = self._files[name]
+            if file.closed:
+                return None
+            try:
+                return os.fstat(file.fileno()).st_ino
+            except OSError:
+                return None
 
     def close_pidfd(self) -> None:
         """Close the exit-watching fd (idempotent)."""

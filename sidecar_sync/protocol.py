@@ -16,16 +16,20 @@ Runner -> manager (stdout)::
     error {"message": ..}             a complaint about a bad command; not fatal
     any other object                  a bare provider event
 
-Keys are camelCase on the wire and snake_case in Python; :data:`OPTION_WIRE_NAMES`
-is the one place that maps them. Both the manager and the runners import this module,
-so the two sides cannot drift apart.
+Keys are camelCase on the wire and snake_case in Python. The session options (their
+wire keys, rules and defaults) are defined once, in :mod:`sidecar_sync.options`; this
+module builds and reads commands with it. Both the manager and the runners import
+these two modules, so the two sides cannot drift apart.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 import orjson
+
+from .options import DEFAULT_PERMISSION_MODE, WIRE_NAMES, SessionOptions
 
 __all__ = [
     "QUERY",
@@ -40,6 +44,7 @@ __all__ = [
     "ERROR",
     "CONTROL_TYPES",
     "OPTION_WIRE_NAMES",
+    "DEFAULT_PERMISSION_MODE",
     "encode",
     "query_command",
     "stop_command",
@@ -64,23 +69,9 @@ ERROR: Final = "error"
 #: Runner output types that are protocol control rather than provider events.
 CONTROL_TYPES: Final = frozenset({READY, PONG, AGENT_STARTED, AGENT_EVENT, AGENT_STOPPED, AGENT_ERROR, ERROR})
 
-#: Python option name -> wire key, for the options of a session's first query.
-OPTION_WIRE_NAMES: Final[Mapping[str, str]] = {
-    "cwd": "cwd",
-    "model": "model",
-    "system_prompt": "systemPrompt",
-    "max_turns": "maxTurns",
-    "permission_mode": "permissionMode",
-    "claude_config_dir": "claudeConfigDir",
-    "extra_env": "extraEnv",
-    "additional_directories": "additionalDirectories",
-    "worktree_name": "worktreeName",
-    "resume_session_id": "resumeSessionId",
-    "provider_config": "providerConfig",
-}
-_PYTHON_NAMES: Final[Mapping[str, str]] = {wire: py for py, wire in OPTION_WIRE_NAMES.items()}
-
-DEFAULT_PERMISSION_MODE: Final = "bypassPermissions"
+#: Python option name -> wire key (defined by :class:`~sidecar_sync.options.SessionOptions`).
+OPTION_WIRE_NAMES: Final[Mapping[str, str]] = WIRE_NAMES
+_PYTHON_NAMES: Final[Mapping[str, str]] = {wire: py for py, wire in WIRE_NAMES.items()}
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
@@ -92,29 +83,30 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return orjson.dumps(message) + b"\n"
 
 
-def query_command(session_id: str, prompt: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def query_command(
+    session_id: str, prompt: str, options: SessionOptions | Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Build a ``query`` command.
 
     Args:
         session_id: the session the query belongs to.
         prompt: the user's prompt.
-        options: for the first query only, the session options by their Python
-            names (see :data:`OPTION_WIRE_NAMES`). Unset (``None``) options and
-            empty lists/dicts are omitted; ``permission_mode`` defaults to
-            ``"bypassPermissions"`` as in the seed. Follow-ups pass ``None``.
+        options: for the first query only, the session's
+            :class:`~sidecar_sync.options.SessionOptions`, or a mapping of option
+            values by Python name (checked with ``SessionOptions.create``). Unset
+            (``None``) options and empty lists/mappings are omitted;
+            ``permissionMode`` defaults to ``"bypassPermissions"``. Follow-ups
+            pass ``None``.
 
     Raises:
-        KeyError: an option name that the protocol does not know.
+        InvalidOptionError: an unknown option name or a bad value (named).
     """
     command: dict[str, Any] = {"type": QUERY, "sessionId": session_id, "prompt": prompt}
     if options is None:
         return command
-    for name, value in options.items():
-        wire = OPTION_WIRE_NAMES[name]
-        if value is None or (isinstance(value, (list, tuple, dict)) and not value):
-            continue
-        command[wire] = list(value) if isinstance(value, tuple) else value
-    command.setdefault("permissionMode", DEFAULT_PERMISSION_MODE)
+    if not isinstance(options, SessionOptions):
+        options = SessionOptions.create(**options)
+    command.update(options.to_wire())
     return command
 
 
@@ -129,8 +121,9 @@ def ping_command() -> dict[str, Any]:
 
 
 def options_from_wire(command: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the session options carried by a ``query`` command, by Python name.
+    """Return the session options carried by a ``query`` command, by Python name, unchecked.
 
-    Unknown keys are ignored, so newer managers can talk to older runners.
+    Unknown keys are ignored, so newer managers can talk to older runners. For
+    checked values use ``SessionOptions.from_wire``.
     """
     return {_PYTHON_NAMES[key]: value for key, value in command.items() if key in _PYTHON_NAMES}

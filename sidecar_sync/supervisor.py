@@ -26,6 +26,7 @@ that nothing about a runner's end depends on a timer racing another timer:
 from __future__ import annotations
 
 import logging
+import os
 import select
 import signal
 import time
@@ -115,9 +116,17 @@ class Supervisor:
     # -- after the runner exited ------------------------------------------------------------
 
     def _settle_pipes(self, now: float) -> bool:
-        """Bring the readers to an end; True once the runner can be reaped."""
+        """Bring the readers to an end; True once the runner can be reaped.
+
+        A reader that is merely behind (the pipe still holds data, or its consumer
+        pushes back) is never cut short: once no process holds the pipes, end of
+        file is certain. Only a pipe that a process outside our reach keeps open
+        is dealt with: that process is killed, and if the pipe still does not close,
+        the readers stop reading it.
+        """
         session = self._session
         if session.stdout_done.is_set() and session.stderr.done.is_set():
+            self._session.process.signal_group(signal.SIGKILL)  # the rest of the group, if any
             return True
         if self._drain_deadline is None:
             self._drain_deadline = now + session.stop_grace
@@ -126,7 +135,10 @@ class Supervisor:
             return False
         if not self._leftovers_killed:
             self._leftovers_killed = True
-            self._kill_leftovers()
+            holders = self._holders()
+            self._kill_leftovers(holders)
+            if holders is not None and not holders:
+                return True  # nobody else holds the pipes: the readers will reach their end
             self._abandon_deadline = now + ABANDON_GRACE
             return False
         if self._abandon_deadline is not None and now >= self._abandon_deadline:
@@ -138,26 +150,44 @@ class Supervisor:
             )
             session.abandon.set()
             return True
-        return self._abandon_deadline is None
+        return False
 
-    def _kill_leftovers(self) -> None:
-        """Kill what is left of the group and every process holding the runner's pipes; log them."""
+    def _holders(self) -> dict[int, int] | None:
+        """The processes holding the runner's unfinished pipes; None if that cannot be known."""
         session = self._session
         process = session.process
         holders: dict[int, int] = {}
-        for fd, done in ((process.stdout_fd, session.stdout_done), (process.stderr_fd, session.stderr.done)):
-            if not done.is_set():
-                holders.update(pipe_holders(fd))
-        described = ", ".join(f"{pid} ({command_line(pid)})" for pid in sorted(holders)) or "none found"
-        log.warning(
-            "session %r: runner exited but its output stayed open %g s later (held by: %s); "
-            "killing what is left of its process group and those processes",
-            session.session_id,
-            session.stop_grace,
-            described,
-        )
-        process.signal_group(signal.SIGKILL)
-        kill_known(holders)
+        for name, done in (("stdout", session.stdout_done), ("stderr", session.stderr.done)):
+            if done.is_set():
+                continue
+            inode = process.pipe_inode(name)
+            if inode is not None:
+                holders.update(pipe_holders(inode))
+        if not holders and not os.path.isdir("/proc/self/fd"):
+            return None
+        return holders
+
+    def _kill_leftovers(self, holders: dict[int, int] | None) -> None:
+        """Kill what is left of the group and every process holding the runner's pipes; log them."""
+        session = self._session
+        if holders:
+            log.warning(
+                "session %r: runner exited but its output stayed open %g s later, held by %s; "
+                "killing them and what is left of its process group",
+                session.session_id,
+                session.stop_grace,
+                ", ".join(f"{pid} ({command_line(pid)})" for pid in sorted(holders)),
+            )
+        elif holders is None:
+            log.warning(
+                "session %r: runner exited but its output stayed open %g s later; killing what is left of its "
+                "process group",
+                session.session_id,
+                session.stop_grace,
+            )
+        session.process.signal_group(signal.SIGKILL)
+        if holders:
+            kill_known(holders)
 
     # -- timing ---------------------------------------------------------------------------
 

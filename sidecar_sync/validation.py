@@ -11,21 +11,16 @@ was wrong, so a bad call fails before a runner exists, not halfway through.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
-
-import orjson
+from typing import Any, Callable
 
 from .errors import InvalidOptionError
 
 __all__ = [
     "check_text",
-    "check_optional_text",
     "check_timeout",
     "check_seconds",
     "check_positive_int",
     "check_callable",
-    "check_str_list",
-    "check_json_object",
 ]
 
 
@@ -50,11 +45,6 @@ def check_text(name: str, value: Any, *, nul_ok: bool = False, empty_ok: bool = 
     if not nul_ok and "\0" in value:
         raise InvalidOptionError(f"{name} must not contain a NUL byte (index {value.index(chr(0))})")
     return value
-
-
-def check_optional_text(name: str, value: Any, *, nul_ok: bool = False) -> str | None:
-    """``None``, or what :func:`check_text` accepts."""
-    return None if value is None else check_text(name, value, nul_ok=nul_ok)
 
 
 def check_timeout(value: Any, name: str = "timeout") -> float | None:
@@ -86,25 +76,3 @@ def check_callable(name: str, value: Any) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise InvalidOptionError(f"{name} must be callable, got {_describe(value)}")
     return value
-
-
-def check_str_list(name: str, value: Any) -> list[str] | None:
-    """``None`` or a sequence (not a string) of text without NUL."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidOptionError(f"{name} must be a list of str, got {type(value).__name__}")
-    return [check_text(f"{name}[{i}]", item) for i, item in enumerate(value)]
-
-
-def check_json_object(name: str, value: Any) -> dict[str, Any] | None:
-    """``None`` or a mapping that serialises as a JSON object (str keys, valid text)."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidOptionError(f"{name} must be a mapping, got {type(value).__name__}")
-    try:
-        orjson.dumps(value)
-    except TypeError as exc:
-        raise InvalidOptionError(f"{name} must be JSON-serialisable with str keys and valid text: {exc}") from None
-    return dict(value)

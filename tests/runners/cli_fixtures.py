@@ -1,9 +1,10 @@
 """Pytest fixtures for the real-CLI tests: the installed CLIs, fake servers, configs, runners.
 
-Import the fixtures a test module needs by name (pytest picks them up from the
-module namespace)::
+``tests/runners/conftest.py`` makes the fixtures available to every test module
+there; elsewhere, import the ones a module needs by name (pytest picks them up
+from the module namespace)::
 
-    from tests.runners.cli_fixtures import claude_cli, claude_setup, cli_runner  # noqa: F401
+    from tests.runners.cli_fixtures import claude_cli, claude_setup  # noqa: F401
 
 Reusable beyond the runner tests: :class:`ClaudeSetup` / :class:`CodexSetup` hold
 everything a session needs (fake server, config dir / codex home, work dir, the
@@ -17,9 +18,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,7 +46,7 @@ __all__ = [
     "cli_runner",
 ]
 
-#: Environment prefixes the manager strips from a runner's environment (DESIGN §5).
+#: Environment prefixes the manager strips from a runner's environment (``sidecar_sync.env``).
 STRIP_PREFIXES = ("CLAUDE", "CODEX", "OLLAMA", "ANTHROPIC_")
 KEEP_PREFIXES = ("CLAUDE_CODE_EXPERIMENTAL_",)
 IS_ROOT = os.geteuid() == 0

@@ -8,6 +8,7 @@ kills the whole group and reaps it; the ``runner`` fixture calls it in teardown.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -15,7 +16,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -73,20 +75,26 @@ class RunnerClient:
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            self.raw_lines.append(line)
-            if not line.strip():
-                continue  # blank lines are legal on the wire (the manager skips them)
-            try:
-                self._lines.put(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                self._lines.put(("invalid", line))
+        try:
+            for line in iter(self.proc.stdout.readline, b""):
+                self.raw_lines.append(line)
+                if not line.strip():
+                    continue  # blank lines are legal on the wire (the manager skips them)
+                try:
+                    self._lines.put(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    self._lines.put(("invalid", line))
+        except (OSError, ValueError):
+            pass  # closed by close() while a process outside the group still held the pipe
         self._lines.put(_EOF)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+        try:
+            for line in iter(self.proc.stderr.readline, b""):
+                self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+        except (OSError, ValueError):
+            pass  # closed by close() while a process outside the group still held the pipe
 
     def read(self, timeout: float = TIMEOUT) -> Any:
         """The next stdout line as parsed JSON; AssertionError on timeout or EOF."""
@@ -167,20 +175,14 @@ class RunnerClient:
 
     def close(self) -> None:
         """Kill the runner's whole process group and reap it (idempotent)."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         self._stdout_thread.join(5)
         self._stderr_thread.join(5)
 

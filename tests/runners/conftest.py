@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.runners.cli_fixtures import claude_cli, claude_setup, cli_runner, codex_cli, codex_setup
 from tests.runners.client import RunnerClient
+
+# The real-CLI fixtures, for every test module here (a test names them as arguments).
+__all__ = ["claude_cli", "claude_setup", "cli_runner", "codex_cli", "codex_setup", "spawn_runner"]
 
 
 @pytest.fixture

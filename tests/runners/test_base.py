@@ -7,7 +7,9 @@ runner in tests/runners/probe_runner.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -17,10 +19,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
 from sidecar_sync.runners._base import Runner, RunnerHost, Turn
 from sidecar_sync.runners._output import CommandReader
+
+from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
 from tests._proc import is_alive, wait_gone
 from tests.runners.client import RunnerClient, events, types
 
@@ -245,18 +247,21 @@ def test_stop_ends_the_runners_children(spawn_runner):
     assert "[probe] child-stderr" in runner.stderr()
 
 
-# -- stdin EOF, EPIPE, signals ----------------------------------------------------
+# -- stdin EOF (the host is gone), EPIPE, signals ----------------------------------
 
 
-def test_stdin_eof_finishes_running_and_queued_turns_then_exits_0(spawn_runner):
+def test_stdin_eof_ends_the_running_turn_drops_queued_ones_and_exits_0(spawn_runner):
+    """EOF means the host is gone: the slow turn is cut short, the queued one never starts."""
     runner = spawn_runner("echo")
-    runner.send(query_command("s1", "first", {"provider_config": {"delay": 0.1}}))
-    runner.send(query_command("s1", "second"))
+    runner.send(query_command("s1", "first", {"provider_config": {"delay": 30}}))
+    runner.send(query_command("s1", "queued"))
+    runner.read_until("agent_event")
     runner.close_stdin()
-    lines = runner.read_all()
-    assert [e["result"] for e in events(lines) if e["type"] == "result"] == ["first", "second"]
-    assert lines[-1] == {"type": "agent_stopped"}
-    assert runner.wait() == 0
+    rest = runner.read_all(timeout=5)
+    assert "agent_started" not in types(rest)
+    assert rest[-1] == {"type": "agent_stopped"}
+    assert [e["subtype"] for e in events(rest) if e["type"] == "result"] == ["error_during_execution"]
+    assert runner.wait(5) == 0
     assert runner.stderr() == ""
 
 
@@ -268,13 +273,30 @@ def test_stdin_eof_when_idle_exits_0_quietly(spawn_runner):
     assert runner.stderr() == ""
 
 
-def test_unterminated_last_command_is_still_run_at_eof(spawn_runner):
+def test_unterminated_last_command_is_still_read_at_eof(spawn_runner):
     runner = spawn_runner("echo")
-    runner.send_raw(orjson.dumps(query_command("s1", "no newline")))
+    runner.send_raw(orjson.dumps(ping_command()))
     runner.close_stdin()
-    lines = runner.read_all()
-    assert lines[-1] == {"type": "agent_stopped"}
+    assert runner.read_all() == [{"type": "pong"}]
     assert runner.wait() == 0
+
+
+def test_stdin_eof_ends_children_that_ignore_sigterm(spawn_runner):
+    """A child that ignores SIGTERM is killed, and so is its grandchild in a session of its own."""
+    runner = probe(spawn_runner)
+    runner.send(query_command("s1", "stubborn"))
+    info = runner.read_until("agent_event")[-1]["event"]
+    pids = {info["pid"], info["grandchild"]}
+    try:
+        assert all(is_alive(pid) for pid in pids)
+        runner.close_stdin()
+        assert runner.read_all(timeout=5)[-1] == {"type": "agent_stopped"}
+        assert runner.wait(5) == 0
+        assert not wait_gone(pids, timeout=5)
+    finally:
+        for pid in pids:  # the grandchild is out of the runner's group: the fixture cannot reach it
+            if is_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _spawn_raw(argv: list[str], **kwargs) -> subprocess.Popen[bytes]:
@@ -289,10 +311,8 @@ def _spawn_raw(argv: list[str], **kwargs) -> subprocess.Popen[bytes]:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(10)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
@@ -408,19 +428,21 @@ def test_host_rejects_oversized_command_lines_and_continues():
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(host.serve()), name="test-host")
     thread.start()
+    output = b""
     try:
         os.write(cmd_w, b'{"type":"ping","pad":"' + b"x" * 500 + b'"}\n')
         os.write(cmd_w, encode(query_command("s", "ok")))
-        os.close(cmd_w)
-        thread.join(10)
-        assert not thread.is_alive() and codes == [0]
-        os.close(out_w)
-        output = b""
-        while chunk := os.read(out_r, 65536):
-            output += chunk
+        while b'"agent_stopped"' not in output:
+            readable, _, _ = select.select([out_r], [], [], 10)
+            assert readable, f"no agent_stopped within 10 s: {output!r}"
+            output += os.read(out_r, 65536)
     finally:
+        os.close(cmd_w)  # EOF: the host ends
+        thread.join(10)
+        os.close(out_w)
         os.close(out_r)
         os.close(cmd_r)
+    assert not thread.is_alive() and codes == [0]
     lines = [orjson.loads(line) for line in output.splitlines()]
     assert lines[0] == {"type": "ready"}
     assert lines[1]["type"] == "error" and "too long" in lines[1]["message"]

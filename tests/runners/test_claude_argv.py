@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from sidecar_sync.runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 
-from runners._options import SessionOptions
-from runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 from sidecar_sync.errors import InvalidOptionError
+from sidecar_sync.options import SessionOptions
 
 
 def options(**wire: object) -> SessionOptions:
-    return SessionOptions.from_query({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
+    return SessionOptions.from_wire({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
 
 
 def test_minimal_options_give_stream_json_mode():
@@ -169,8 +169,8 @@ def test_bad_runner_arguments_exit_with_usage(name):
 
 
 def test_from_argv_takes_the_cli_path():
-    from runners.claude import ClaudeRunner
-    from runners.codex import CodexRunner
+    from sidecar_sync.runners.claude import ClaudeRunner
+    from sidecar_sync.runners.codex import CodexRunner
 
     assert ClaudeRunner.from_argv(["--cli", "/opt/claude"]).cli_path == "/opt/claude"
     assert CodexRunner.from_argv([]).cli_path is None

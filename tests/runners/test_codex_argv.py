@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
+from sidecar_sync.runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 
-from runners._options import SessionOptions
-from runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 from sidecar_sync.errors import InvalidOptionError
+from sidecar_sync.options import SessionOptions
 
 
 def options(**wire: object) -> SessionOptions:
-    return SessionOptions.from_query({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
+    return SessionOptions.from_wire({"type": "query", "sessionId": "s1", "prompt": "p", **wire})
 
 
 def test_first_turn_and_resume_argv():

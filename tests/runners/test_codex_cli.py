@@ -15,7 +15,7 @@ import pytest
 from tests import realcli
 from tests._proc import wait_gone
 from tests.fakes import openai_responses as fo
-from tests.runners.cli_fixtures import assert_no_process_in, cli_runner, cmdline, codex_cli, codex_setup  # noqa: F401
+from tests.runners.cli_fixtures import assert_no_process_in, cmdline
 from tests.runners.client import events, types
 
 pytestmark = pytest.mark.timeout(90)

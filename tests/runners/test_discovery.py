@@ -153,5 +153,3 @@ def test_real_cli_versions(claude_cli, codex_cli):
     assert discovery.cli_version(claude_cli) == "2.1.330 (Claude Code)"
     assert discovery.cli_version(codex_cli) == "codex-cli 0.169.0"
 
-
-from tests.runners.cli_fixtures import claude_cli, codex_cli  # noqa: E402,F401 - fixtures by name

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sidecar_sync.runners.echo import turn_ids
 
 from sidecar_sync.protocol import query_command, stop_command
-from sidecar_sync.runners.echo import turn_ids
 from tests.runners.client import events, types
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "runners"
@@ -61,8 +61,10 @@ def test_output_is_byte_for_byte_reproducible(spawn_runner, tmp_path):
         runner = spawn_runner("echo")
         runner.send(query_command("fixed", "one", {"cwd": str(tmp_path), "provider_config": {"chunks": 3}}))
         runner.send(query_command("fixed", "two"))
+        runner.read_turn()
+        runner.read_turn()
         runner.close_stdin()
-        runner.read_all()
+        assert runner.read_all() == []
         assert runner.wait() == 0
         return runner.raw_lines
 

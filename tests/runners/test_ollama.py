@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
 
 from sidecar_sync.errors import InvalidOptionError
+from sidecar_sync.options import SessionOptions
 from sidecar_sync.protocol import query_command, stop_command
-from sidecar_sync.runners._options import SessionOptions
-from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.runners.client import RunnerClient, events, types
 
@@ -35,7 +35,13 @@ def test_a_plain_turn(spawn_runner, fake, tmp_path):
     turn = runner.read_turn()
     assert turn[0] == {"type": "agent_started"} and turn[-1] == {"type": "agent_stopped"}
     evs = events(turn)
-    assert evs[0] == {"type": "system", "subtype": "init", "session_id": "sess-1", "model": DEFAULT_MODEL, "cwd": str(tmp_path)}
+    assert evs[0] == {
+        "type": "system",
+        "subtype": "init",
+        "session_id": "sess-1",
+        "model": DEFAULT_MODEL,
+        "cwd": str(tmp_path),
+    }
     chunks = evs[1:]
     assert all(c["type"] == "chunk" and c["model"] == DEFAULT_MODEL for c in chunks)
     assert "".join(c["message"]["content"] for c in chunks) == "The sky is blue"
@@ -44,7 +50,11 @@ def test_a_plain_turn(spawn_runner, fake, tmp_path):
     assert final["done_reason"] == "stop" and final["eval_count"] == 4 and final["prompt_eval_count"] == 26
     assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/version"), ("POST", "/api/chat")]
     chat = fake.chats[0]
-    assert chat == {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "why is the sky blue?"}], "stream": True}
+    assert chat == {
+        "model": DEFAULT_MODEL,
+        "messages": [{"role": "user", "content": "why is the sky blue?"}],
+        "stream": True,
+    }
     assert fake.requests[1].headers["content-type"] == "application/json"
 
 
@@ -79,7 +89,12 @@ def test_thinking_streams_and_stays_out_of_the_history(spawn_runner, fake):
 
 
 def test_think_level_num_ctx_options_and_keep_alive_are_mapped(spawn_runner, fake):
-    config = {"think": "high", "num_ctx": 8192, "options": {"temperature": 0.1, "num_ctx": 5, "stop": ["END"]}, "keep_alive": "10m"}
+    config = {
+        "think": "high",
+        "num_ctx": 8192,
+        "options": {"temperature": 0.1, "num_ctx": 5, "stop": ["END"]},
+        "keep_alive": "10m",
+    }
     runner = start(spawn_runner, fake, provider_config=config)
     assert runner.read_turn()[-1] == {"type": "agent_stopped"}
     chat = fake.chats[0]
@@ -149,7 +164,9 @@ def test_unreachable_server_names_the_host(spawn_runner):
     runner = start(spawn_runner, url)
     turn = runner.read_turn()
     assert types(turn) == ["agent_started", "agent_event", "agent_error"]
-    assert turn[-1]["message"] == f"Ollama server not reachable at {url}: connection refused (is `ollama serve` running?)"
+    assert (
+        turn[-1]["message"] == f"Ollama server not reachable at {url}: connection refused (is `ollama serve` running?)"
+    )
     assert events(turn) == [{"type": "error", "message": turn[-1]["message"]}]
     runner.send({"type": "ping"})
     assert runner.read() == {"type": "pong"}  # still alive
@@ -250,7 +267,6 @@ def test_option_mapping_without_a_server():
     runner = OllamaRunner()
     runner.configure(
         SessionOptions(
-            session_id="s",
             model="mistral",
             system_prompt="sys",
             provider_config={"think": False, "num_ctx": 4096, "options": {"seed": 7}},
@@ -264,6 +280,10 @@ def test_option_mapping_without_a_server():
         "options": {"seed": 7, "num_ctx": 4096},
     }
     default = OllamaRunner()
-    default.configure(SessionOptions(session_id="s"))
-    assert default.chat_request("x") == {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": True}
+    default.configure(SessionOptions())
+    assert default.chat_request("x") == {
+        "model": DEFAULT_MODEL,
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": True,
+    }
     assert default.host.url == "http://127.0.0.1:11434"

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sidecar_sync.runners.replay import PaceClock, detect_format, parse_timestamp
 
 from sidecar_sync.protocol import CONTROL_TYPES, encode, query_command, stop_command
-from sidecar_sync.runners.replay import PaceClock, detect_format, parse_timestamp
 from tests.runners.client import RunnerClient, types
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runners"
@@ -82,8 +82,11 @@ def record_runner_output(spawn_runner, tmp_path: Path) -> tuple[Path, list]:
     echo.send({"type": "ping"})
     echo.send(query_command("rec", "second"))
     echo.send({"type": "bogus"})
-    echo.close_stdin()
-    echo.read_all()
+    seen: list = []
+    while seen.count("agent_stopped") + seen.count("agent_error") < 2 or "error" not in seen:
+        seen.append(echo.read()["type"])
+    echo.close_stdin()  # every answer is in: EOF now ends nothing
+    assert echo.read_all() == []
     assert echo.wait() == 0
     path = tmp_path / "echo.runner.jsonl"
     path.write_bytes(b"".join(echo.raw_lines))
