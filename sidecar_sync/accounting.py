@@ -11,7 +11,8 @@ Providers report usage in ``cost`` messages (:class:`~sidecar_sync.messages.Cost
   cumulative totals into per-turn deltas), so they are added up.
 
 Values that cannot be usage (a negative count, a cost that is not a finite number
->= 0, a count that is not an int) are ignored and counted in
+>= 0, a count in the provider's usage object that is not a number) are ignored and
+counted in
 :attr:`Usage.invalid_values`, so one buggy adapter or runner cannot make the
 totals negative or raise on the reader thread. Whether anything was reported at
 all is kept apart from zero (:attr:`Usage.cost_reported`): a provider that never
@@ -24,6 +25,9 @@ import math
 from typing import Any
 
 __all__ = ["Usage"]
+
+#: Token counts in the providers' usage objects (Claude, Codex).
+_TOKEN_KEYS = ("input_tokens", "output_tokens")
 
 
 class Usage:
@@ -73,6 +77,12 @@ class Usage:
                 self.cost_reports += 1
             else:
                 self.invalid_values += 1
+        raw = getattr(content, "usage", None)
+        if type(raw) is dict:  # the provider's own object: a count there that is not a number
+            for key in _TOKEN_KEYS:
+                value = raw.get(key)
+                if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+                    self.invalid_values += 1
         value = getattr(content, "input_tokens", None)
         if type(value) is int and value >= 0:
             self.input_tokens += value

@@ -1,19 +1,38 @@
-"""The environment a runner process gets (DESIGN §5).
+"""The environment a runner process gets, and what a caller may add to it.
 
 A runner inherits the parent's environment minus the keys that would hand it the
 parent's agent credentials or configuration (``CLAUDE*``, ``CODEX*``, ``OLLAMA*``,
-``ANTHROPIC_*``), keeping ``CLAUDE_CODE_EXPERIMENTAL_*`` feature flags. On top of that
-come ``CLAUDE_CONFIG_DIR`` (when the session names a config dir) and the caller's
-``extra_env``.
+``ANTHROPIC_*``, ``OPENAI_*``), keeping ``CLAUDE_CODE_EXPERIMENTAL_*`` feature flags.
+On top of that come ``CLAUDE_CONFIG_DIR`` (when the session names a config dir) and
+the caller's ``extra_env``.
 
-``extra_env`` is caller data, not trusted configuration: it often comes from a user
-or a request. Keys that could change *which* code runs or how it is loaded
-(``LD_PRELOAD``, ``PYTHONPATH``, ``NODE_OPTIONS``, ``PATH``, ``BASH_ENV``, ...) or that
-would smuggle in provider credentials are rejected, as are non-strings, NUL bytes
-and ``=`` in keys. A rejection is not silent and not partial: :func:`validate_extra_env`
-raises :class:`~sidecar_sync.errors.ExtraEnvRejectedError` listing every rejected key
-with its reason (and logs a warning), so nothing is spawned with half of what the
-caller asked for.
+``extra_env`` is caller data, not trusted configuration: it often comes from a user or
+a request. It is checked against a wide *denylist* rather than an allowlist, because
+custom runners and the tools agents start legitimately take variables nobody can list
+in advance (``IS_SANDBOX``, a gateway's API key, an app's own settings). Refused,
+each with its reason (the table in ``docs/environment.md`` lists them all):
+
+* provider credentials and endpoints: ``CLAUDE*``, ``CODEX*``, ``OLLAMA*``,
+  ``ANTHROPIC_*``, ``OPENAI_*``;
+* what changes which code runs or how it loads: dynamic loaders (``LD_*``,
+  ``DYLD_*``), interpreters and their start-up hooks (``PYTHON*``, ``NODE_*``,
+  ``PERL*``, ``RUBY*``, ``LUA_*``, ``JAVA``/``JDK`` options, ``DOTNET_*``,
+  ``ELECTRON_*``, ``BUN_*``, Go's ``GOFLAGS``/``GOPROXY``/..., ``RUSTC*``/``CARGO_*``), shells and their
+  start-up files (``BASH_ENV``, ``ENV``, ``ZDOTDIR``, ``PROMPT_COMMAND``, ...),
+  ``PATH``, ``HOME``, programs other programs start (``EDITOR``, ``PAGER``,
+  ``BROWSER``, ``SSH_ASKPASS``, ``LESSOPEN``, compilers and ``MAKEFLAGS``, ...),
+  ``OPENSSL_*`` (OpenSSL loads modules and config files named there), ``GIT_*``,
+  package-manager configuration (``NPM_CONFIG_*``, ``PIP_*``, ...);
+* what redirects or weakens network trust: proxies (``*_PROXY``), CA bundles and
+  TLS switches (``SSL_CERT_*``, ``*_CA_BUNDLE``, ``NODE_TLS_REJECT_UNAUTHORIZED``,
+  ...).
+
+To use a proxy or a CA bundle on purpose, set it in the parent's environment: the
+runner inherits it. Non-strings, text that is not valid Unicode, NUL bytes and ``=``
+in keys are refused too. A rejection is not silent and not partial:
+:func:`validate_extra_env` raises :class:`~sidecar_sync.errors.ExtraEnvRejectedError`
+listing every refused key with its reason (and logs a warning), so nothing is spawned
+with half of what the caller asked for.
 """
 
 from __future__ import annotations
@@ -37,57 +56,76 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Parent environment keys with these prefixes never reach a runner.
-STRIP_PREFIXES: Final = ("CLAUDE", "CODEX", "OLLAMA", "ANTHROPIC_")
+STRIP_PREFIXES: Final = ("CLAUDE", "CODEX", "OLLAMA", "ANTHROPIC_", "OPENAI_")
 #: ... except these (Claude Code feature flags), which are passed through.
 KEEP_PREFIXES: Final = ("CLAUDE_CODE_EXPERIMENTAL_",)
 
-#: ``extra_env`` keys refused outright (compared upper-cased). Each one changes how
-#: a program is found, loaded or started, or which shell start-up file runs.
-_DENIED_KEYS: Final = frozenset(
-    {
-        "PATH",  # which programs run
-        "BASH_ENV",  # bash sources it at start-up
-        "ENV",  # sh/dash/ksh source it at start-up
-        "SHELLOPTS",
-        "BASHOPTS",
-        "PS4",  # expanded (command substitution) under `set -x`
-        "IFS",
-        "CDPATH",
-        "SHELL",  # the shell agent CLIs run their Bash tool with
-        "HOME",  # where CLIs load settings, which can run helper commands
-        "XDG_CONFIG_HOME",
-        "NODE_OPTIONS",  # --require/--import preloads code into node
-        "NODE_PATH",
-        "BUN_OPTIONS",  # the same for bun-compiled CLIs
-        "PERL5OPT",
-        "PERL5LIB",
-        "PERLLIB",
-        "PERL5DB",
-        "RUBYOPT",
-        "RUBYLIB",
-        "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS",
-        "JDK_JAVA_OPTIONS",
-        "CLASSPATH",
-        "GCONV_PATH",  # glibc loads charset converters from there
-        "GLIBC_TUNABLES",
-        "LOCPATH",
-        "NLSPATH",
-        "HOSTALIASES",
-        "EDITOR",  # programs that CLIs and git start on their own
-        "VISUAL",
-        "PAGER",
-    }
-)
+#: ``extra_env`` keys refused outright (compared upper-cased), with the reason.
+_DENIED_KEYS: Final[dict[str, str]] = {
+    **dict.fromkeys(("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "TMPDIR"), "changes where programs and their settings are found"),
+    **dict.fromkeys(
+        ("BASH_ENV", "ENV", "ZDOTDIR", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "SHELL",
+         "INPUTRC", "HISTFILE"),
+        "shell start-up or behaviour variable",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        ("EDITOR", "VISUAL", "PAGER", "MANPAGER", "GIT_PAGER", "BROWSER", "SSH_ASKPASS", "SUDO_ASKPASS",
+         "LESSOPEN", "LESSCLOSE", "TERMINAL"),
+        "names a program that other programs start",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        ("CC", "CXX", "CPP", "LD", "AR", "AS", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "MAKEFLAGS", "MAKE",
+         "MFLAGS", "GNUMAKEFLAGS"),
+        "compiler or build tool setting (names programs and their flags)",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        ("CLASSPATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "GCONV_PATH", "GLIBC_TUNABLES",
+         "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "MALLOC_CONF", "TZDIR"),
+        "changes how programs load code or data",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+         "NODE_TLS_REJECT_UNAUTHORIZED", "GIT_SSL_NO_VERIFY", "PYTHONHTTPSVERIFY"),
+        "changes which TLS certificates are trusted; set it in the parent's environment instead",
+    ),  # fmt: skip
+}
 
 #: ``extra_env`` key prefixes refused (compared upper-cased), with the reason.
 _DENIED_PREFIXES: Final = (
     ("LD_", "dynamic loader variable"),
     ("DYLD_", "dynamic loader variable"),
     ("PYTHON", "Python interpreter variable"),
+    ("NODE_", "Node.js variable (preloads code, changes module paths or TLS)"),
+    ("NPM_CONFIG_", "npm configuration"),
+    ("YARN_", "package manager configuration"),
+    ("PNPM_", "package manager configuration"),
+    ("PIP_", "pip configuration (package indexes)"),
+    ("UV_", "package manager configuration"),
+    ("BUN_", "Bun variable (preloads code)"),
+    ("DENO_", "Deno variable"),
+    ("PERL", "Perl interpreter variable"),
+    ("RUBY", "Ruby interpreter variable"),
+    ("GEM_", "Ruby gems variable"),
+    ("LUA_", "Lua variable (LUA_INIT runs code)"),
+    ("DOTNET_", ".NET variable (start-up hooks)"),
+    ("COREHOST_", ".NET host variable"),
+    ("ELECTRON_", "Electron variable (ELECTRON_RUN_AS_NODE turns apps into node)"),
+    ("CGO_", "Go toolchain variable (names compilers and flags)"),
+    ("RUSTC", "Rust compiler variable (RUSTC_WRAPPER runs a program)"),
+    ("CARGO_", "Cargo variable (names programs it runs)"),
+    ("OPENSSL_", "OpenSSL variable (loads modules and config files)"),
     ("GIT_", "git variable (can name programs git runs)"),
     ("BASH_FUNC_", "exported bash function"),
-    ("NPM_CONFIG_", "npm configuration"),
+    ("JAVA_", "Java variable"),
+)
+
+#: Suffixes refused (compared upper-cased): proxies redirect every request an agent makes.
+_DENIED_SUFFIXES: Final = (("_PROXY", "network proxy; set it in the parent's environment instead"),)
+
+#: Go's own variables (the go command runs programs and downloads code they name).
+_GO_VARIABLES: Final = frozenset(
+    "GOFLAGS GOPROXY GONOPROXY GOPRIVATE GOSUMDB GONOSUMDB GOINSECURE GOVCS GOPATH GOROOT GOBIN GOENV "
+    "GOTOOLCHAIN GOTOOLDIR GOEXPERIMENT GOCACHE GOMODCACHE GOWORK GO111MODULE GODEBUG GOTMPDIR GOEXE".split()
 )
 
 # A portable, shell-safe environment variable name.
@@ -104,18 +142,28 @@ def extra_env_rejection(key: object, value: object) -> str | None:
         return "empty key"
     if "\0" in key or "\0" in value:
         return "contains a NUL byte"
+    try:
+        (key + value).encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid text (a lone surrogate?)"
     if "=" in key:
         return "'=' in key"
     if not _KEY_RE.match(key):
         return "not a plain variable name (letters, digits and '_', not starting with a digit)"
     upper = key.upper()
     if upper.startswith(STRIP_PREFIXES):
-        return "provider-prefixed keys (CLAUDE*, CODEX*, OLLAMA*, ANTHROPIC_*) are not allowed"
-    if upper in _DENIED_KEYS:
-        return "changes which programs run or how they start"
+        return "provider credentials and endpoints (CLAUDE*, CODEX*, OLLAMA*, ANTHROPIC_*, OPENAI_*) are not allowed"
+    reason = _DENIED_KEYS.get(upper)
+    if reason is not None:
+        return reason
     for prefix, what in _DENIED_PREFIXES:
         if upper.startswith(prefix):
             return f"{what}; {prefix}* keys are not allowed"
+    for suffix, what in _DENIED_SUFFIXES:
+        if upper.endswith(suffix):
+            return what
+    if upper in _GO_VARIABLES:
+        return "Go toolchain variable (names programs and code sources)"
     return None
 
 

@@ -300,8 +300,9 @@ class SidecarManager:
                 registered = registry.add(session)
             except BaseException:
                 registry.release(session_id)
-                if process is not None and session is None:
+                if process is not None and session is None:  # no session took it over
                     registry.processes.discard(process)
+                    process.destroy()
                 raise
         if not registered:  # shut down while we were spawning
             session.detach(0.0)

@@ -270,6 +270,15 @@ class RunnerProcess:
             except OSError:
                 return None
 
+    def destroy(self, timeout: float = 5.0) -> None:
+        """Kill the whole group, reap the leader, close every fd: for a runner nobody will run."""
+        self.signal_group(signal.SIGKILL)
+        if self.wait_exit(timeout):
+            self.reap()
+        for name in self._files:
+            self.close_pipe(name)
+        self.close_pidfd()
+
     def close_pidfd(self) -> None:
         """Close the exit-watching fd (idempotent)."""
         with self._lock:

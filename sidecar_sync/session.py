@@ -202,6 +202,7 @@ class Session:
                 stopping=self._stopping and self._ended_at is None,
                 stop_step=self._exit_step if self._ended_at is not None else None,
                 cost_reported=usage.cost_reported,
+                invalid_usage=usage.invalid_values,
             )
 
     def send_first_query(self, line: bytes, timeout: float) -> None:

@@ -91,6 +91,8 @@ class SessionState:
         stop_step: once final, which step ended the runner (:class:`StopStep`).
         cost_reported: False while the provider never reported a cost: then
             ``cost_usd`` is unknown, not zero.
+        invalid_usage: usage values ignored because they cannot be usage (a negative
+            token count, a cost that is not a finite number >= 0).
     """
 
     session_id: str
@@ -111,6 +113,7 @@ class SessionState:
     stopping: bool = False
     stop_step: StopStep | None = None
     cost_reported: bool = False
+    invalid_usage: int = 0
 
     @property
     def finished(self) -> bool:

@@ -1,4 +1,4 @@
-"""Environment rules (DESIGN §5): unit checks of the rules, then what a real runner receives."""
+"""Environment rules: unit checks of the rules, then what a real runner receives."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ PARENT = {
     "CODEX_HOME": "/c",
     "OLLAMA_HOST": "x",
     "ANTHROPIC_API_KEY": "secret",
+    "OPENAI_API_KEY": "secret",
+    "OPENAI_BASE_URL": "https://elsewhere.example",
     "ANTHROPICX": "kept: not the ANTHROPIC_ prefix",
     "LANG": "C.UTF-8",
 }
@@ -78,6 +80,34 @@ def test_config_dir_and_extra_env_are_added() -> None:
         "",
         "1ABC",
         "has space",
+        # loader and trust variables found by an adversarial run
+        "OPENSSL_CONF",
+        "OPENSSL_MODULES",
+        "OPENSSL_ENGINES",
+        "ZDOTDIR",
+        "SSH_ASKPASS",
+        "SUDO_ASKPASS",
+        "LESSOPEN",
+        "MANPAGER",
+        "BROWSER",
+        "PROMPT_COMMAND",
+        "LUA_INIT",
+        "DOTNET_STARTUP_HOOKS",
+        "RUSTC_WRAPPER",
+        "GOFLAGS",
+        "ELECTRON_RUN_AS_NODE",
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "PIP_INDEX_URL",
+        "MAKEFLAGS",
+        "CC",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "bad\udcfftext",
     ],
 )
 def test_rejected_extra_env_keys(key: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -140,7 +170,7 @@ def test_runner_receives_the_cleaned_environment(
     assert env["CLAUDE_CONFIG_DIR"] == str(config)
     assert env["CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS"] == "1"
     assert env["MY_FLAG"] == "on" and env["LANG"] == "C.UTF-8"
-    for key in ("CLAUDE_API_KEY", "CLAUDECODE", "CODEX_HOME", "OLLAMA_HOST", "ANTHROPIC_API_KEY"):
+    for key in ("CLAUDE_API_KEY", "CLAUDECODE", "CODEX_HOME", "OLLAMA_HOST", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         assert key not in env
     assert env["PATH"] == os.environ["PATH"]
     assert report["cwd"] == str(tmp_path)
@@ -153,3 +183,13 @@ def test_rejected_extra_env_spawns_nothing(manager: SidecarManager) -> None:
     with pytest.raises(ExtraEnvRejectedError, match="LD_PRELOAD"):
         manager.start_session("s", "echo", "x", extra_env={"LD_PRELOAD": "/tmp/evil.so"})
     assert descendants() == before and manager.list_sessions() == []
+
+
+@pytest.mark.parametrize("key", ["GOOD", "GOOGLE_CLOUD_PROJECT", "IS_SANDBOX", "GATEWAY_API_KEY", "MY_APP_PROXY_MODE"])
+def test_ordinary_keys_are_accepted(key: str) -> None:
+    assert validate_extra_env({key: "v"}) == {key: "v"}
+
+
+def test_values_must_be_text() -> None:
+    with pytest.raises(ExtraEnvRejectedError, match="not valid text"):
+        validate_extra_env({"K": "\udcff"})

@@ -12,7 +12,8 @@ Modes:
                  every turn (or the turns listed in ``fail_turns=1,3``) with agent_error MSG
                  instead; ``bare=1`` prints provider events without the envelope and no
                  control lines; ``delay=S`` sleeps per event;
-                 ``exit_after=N`` exits with ``code`` after N turns; ``error_line=1``
+                 ``exit_after=N`` exits with ``code`` after N turns; ``trailing=N`` prints N
+                 more events after each ``agent_stopped``; ``error_line=1``
                  prints a protocol ``error`` line first in each turn; ``pong=1`` an
                  unsolicited ``pong`` and ``ready``. On ``stop``: exit 0.
                  On stdin EOF: exit 0.
@@ -31,6 +32,10 @@ Modes:
                  seconds (same group), then exits 0.
 ``stderr``       per query: writes ``bytes`` bytes of text lines to stderr, then answers
                  like ``good``.
+``daemon``       answers the query, starts a ``setsid`` child (a session and process group
+                 of its own, out of reach of a group kill) that keeps ``hold=stdout`` (or
+                 ``stderr``) open for ``sleep`` seconds, announces its pid as a bare event
+                 ``{"type":"pid","pid":..}``, then exits 0.
 ``deaf``         ready, then never reads stdin (sleeps ``sleep`` seconds).
 ``env``          per query: a bare event ``{"type":"env","env":{...},"cwd":..,"query":{...}}``
                  with its environment, working directory and the query it got; then
@@ -131,6 +136,8 @@ def answer(turn: int) -> None:
     out(envelope(result(turn), bare))
     if not bare:
         out({"type": "agent_stopped"})
+    for i in range(int(opt("trailing", "0"))):
+        out(envelope(assistant(turn, 1000 + i), bare))
 
 
 def main() -> None:
@@ -219,6 +226,18 @@ def main() -> None:
             )
             out({"type": "pid", "pid": os.getpid()})
             return
+        elif MODE == "daemon":
+            answer(turn)
+            hold = opt("hold", "stdout")
+            daemon = subprocess.Popen(
+                [sys.executable, "-c", f"import time; time.sleep({float(opt('sleep', '60'))})"],
+                stdin=subprocess.DEVNULL,
+                stdout=None if hold == "stdout" else subprocess.DEVNULL,
+                stderr=None if hold == "stderr" else subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            out({"type": "pid", "pid": daemon.pid})
+            os._exit(0)
         elif MODE == "stderr":
             total = int(opt("bytes", str(8 * 2**20)))
             block = (b"stderr noise line " + b"n" * 100 + b"\n") * 512

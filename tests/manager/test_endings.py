@@ -1,0 +1,244 @@
+"""How sessions end: the stop ladder's record, waiting for the final status, crashes,
+runners that never speak the protocol, and pipes held open by processes that escaped."""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from sidecar_sync import SessionNotActiveError, SidecarManager, StopStep
+from tests._proc import is_alive, wait_gone
+from tests.manager.conftest import TIMEOUT, Recorder, scripted
+
+
+def pids_announced(recorder: Recorder) -> list[int]:
+    return [m.content["pid"] for m in recorder.of_type("unknown") if m.content.get("type") == "pid"]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+# -- the stop ladder records which step ended the runner -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "args", "step"),
+    [
+        ("hold", {}, StopStep.STOP),  # obeys the stop command
+        ("stubborn", {}, StopStep.SIGTERM),  # ignores stop, dies on SIGTERM
+        ("stubborn", {"term": "ignore"}, StopStep.SIGKILL),  # ignores SIGTERM too
+    ],
+)
+def test_each_step_of_the_ladder_is_recorded(
+    manager: SidecarManager, mode: str, args: dict[str, str], step: StopStep
+) -> None:
+    manager.register_provider("p", scripted(mode, **args))
+    manager.start_session("s", "p", "x")
+    wait_for(lambda: manager.get_session("s").messages > 0)
+    manager.stop_session("s")
+    state = manager.get_session("s")
+    assert state.stopping and not state.finished
+    state = manager.wait("s", TIMEOUT)  # a stop was requested: wait() returns at the final status
+    assert state.finished and not state.stopping
+    assert state.status == "done" and state.error is None
+    assert state.stop_step is step
+
+
+def test_a_runner_that_exits_by_itself_records_exited(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("good", count=1, exit_after=1))
+    manager.start_session("s", "p", "x")
+    state = manager.wait("s", TIMEOUT, until="final")
+    assert state.status == "done" and state.exit_code == 0 and state.stop_step is StopStep.EXITED
+
+
+def test_wait_for_the_end_of_a_turn_or_for_the_final_status(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("good", count=2))
+    manager.start_session("s", "p", "x")
+    state = manager.wait("s", TIMEOUT)
+    assert state.status == "idle" and not state.finished and state.exit_code is None
+    with pytest.raises(TimeoutError):
+        manager.wait("s", 0.2, until="final")  # the runner lives on, idle
+    manager.stop_session("s")
+    state = manager.wait("s", TIMEOUT)
+    assert state.finished and state.status == "done" and state.exit_code == 0
+    with pytest.raises(SessionNotActiveError):
+        manager.write_prompt("s", "too late")
+
+
+def test_stop_then_wait_never_returns_a_non_final_status(manager: SidecarManager) -> None:
+    """The report: ``stop_session`` then ``wait()`` returned ``idle`` 27 times in 30."""
+    manager.register_provider("p", scripted("good", count=1))
+    for i in range(30):
+        manager.start_session(f"s{i}", "p", "x")
+        manager.wait(f"s{i}", TIMEOUT)
+        manager.stop_session(f"s{i}")
+        state = manager.wait(f"s{i}", TIMEOUT)
+        assert state.finished and state.status == "done" and state.exit_code is not None, state
+
+
+# -- crashes are never reported done ------------------------------------------------------
+
+# Answers the first query after the delay its prompt names with a failed turn, writes the
+# moment (CLOCK_MONOTONIC, shared by every process) to a file named after the session in
+# the directory given as argv[1], and exits 3 - leaving a child that holds stdout for a
+# moment, so that the session is not final yet when the stop comes after the crash.
+RACER = (
+    "import json, os, sys, time\n"
+    "os.write(1, b'{\"type\":\"ready\"}\\n')\n"
+    "query = json.loads(sys.stdin.readline())\n"
+    "time.sleep(float(query['prompt']))\n"
+    "if os.fork() == 0:\n"
+    "    time.sleep(0.2)\n"
+    "    os._exit(0)\n"
+    "os.write(1, b'{\"type\":\"agent_started\"}\\n{\"type\":\"agent_error\",\"message\":\"boom\"}\\n')\n"
+    "with open(os.path.join(sys.argv[1], query['sessionId']), 'w') as f:\n"
+    "    f.write(repr(time.monotonic()))\n"
+    "os._exit(3)\n"
+)
+
+
+def test_a_crash_before_the_stop_stays_an_error(manager: SidecarManager, tmp_path: Path) -> None:
+    manager.register_provider("racer", [sys.executable, "-I", "-S", "-c", RACER, str(tmp_path)], adapter="claude")
+    manager.start_session("s", "racer", "0")
+    wait_for(lambda: (tmp_path / "s").exists())  # it failed its turn and is exiting with code 3
+    time.sleep(0.05)
+    assert not manager.get_session("s").finished  # its child still holds stdout
+    manager.stop_session("s")
+    state = manager.wait("s", TIMEOUT)
+    assert state.status == "error" and state.exit_code == 3, state
+    assert "boom" in (state.error or "") and "exited with code 3" in (state.error or "")
+    assert state.stop_step is StopStep.EXITED
+
+
+def test_stop_and_crash_race_never_reports_a_crash_as_done(
+    make_manager: Callable[..., SidecarManager], tmp_path: Path
+) -> None:
+    """300 rounds, the stop landing at random moments around the crash: a runner that had
+    exited before the stop was requested is ``error``; ``done`` only if the stop came first."""
+    manager = make_manager()
+    manager.register_provider("racer", [sys.executable, "-I", "-S", "-c", RACER, str(tmp_path)], adapter="claude")
+    rng = random.Random(12)
+    outcomes = {"error": 0, "done": 0}
+    for start in range(0, 300, 20):
+        rounds = [(f"r{i}", rng.random() * 0.03) for i in range(start, start + 20)]
+        for session_id, delay in rounds:
+            manager.start_session(session_id, "racer", f"{delay:.4f}")
+        stopped_at = {}
+        for session_id, _ in rounds:
+            time.sleep(rng.random() * 0.003)
+            stopped_at[session_id] = time.monotonic()
+            manager.stop_session(session_id)
+        for session_id, _ in rounds:
+            state = manager.wait(session_id, TIMEOUT)
+            assert state.finished
+            mark = tmp_path / session_id
+            exited_at = float(mark.read_text()) if mark.exists() else float("inf")  # inf: killed first
+            # The mark is written just before the exit itself, which takes a moment more:
+            # within a few milliseconds of the stop either outcome is right.
+            if exited_at < stopped_at[session_id] - 0.005:
+                assert state.status == "error" and state.exit_code == 3, (state, exited_at, stopped_at[session_id])
+            elif exited_at > stopped_at[session_id] + 0.01:
+                assert state.status == "done", (state, exited_at, stopped_at[session_id])
+            outcomes[state.status] += 1
+    assert outcomes["error"] > 20 and outcomes["done"] > 20, outcomes
+
+
+# -- runners that never speak the protocol --------------------------------------------------
+
+
+def test_a_runner_that_never_speaks_the_protocol_fails_its_start(make_manager: Callable[..., SidecarManager]) -> None:
+    manager = make_manager(start_timeout=1.0)
+    manager.register_provider("cat", ["/bin/cat"])
+    started = time.monotonic()
+    manager.start_session("s", "cat", "hello")
+    state = manager.wait("s", TIMEOUT)
+    assert state.finished and state.status == "error"
+    assert "/bin/cat" in (state.error or "") and "sent no protocol line within 1 s" in (state.error or "")
+    assert state.stop_step is StopStep.STOP  # cat ends at end of input, the polite step
+    assert time.monotonic() - started < 1.0 + TIMEOUT / 3
+
+
+def test_a_silent_start_names_the_stderr_tail(make_manager: Callable[..., SidecarManager]) -> None:
+    manager = make_manager(start_timeout=0.5)
+    manager.register_provider("mute", [sys.executable, "-c", "import sys, time; print('no key found', file=sys.stderr, flush=True); time.sleep(30)"])
+    manager.start_session("s", "mute", "x")
+    state = manager.wait("s", TIMEOUT)
+    assert state.status == "error" and "stderr: no key found" in (state.error or "")
+    assert state.stop_step is StopStep.SIGTERM
+
+
+# -- pipes held open by processes that left the group ------------------------------------------
+
+
+@pytest.mark.parametrize("hold", ["stdout", "stderr"])
+def test_a_setsid_daemon_holding_a_pipe_does_not_delay_the_end(
+    manager: SidecarManager, recorder: Recorder, hold: str
+) -> None:
+    manager.register_provider("daemon", scripted("daemon", hold=hold, sleep=60))
+    started = time.monotonic()
+    manager.start_session("s", "daemon", "x", on_message=recorder.on_message)
+    state = manager.wait("s", TIMEOUT, until="final")
+    elapsed = time.monotonic() - started
+    assert state.status == "done" and state.exit_code == 0, state
+    assert elapsed < 0.5 + 1.0 + 5.0, elapsed  # stop_grace 0.5 in these tests, then the holder is killed
+    (daemon,) = pids_announced(recorder)
+    assert not wait_gone({daemon}, timeout=5.0), "the daemon holding the pipe was left running"
+    assert recorder.texts == ["1:0", "1:1", "1:2"]
+
+
+# -- nothing read before the final status is lost ---------------------------------------------
+
+
+def test_messages_after_agent_stopped_reach_the_next_iterator(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("good", count=3, trailing=10, exit_after=1))
+    manager.start_session("s", "p", "x")
+    first = [m.content.text for m in manager.iter_messages("s", timeout=TIMEOUT) if m.type == "text"]
+    assert first == ["1:0", "1:1", "1:2"]
+    state = manager.wait("s", TIMEOUT, until="final")
+    rest = [m.content.text for m in manager.iter_messages("s", timeout=TIMEOUT) if m.type == "text"]
+    assert rest == [f"1:{1000 + i}" for i in range(10)]
+    assert state.messages == 3 + 1 + 10 and state.dropped_messages == 0
+
+
+def test_an_iterator_opened_during_a_stop_follows_to_the_final_status(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("stubborn"))
+    manager.start_session("s", "p", "x")
+    wait_for(lambda: manager.get_session("s").messages > 0)
+    manager.stop_session("s")
+    iterator = manager.iter_messages("s", timeout=TIMEOUT)
+    consumed = list(iterator)  # ends only when the session is final
+    assert manager.get_session("s").finished
+    assert [m.content["type"] for m in consumed if m.type == "unknown"] == ["pid"]
+
+
+def test_final_status_callbacks_run_before_waiters_wake(manager: SidecarManager) -> None:
+    seen: list[str] = []
+    gate = threading.Event()
+
+    def on_status(_sid: str, status: str, _error: str | None) -> None:
+        if manager.get_session("s").ended_at is not None:
+            gate.wait(0.2)  # a slow final callback
+            seen.append(status)
+
+    manager.register_provider("p", scripted("good", count=1, exit_after=1))
+    manager.start_session("s", "p", "x", on_status=on_status)
+    state = manager.wait("s", TIMEOUT, until="final")
+    assert seen == ["done"] and state.status == "done"
+
+
+def test_a_killed_runner_is_an_error_and_its_pid_is_not_signalled_after(manager: SidecarManager) -> None:
+    manager.register_provider("p", scripted("hold"))
+    state = manager.start_session("s", "p", "x")
+    assert state.pid is not None and is_alive(state.pid)
+    manager.remove_session("s")
+    assert not wait_gone({state.pid}, timeout=5.0)
