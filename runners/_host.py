@@ -420,6 +420,10 @@ class RunnerHost:
                 log.exception("turn %d failed", turn.number)
             if isinstance(exc, InvalidOptionError) and self._options_error is None:
                 self._options_error = exc  # a session with bad options stays failed
-            turn.finish(encode({"type": AGENT_ERROR, "message": message}))
+            failure = {"type": AGENT_ERROR, "message": message}
+            outcome = getattr(exc, "outcome", None) if isinstance(exc, TurnError) else None
+            if outcome:
+                failure["outcome"] = outcome
+            turn.finish(encode(failure))
             return
         turn.finish(_STOPPED_LINE)

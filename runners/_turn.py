@@ -37,8 +37,13 @@ class TurnError(Exception):
 
     Raise it from :meth:`Runner.run_turn`: the host writes ``agent_error`` with
     ``str(exc)`` as the message (other exceptions get their type name prefixed
-    and a traceback on stderr).
+    and a traceback on stderr), and with ``"outcome"`` when one is given
+    (``"api_error"``: the model endpoint failed, not the agent's work).
     """
+
+    def __init__(self, message: str, *, outcome: str | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class Turn:

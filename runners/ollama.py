@@ -372,9 +372,13 @@ class OllamaRunner(Runner):
         return reply
 
     def _fail(self, turn: Turn, message: str, event_message: str | None = None) -> NoReturn:
-        """Emit an ``error`` event and fail the turn (raises :class:`TurnError`)."""
+        """Emit an ``error`` event and fail the turn (raises :class:`TurnError`).
+
+        Every failure here is the endpoint's (unreachable, an HTTP error, an error in
+        the stream after a 200, a broken stream): the turn's outcome is ``api_error``.
+        """
         turn.emit({"type": "error", "message": event_message or message})
-        raise TurnError(message)
+        raise TurnError(message, outcome="api_error")
 
     # -- stop --------------------------------------------------------------------
 

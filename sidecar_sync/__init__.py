@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from .manager import SidecarManager
     from .replay import FileSummary, Replay, ReplaySummary
     from .consumers import MessageIterator
+    from .limits import Limits
     from .state import SessionState, StopStep
+    from .turns import TurnResult
 
 # The manager pulls in subprocess, threading and friends. Runners are started as
 # ``python -m sidecar_sync.runners.<name>``, which imports this package first, so
@@ -61,6 +63,8 @@ _LAZY = {
     "SidecarManager": ".manager",
     "SessionState": ".state",
     "StopStep": ".state",
+    "TurnResult": ".turns",
+    "Limits": ".limits",
     "MessageIterator": ".consumers",
     "Replay": ".replay",
     "ReplaySummary": ".replay",
@@ -108,6 +112,8 @@ __all__ = [
     "SidecarManager",
     "SessionState",
     "StopStep",
+    "TurnResult",
+    "Limits",
     "MessageIterator",
     "Replay",
     "ReplaySummary",

@@ -31,6 +31,7 @@ from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallba
 from .env import build_runner_env, check_directory, validate_extra_env
 from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
 from .framer import MAX_LINE_SIZE, MAX_PENDING
+from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
 from .process import spawn
@@ -182,6 +183,10 @@ class SidecarManager:
         provider_config: Mapping[str, Any] | None = None,
         on_message: MessageCallback | None = None,
         on_status: StatusCallback | None = None,
+        turn_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens: int | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -205,6 +210,14 @@ class SidecarManager:
                 from untrusted input. A built-in provider refuses keys it does not know.
             on_message: ``on_message(session_id, messages)`` for every batch.
             on_status: ``on_status(session_id, status, error)`` on every status change.
+            turn_timeout: seconds of wall clock per turn (from its prompt to its end).
+            idle_timeout: seconds without any runner output while a turn is in flight.
+            max_cost_usd: the most the session may cost, as the provider reports it.
+            max_tokens: the most input plus output tokens the session may use.
+                A limit that is hit stops the runner through the stop ladder; the turn
+                ends with that outcome (``timeout``, ``idle_timeout``, ``budget``) and the
+                session ends ``error`` naming the limit and its value. They hold for
+                every provider, built-in or custom.
 
         Returns:
             The new session's state (status ``running``).
@@ -226,6 +239,7 @@ class SidecarManager:
         self._check_prompt(prompt)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
+        limits = Limits(turn_timeout, idle_timeout, max_cost_usd, max_tokens)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
         options = SessionOptions.create(
@@ -261,7 +275,7 @@ class SidecarManager:
             backlog_messages=self._backlog,
             max_buffered_bytes=self._max_buffered,
         )
-        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers)
+        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits)
         session.send_first_query(first_line, self._write_timeout)
         return session.snapshot()
 
@@ -274,6 +288,7 @@ class SidecarManager:
         cwd: str | None,
         adapter: StreamAdapter,
         consumers: Consumers,
+        limits: Limits,
     ) -> Session:
         """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
         registry = self._registry
@@ -296,6 +311,7 @@ class SidecarManager:
                     stop_grace=self._stop_grace,
                     kill_grace=self._kill_grace,
                     start_timeout=self._start_timeout,
+                    limits=limits,
                 )
                 registered = registry.add(session)
             except BaseException:

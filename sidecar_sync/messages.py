@@ -116,10 +116,18 @@ class InitContent:
     cwd: str | None = None
     tools: list[str] = field(default_factory=list)
     """Tool names the agent may use (Claude reports them; others give ``[]``)."""
+    agent_version: str | None = None
+    """The agent program and its version, when the event names them (``Claude Code 2.1.330``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (see :meth:`AgentMessage.to_dict`)."""
-        return {"session_id": self.session_id, "model": self.model, "cwd": self.cwd, "tools": self.tools}
+        return {
+            "session_id": self.session_id,
+            "model": self.model,
+            "cwd": self.cwd,
+            "tools": self.tools,
+            "agent_version": self.agent_version,
+        }
 
 
 @dataclass(slots=True)
@@ -355,7 +363,7 @@ class AgentMessage:
 
         ``content`` holds the fields of the content class, all of them, always:
 
-        - init: ``session_id, model, cwd, tools``
+        - init: ``session_id, model, cwd, tools, agent_version``
         - text, thinking: ``text, delta, message_id, index``
         - tool_call: ``tool_use_id, name, input``
         - tool_result: ``tool_use_id, output, is_error, structured``

@@ -57,6 +57,7 @@ from .accounting import Usage
 from .decoder import EventDecoder
 from .framer import MAX_LINE_SIZE, MAX_PENDING, Buffer
 from .messages import COST, ERROR, INIT, UNKNOWN, AgentMessage, ErrorContent, StreamAdapter, new_message_id, now_ms
+from .turns import TurnEvidence
 
 __all__ = [
     "PIECE_SIZE",
@@ -89,6 +90,10 @@ class TurnSignal(NamedTuple):
     """:data:`STARTED`, :data:`STOPPED` or :data:`FAILED`."""
     message: str | None = None
     """For :data:`FAILED`: why the turn failed."""
+    outcome: str | None = None
+    """For :data:`FAILED`: the outcome the runner named (``agent_error`` ``"outcome"``), if any."""
+    evidence: TurnEvidence | None = None
+    """For :data:`STOPPED` and :data:`FAILED`: what the turn's messages said."""
 
 
 #: A batch of messages and the bytes of input it was made from.
@@ -159,6 +164,8 @@ class Pipeline:
         "_bad_envelopes",
         "_runner_output",
         "_turn_reported_error",
+        "_evidence",
+        "agent_version",
     )
 
     def __init__(
@@ -186,6 +193,9 @@ class Pipeline:
         self._runner_output = False
         # The current turn's provider events produced an error message.
         self._turn_reported_error = False
+        self._evidence = TurnEvidence()  # what the current turn's messages said
+        #: The agent program and version the latest ``init`` message named, if any.
+        self.agent_version: str | None = None
 
     # -- input ------------------------------------------------------------------------
 
@@ -265,11 +275,14 @@ class Pipeline:
             if kind == _PROTOCOL_ERROR:
                 messages.append(self._error_message(event.get("message"), "the runner reported an error"))
                 self._messages += 1
+                self._evidence.messages += 1
                 continue
-            signal = self._signal(kind, event)
-            if signal.kind == FAILED and not self._turn_reported_error:
-                messages.append(self._error_message(signal.message, ""))
+            if kind == _AGENT_ERROR and not self._turn_reported_error:
+                text = event.get("message")
+                messages.append(self._error_message(text, ""))
                 self._messages += 1
+                self._evidence.messages += 1
+            signal = self._signal(kind, event)
             self._turn_reported_error = False
             if messages:  # a turn boundary follows the messages before it
                 out.append((messages, self._bill()))
@@ -292,10 +305,22 @@ class Pipeline:
     def _signal(self, kind: str, event: dict[str, Any]) -> TurnSignal:
         if kind == _AGENT_STARTED:
             return TurnSignal(STARTED)
+        evidence = self.take_evidence()
         if kind == _AGENT_STOPPED:
-            return TurnSignal(STOPPED)
+            return TurnSignal(STOPPED, evidence=evidence)
         message = event.get("message")
-        return TurnSignal(FAILED, message if isinstance(message, str) and message else _TURN_FAILED)
+        outcome = event.get("outcome")
+        return TurnSignal(
+            FAILED,
+            message if isinstance(message, str) and message else _TURN_FAILED,
+            outcome if isinstance(outcome, str) else None,
+            evidence,
+        )
+
+    def take_evidence(self) -> TurnEvidence:
+        """What the messages since the last turn boundary said; the next turn starts afresh."""
+        evidence, self._evidence = self._evidence, TurnEvidence()
+        return evidence
 
     def _error_message(self, text: Any, default: str) -> AgentMessage:
         if not isinstance(text, str) or not text:
@@ -312,6 +337,7 @@ class Pipeline:
 
     def _account(self, messages: list[AgentMessage]) -> None:
         self._messages += len(messages)
+        self._evidence.messages += len(messages)
         for message in messages:
             if message.type in _ACCOUNTED:
                 self._note(message)
@@ -320,12 +346,18 @@ class Pipeline:
 
     def _note(self, message: AgentMessage) -> None:
         kind = message.type
+        content = message.content
         if kind == COST:
-            self.usage.note_cost(message.content)
+            self.usage.note_cost(content)
+            self._evidence.note_cost(content)
         elif kind == INIT:
-            self.usage.note_init(message.content)
+            self.usage.note_init(content)
+            version = getattr(content, "agent_version", None)
+            if isinstance(version, str) and version:
+                self.agent_version = version
         else:
             self._turn_reported_error = True
+            self._evidence.note_error(content)
 
     # -- counters ---------------------------------------------------------------------
 

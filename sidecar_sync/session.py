@@ -37,6 +37,7 @@ from ._wakeup import Wakeup
 from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
 from .errors import RunnerGoneError, SessionNotActiveError, SidecarError, WaitTimeoutError
 from .ladder import StopLadder
+from .limits import Limits, TurnClock
 from .messages import StreamAdapter
 from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
 from .outcome import EndFacts, final_status
@@ -44,6 +45,7 @@ from .process import RunnerProcess, describe_exit
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
 from .supervisor import Supervisor
+from .turns import BUDGET, ERROR as FAILED_TURN, Outcome
 from .writer import PipeWriter
 
 __all__ = ["READ_SIZE", "Session", "SessionState", "MessageIterator"]
@@ -72,6 +74,7 @@ class Session:
         stop_grace, kill_grace: the stop ladder (see :mod:`sidecar_sync.ladder`).
         start_timeout: seconds the runner has to say something the session
             understands (``None``: no limit).
+        limits: the session's harness limits (turn and idle timeouts, budgets).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Session:
         stop_grace: float,
         kill_grace: float,
         start_timeout: float | None,
+        limits: Limits | None = None,
     ) -> None:
         self.session_id = session_id
         self.provider = provider
@@ -126,6 +130,10 @@ class Session:
         self._failure: str | None = None  # a reason that makes the final status error
         self._exit_step: StopStep | None = None
         self._closed_at: float | None = None  # when stdout closed while the runner lived
+        self._limits = limits or Limits()
+        self._clock = TurnClock(self._limits, self._pipeline.usage)
+        self._clock.begin()  # the first prompt goes with the first query
+        self._last_output = time.monotonic()  # when the runner last wrote to stdout
         self._final = threading.Event()
         self.kill_requested = False
         self._threads_left = 3
@@ -203,6 +211,8 @@ class Session:
                 stop_step=self._exit_step if self._ended_at is not None else None,
                 cost_reported=usage.cost_reported,
                 invalid_usage=usage.invalid_values,
+                turns=tuple(self._clock.results),
+                agent_version=self._pipeline.agent_version,
             )
 
     def send_first_query(self, line: bytes, timeout: float) -> None:
@@ -234,7 +244,12 @@ class Session:
             self._outstanding += 1
             previous = self._status
             self._status = RUNNING
+            began = not self._clock.open
+            if began:
+                self._clock.begin()
             self._changed.notify_all()
+        if began and (self._limits.turn_timeout or self._limits.idle_timeout):
+            self.wake.set()  # a new deadline for the supervisor
         try:
             self._writer.write(line, timeout)
         except BaseException:
@@ -242,6 +257,8 @@ class Session:
                 self._outstanding -= 1
                 if self._status == RUNNING and self._outstanding <= 0 and not self._final.is_set():
                     self._status = previous
+                    if began:
+                        self._clock.discard()
                 self._changed.notify_all()
             raise
 
@@ -271,12 +288,16 @@ class Session:
         self.process.signal_group(signal.SIGKILL)
         self.wake.set()
 
-    def fail(self, reason: str) -> None:
-        """A limit was hit (or the runner never started talking): stop it; the session ends ``error``."""
+    def fail(self, reason: str, outcome: Outcome = FAILED_TURN) -> None:
+        """A limit was hit (or the runner never started talking): stop it; the session ends ``error``.
+
+        The turn in flight ends with ``outcome``.
+        """
         with self._lock:
             if self._final.is_set() or self._failure is not None:
                 return
             self._failure = reason
+            self._clock.limit_hit(outcome, reason)
             self._stopping = True
             self._stop_reason = self._stop_reason or reason
             self._status = ERROR
@@ -364,6 +385,11 @@ class Session:
                 self._start_deadline = None
             elif now >= self._start_deadline and not self._stopping:
                 self.fail(self._start_failure())
+        with self._lock:
+            timed_out = self._clock.due(now, self._last_output) if not self._stopping else None
+        if timed_out is not None:
+            outcome, reason = timed_out
+            self.fail(reason, outcome)
         if self.stdout_done.is_set() and not self._stopping:
             # Its stdout closed while it lives: give it stop_grace to exit by itself.
             if self._closed_at is None:
@@ -385,6 +411,10 @@ class Session:
             deadlines.append(self._start_deadline)
         if self._closed_at is not None and not self._stopping:
             deadlines.append(self._closed_at + self.stop_grace)
+        with self._lock:
+            limit = self._clock.deadline(self._last_output) if not self._stopping else None
+        if limit is not None:
+            deadlines.append(limit)
         return min(deadlines) if deadlines else None
 
     def send_stop(self) -> bool:
@@ -424,6 +454,7 @@ class Session:
         fd = self.process.stdout_fd
         receive = self._pipeline.receive_data
         deliver = self.consumers.deliver
+        budgeted = self._limits.budgeted
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         poller.register(self.abandon.fileno(), select.POLLIN)
@@ -441,6 +472,7 @@ class Session:
                     break
                 if not data:
                     break
+                self._last_output = time.monotonic()
                 try:
                     for item in receive(data):
                         if type(item) is tuple:
@@ -449,6 +481,10 @@ class Session:
                             self._turn_signal(item)  # type: ignore[arg-type]
                 except Exception:
                     log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
+                if budgeted:
+                    over = self._limits.over_budget(self._pipeline.usage)
+                    if over is not None:
+                        self.fail(over, BUDGET)
                 # Drop the chunk now, while it is still in this core's caches, not after
                 # the next read (bench/README.md, "Hot path").
                 data = None  # type: ignore[assignment]
@@ -507,6 +543,16 @@ class Session:
             else:
                 self._outstanding = max(0, self._outstanding - 1)
                 self._turn_error = turn.message if turn.kind == FAILED else None
+                if turn.evidence is not None:
+                    self._clock.end(
+                        turn.evidence,
+                        "failed" if turn.kind == FAILED else "stopped",
+                        reported=turn.message,
+                        hint=turn.outcome,
+                        cancelled=self._stop_requested,
+                    )
+                if self._outstanding > 0 and not self._clock.open:
+                    self._clock.begin()  # the next queued prompt's turn
                 if self._outstanding == 0 and self._failure is None:
                     self._status = ERROR if self._turn_error else IDLE
                     self._error = self._turn_error
@@ -532,6 +578,14 @@ class Session:
             if self._final.is_set() or self._ended_at is not None:
                 return
             status, error = self._final_status()
+            if self._clock.open:  # the runner is gone and the turn never ended
+                self._clock.end(
+                    self._pipeline.take_evidence(),
+                    "exited",
+                    reported=error,
+                    cancelled=self._stop_requested,
+                    clean_exit=process.returncode == 0,
+                )
             self._status = status
             self._error = error
             self._exit_code = process.returncode

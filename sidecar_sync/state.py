@@ -21,6 +21,8 @@ import enum
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from .turns import TurnResult
+
 __all__ = [
     "Status",
     "RUNNING",
@@ -93,6 +95,10 @@ class SessionState:
             ``cost_usd`` is unknown, not zero.
         invalid_usage: usage values ignored because they cannot be usage (a negative
             token count, a cost that is not a finite number >= 0).
+        turns: how each turn went so far (:class:`~sidecar_sync.turns.TurnResult`),
+            kept after the session ends.
+        agent_version: the agent program and version the session ran, when it said
+            (``Claude Code 2.1.330``); None for runners that do not.
     """
 
     session_id: str
@@ -114,6 +120,8 @@ class SessionState:
     stop_step: StopStep | None = None
     cost_reported: bool = False
     invalid_usage: int = 0
+    turns: tuple[TurnResult, ...] = ()
+    agent_version: str | None = None
 
     @property
     def finished(self) -> bool:

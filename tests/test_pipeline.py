@@ -54,7 +54,7 @@ def flatten(out: list[Any]) -> list[Any]:
     flat: list[Any] = []
     for item in out:
         if isinstance(item, TurnSignal):
-            flat.append(item)
+            flat.append(TurnSignal(item.kind, item.message, item.outcome))  # the evidence is checked apart
         else:
             assert type(item) is tuple and type(item[0]) is list and item[0], "batches are non-empty lists"
             assert type(item[1]) is int and item[1] >= 0
@@ -196,3 +196,25 @@ def test_an_unterminated_last_line_comes_out_at_eof() -> None:
     pipeline = Pipeline(new_stream_adapter("claude"))
     assert flatten(list(pipeline.receive_data(data))) == []
     assert flatten(pipeline.receive_eof()) == [("text", "tail")]
+
+
+def test_each_turn_signal_carries_what_its_messages_said() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(init("s1")),
+        envelope(text_event("hello", "u1")),
+        envelope(result(0.25, 30, 7)),
+        {"type": "agent_stopped"},
+        {"type": "agent_started"},
+        envelope(result(0.5, 1, 2, is_error=True, text="API Error: 529 overloaded")),
+        {"type": "agent_error", "message": "Claude Code turn failed", "outcome": "api_error"},
+    )
+    out, _ = run(data)
+    first, second = [item for item in out if isinstance(item, TurnSignal) and item.kind != STARTED]
+    assert first.evidence is not None and second.evidence is not None
+    assert first.evidence.messages == 3 and first.evidence.completed and first.evidence.usage_seen
+    assert first.evidence.outcome("stopped") == ("success", None)
+    assert second.outcome == "api_error"
+    assert second.evidence.messages == 2  # the cost and the error the failed result makes
+    assert second.evidence.outcome("failed") == ("api_error", "API Error: 529 overloaded")

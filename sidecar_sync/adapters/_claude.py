@@ -7,7 +7,8 @@ Shapes are those of the real CLI (recordings of Claude Code 2.1.330/2.1.197 in
 
 Mapping (``parent_id`` is the line's ``parent_tool_use_id`` throughout):
 
-- ``system`` ``init`` -> init (session_id, model, cwd, tools).
+- ``system`` ``init`` -> init (session_id, model, cwd, tools; agent_version from
+  ``claude_code_version``, or a runner's own ``agent_version`` key).
 - ``system`` ``compact_boundary`` -> compaction (``compact_metadata.trigger``/``pre_tokens``).
 - ``system`` ``api_retry`` / ``permission_denied`` / ``status`` -> status with a
   readable message ("API error 500 (server_error); retry 1/10 in 0.6 s",
@@ -130,6 +131,14 @@ def _system_status(subtype: str, event: dict[str, Any]) -> StatusContent:
     return StatusContent(subtype, subtype.replace("_", " "), event)
 
 
+def _agent_version(event: dict[str, Any]) -> str | None:
+    """``Claude Code <version>`` from an init event, or a runner's own ``agent_version``."""
+    version = event.get("claude_code_version")
+    if type(version) is str and version:
+        return f"Claude Code {version}"
+    return str_or_none(event.get("agent_version"))
+
+
 def system_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
     """Adapt a ``system`` event (also used by the ``auto`` adapter before it decides)."""
     subtype = event.get("subtype")
@@ -143,6 +152,7 @@ def system_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> Non
                     str_or_none(event.get("model")),
                     str_or_none(event.get("cwd")),
                     str_list(event.get("tools")),
+                    _agent_version(event),
                 ),
                 None,
                 ts,

@@ -143,7 +143,8 @@ class CodexStreamAdapter(DispatchStreamAdapter):
         if self._stateful:
             self._thread_id = thread_id
             self._announced.clear()
-        out.append(AgentMessage(new_message_id(), INIT, InitContent(thread_id), None, ts))
+        content = InitContent(thread_id, agent_version=str_or_none(event.get("agent_version")))
+        out.append(AgentMessage(new_message_id(), INIT, content, None, ts))
 
     def _turn_started(self, event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         if self._stateful:

@@ -98,6 +98,7 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
                 str_or_none(event.get("model")),
                 str_or_none(event.get("cwd")),
                 str_list(event.get("tools")),
+                str_or_none(event.get("agent_version")),
             )
             out.append(AgentMessage(new_message_id(), INIT, content, None, ts))
         elif type(subtype) is str and subtype:

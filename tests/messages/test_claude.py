@@ -33,7 +33,9 @@ def test_plain_turn_maps_init_text_cost() -> None:
     assert types(messages) == ["init", "text", "cost"]
     init, text, cost = messages
     assert init.id == raw[0]["uuid"]
-    assert init.content == InitContent(raw[0]["session_id"], "claude-opus-5-5", raw[0]["cwd"], raw[0]["tools"])
+    assert init.content == InitContent(
+        raw[0]["session_id"], "claude-opus-5-5", raw[0]["cwd"], raw[0]["tools"], "Claude Code " + raw[0]["claude_code_version"]
+    )
     assert "Bash" in init.content.tools
     assert text.id == f"{raw[1]['uuid']}-text-0"
     assert text.content == TextContent(raw[1]["message"]["content"][0]["text"])

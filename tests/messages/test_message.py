@@ -24,7 +24,7 @@ from sidecar_sync.messages import (
 
 #: The documented ``content`` keys of AgentMessage.to_dict, per message type.
 CONTENT_KEYS = {
-    "init": (InitContent(None), {"session_id", "model", "cwd", "tools"}),
+    "init": (InitContent(None), {"session_id", "model", "cwd", "tools", "agent_version"}),
     "text": (TextContent("t"), {"text", "delta", "message_id", "index"}),
     "thinking": (ThinkingContent("t"), {"text", "delta", "message_id", "index"}),
     "tool_call": (ToolCallContent("id", "Bash", {}), {"tool_use_id", "name", "input"}),

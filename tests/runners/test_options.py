@@ -78,12 +78,17 @@ def test_the_wire_names_are_the_camelcase_of_the_python_names():
 
 
 def test_the_managers_start_session_options_are_exactly_these():
-    """Every option keyword of start_session travels to the runner, and nothing else does."""
+    """Every option keyword of start_session travels to the runner, except those the manager
+    itself acts on: the consumers and the harness limits."""
+    import dataclasses
+
+    from sidecar_sync.limits import Limits
     from sidecar_sync.manager import SidecarManager
 
     parameters = inspect.signature(SidecarManager.start_session).parameters
     keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    assert keywords - {"on_message", "on_status"} == set(WIRE_NAMES)
+    manager_side = {"on_message", "on_status", "record"} | {f.name for f in dataclasses.fields(Limits)}
+    assert keywords - manager_side == set(WIRE_NAMES)
 
 
 def test_to_wire_maps_every_option_and_from_wire_reads_it_back():

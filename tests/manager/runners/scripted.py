@@ -13,7 +13,8 @@ Modes:
                  instead; ``bare=1`` prints provider events without the envelope and no
                  control lines; ``delay=S`` sleeps per event;
                  ``exit_after=N`` exits with ``code`` after N turns; ``trailing=N`` prints N
-                 more events after each ``agent_stopped``; ``error_line=1``
+                 more events after each ``agent_stopped``; ``fail_outcome=O`` names the
+                 outcome in each ``agent_error``; ``error_line=1``
                  prints a protocol ``error`` line first in each turn; ``pong=1`` an
                  unsolicited ``pong`` and ``ready``. On ``stop``: exit 0.
                  On stdin EOF: exit 0.
@@ -131,7 +132,10 @@ def answer(turn: int) -> None:
         out(envelope(assistant(turn, i), bare))
     fail_turns = opt("fail_turns", "")
     if opt("fail", "") and (not fail_turns or str(turn) in fail_turns.split(",")):
-        out({"type": "agent_error", "message": opt("fail", "")})
+        failure = {"type": "agent_error", "message": opt("fail", "")}
+        if opt("fail_outcome", ""):
+            failure["outcome"] = opt("fail_outcome", "")
+        out(failure)
         return
     out(envelope(result(turn), bare))
     if not bare:
