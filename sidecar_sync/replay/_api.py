@@ -8,7 +8,6 @@ paths to worker processes instead when asked to (:mod:`sidecar_sync.replay._pool
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 
@@ -20,8 +19,6 @@ from ._sources import DEFAULT_CHUNK_SIZE, ProgressCallback, Source, as_sources, 
 from ._summary import FileSummary, ReplaySummary
 
 __all__ = ["Replay", "replay"]
-
-log = logging.getLogger(__name__)
 
 _ERRORS = ("raise", "skip")
 
@@ -108,8 +105,7 @@ class Replay:
                 if self.errors == "raise":
                     self._files.append(one.summary)
                     raise
-                one.summary.error = str(exc)
-                log.error("%s", exc)
+                one.record_error(exc)
             finally:
                 self._elapsed += time.perf_counter() - started
                 self._current = None

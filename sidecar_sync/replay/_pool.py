@@ -18,7 +18,6 @@ was reading, and leaving the pool terminates whatever still runs.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
@@ -33,8 +32,6 @@ from ._sources import ByteCounter, Source, size_or_zero
 from ._summary import FileSummary
 
 __all__ = ["default_start_method", "run_parallel"]
-
-log = logging.getLogger(__name__)
 
 #: Seconds between progress reports while the workers run.
 _TICK: Final = 0.1

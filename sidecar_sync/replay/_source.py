@@ -17,7 +17,6 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from ..adapters import new_stream_adapter
-from ..decoder import EventDecoder
 from ..errors import FramerError, InvalidOptionError, ReplayError
 from ..framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
 from ..messages import Adapter, AgentMessage
@@ -57,13 +56,21 @@ def check_options(options: ReplayOptions) -> None:
     chunk_size = options.chunk_size
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or not 1 <= chunk_size <= FEED_WINDOW:
         raise InvalidOptionError(f"chunk_size must be an int between 1 and {FEED_WINDOW}, got {chunk_size!r}")
-    # Building a decoder and an adapter validates the limits and the provider up
-    # front, so a bad option fails before any file is opened.
+    # A pipeline checks its own limits and its adapter's provider: build one, so
+    # a bad option fails before any file is opened, by the rules a session obeys.
+    _new_pipeline(options, "options")
+
+
+def _new_pipeline(options: ReplayOptions, label: str) -> Pipeline:
     try:
-        EventDecoder(options.max_line_size, options.max_pending)
-    except FramerError as exc:
+        return Pipeline(
+            new_stream_adapter(options.provider),
+            max_line_size=options.max_line_size,
+            max_pending=options.max_pending,
+            label=label,
+        )
+    except FramerError as exc:  # the limits are the caller's option here
         raise InvalidOptionError(str(exc)) from exc
-    new_stream_adapter(options.provider)
 
 
 class SourceReplay:
@@ -85,12 +92,7 @@ class SourceReplay:
         self.name = source_name(source)
         self.summary = FileSummary(self.name)
         self._options = options
-        self._pipeline = Pipeline(
-            new_stream_adapter(options.provider),
-            max_line_size=options.max_line_size,
-            max_pending=options.max_pending,
-            label=self.name,
-        )
+        self._pipeline = _new_pipeline(options, self.name)
         self._counts: Counter[str] = Counter()
 
     def batches(self, progress: ByteCounter | None) -> Iterator[list[AgentMessage]]:
@@ -134,9 +136,13 @@ class SourceReplay:
         except ReplayError as exc:
             if not self._options.skip_errors:
                 raise
-            self.summary.error = str(exc)
-            log.error("%s", exc)
+            self.record_error(exc)
         return self.summary
+
+    def record_error(self, exc: ReplayError) -> None:
+        """Keep why the source could not be read to its end in the summary, and log it."""
+        self.summary.error = str(exc)
+        log.error("%s", exc)
 
     def snapshot(self) -> FileSummary:
         """A copy of the summary so far (complete once :meth:`batches` has ended)."""

@@ -13,9 +13,9 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, get_args
 
-from ..messages import MESSAGE_TYPES
+from ..messages import MESSAGE_TYPES, MessageType
 
 __all__ = ["FileSummary", "ReplaySummary", "ordered_counts"]
 
@@ -153,18 +153,8 @@ class ReplaySummary:
         return out
 
 
-_TYPE_ORDER: Final = (
-    "init",
-    "text",
-    "thinking",
-    "tool_call",
-    "tool_result",
-    "status",
-    "compaction",
-    "cost",
-    "error",
-    "unknown",
-)
+#: Message types in the order reports list them: the order :data:`MessageType` names them.
+_TYPE_ORDER: Final[tuple[str, ...]] = get_args(MessageType)
 
 
 def ordered_counts(counts: Mapping[str, int]) -> dict[str, int]:
