@@ -164,6 +164,7 @@ class SourceReplay:
         summary.messages = stats.messages
         summary.by_type = ordered_counts(self._counts)
         summary.cost_usd = usage.cost_usd
+        summary.cost_reported = usage.cost_reported
         summary.input_tokens = usage.input_tokens
         summary.output_tokens = usage.output_tokens
         summary.sessions = len(usage.sessions)

@@ -36,7 +36,12 @@ class FileSummary:
         dropped_bytes: bytes of those oversized lines.
         messages: AgentMessages produced.
         by_type: messages per type.
-        cost_usd: the latest ``total_cost_usd`` of each agent session, added up.
+        cost_usd: the latest ``total_cost_usd`` of each agent session, added up;
+            0.0 both when the sessions cost nothing and when none reported a price
+            (``cost_reported`` tells the two apart).
+        cost_reported: True when a cost message carried a usable
+            ``total_cost_usd``; False means the cost is unknown, not zero (Codex
+            and Ollama report tokens but no price).
         input_tokens: input tokens of every turn, added up.
         output_tokens: output tokens of every turn, added up.
         sessions: distinct session ids seen in ``init`` messages (per file: the
@@ -56,14 +61,22 @@ class FileSummary:
     messages: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
+    cost_reported: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
     sessions: int = 0
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form: the attributes above by name."""
-        return {name: getattr(self, name) for name in _FILE_FIELDS}
+        """Return the JSON-ready form: the attributes above by name, but for the cost.
+
+        ``cost_usd`` is ``null`` when no price was reported (``cost_reported`` is
+        then False), so unknown never reads as zero; ``cost_reported`` itself is
+        not repeated.
+        """
+        out = {name: getattr(self, name) for name in _FILE_FIELDS}
+        out["by_type"] = dict(self.by_type)
+        return _json_ready(out)
 
     def copy(self) -> FileSummary:
         """A copy that shares nothing mutable with this one."""
@@ -73,8 +86,15 @@ class FileSummary:
 _FILE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(FileSummary))
 #: The totals a :class:`ReplaySummary` adds up from its files, in report order.
 _TOTALS: Final = tuple(name for name in _FILE_FIELDS if name not in ("source", "error"))
-#: ... those that are plain sums (``by_type`` is merged per type).
-_SUMS: Final = tuple(name for name in _TOTALS if name != "by_type")
+#: ... those that are plain sums (``by_type`` is merged per type, ``cost_reported`` is "any file").
+_SUMS: Final = tuple(name for name in _TOTALS if name not in ("by_type", "cost_reported"))
+
+
+def _json_ready(fields: dict[str, Any]) -> dict[str, Any]:
+    """``cost_usd`` null when unknown, and ``cost_reported`` folded into it."""
+    if not fields.pop("cost_reported"):
+        fields["cost_usd"] = None
+    return fields
 
 
 @dataclass(slots=True)
@@ -91,6 +111,9 @@ class ReplaySummary:
     are the sums of the per-file values. ``cost_usd`` is the sum, over files, of
     the latest cost of each session in that file: a session spread over several
     files (a transcript split in parts) is counted once per file.
+    ``cost_reported`` is True when any file reported a price; files that
+    reported none add nothing to ``cost_usd``, so with some of each the total
+    is the cost of the files that said theirs.
     """
 
     files: list[FileSummary] = field(default_factory=list)
@@ -105,6 +128,7 @@ class ReplaySummary:
     messages: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
+    cost_reported: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
     sessions: int = 0
@@ -124,6 +148,7 @@ class ReplaySummary:
                 setattr(total, name, getattr(total, name) + getattr(part, name))
             by_type.update(part.by_type)
         total.by_type = ordered_counts(by_type)
+        total.cost_reported = any(part.cost_reported for part in total.files)
         return total
 
     @property
@@ -139,13 +164,26 @@ class ReplaySummary:
     def to_dict(self, *, per_file: bool = True) -> dict[str, Any]:
         """Return the JSON-ready form (what ``sidecar-sync replay --summary --json`` prints).
 
+        The inputs are "files" throughout, as in the text form::
+
+            {"file_count": 2, "bytes": ..., "lines": ..., "events": ...,
+             "control_lines": ..., "invalid_lines": ..., "oversized_lines": ...,
+             "dropped_bytes": ..., "messages": ..., "by_type": {"init": 2, ...},
+             "cost_usd": 0.000376 or null, "input_tokens": ..., "output_tokens": ...,
+             "sessions": ..., "elapsed": 0.01, "errors": ["x.jsonl: cannot open: ..."],
+             "files": [FileSummary.to_dict(), ...]}
+
+        ``cost_usd`` is ``null`` when no file reported a price (unknown, not zero).
+
         Args:
-            per_file: include the ``files`` list of per-file summaries.
+            per_file: include the ``files`` list of per-file summaries
+                (``file_count`` is there either way).
         """
-        out: dict[str, Any] = {"sources": len(self.files)}
+        out: dict[str, Any] = {"file_count": len(self.files)}
         for name in _TOTALS:
             out[name] = getattr(self, name)
         out["by_type"] = dict(self.by_type)
+        out = _json_ready(out)
         out["elapsed"] = self.elapsed
         out["errors"] = self.errors
         if per_file:
