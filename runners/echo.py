@@ -45,11 +45,15 @@ from typing import Any
 
 import orjson
 
+from sidecar_sync import __version__
+
 from ._base import ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
 
 __all__ = ["EchoRunner", "turn_ids"]
 
 MODEL = "echo"
+#: What a session run on this runner reports as its agent (``SessionState.agent_version``).
+AGENT_VERSION = f"sidecar_sync echo {__version__}"
 _EVENT_HEAD = b'{"type":"agent_event","event":'
 _EVENT_TAIL = b"}\n"
 _UUID_SLOT = "u" * 36
@@ -113,6 +117,7 @@ class EchoRunner(Runner):
                 "model": MODEL,
                 "permissionMode": options.permission_mode or "default",
                 "apiKeySource": "none",
+                "agent_version": AGENT_VERSION,
                 "uuid": next_uuid(),
             }
         )

@@ -477,14 +477,12 @@ class Session:
                     for item in receive(data):
                         if type(item) is tuple:
                             deliver(*item)  # type: ignore[arg-type]
+                            if budgeted:  # before a turn boundary that follows: the turn ends "budget"
+                                self._check_budget()
                         else:
                             self._turn_signal(item)  # type: ignore[arg-type]
                 except Exception:
                     log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
-                if budgeted:
-                    over = self._limits.over_budget(self._pipeline.usage)
-                    if over is not None:
-                        self.fail(over, BUDGET)
                 # Drop the chunk now, while it is still in this core's caches, not after
                 # the next read (bench/README.md, "Hot path").
                 data = None  # type: ignore[assignment]
@@ -509,6 +507,11 @@ class Session:
             finally:
                 self.process.close_pipe("stdout")
                 self._thread_exited()
+
+    def _check_budget(self) -> None:
+        over = self._limits.over_budget(self._pipeline.usage)
+        if over is not None:
+            self.fail(over, BUDGET)
 
     def _read_stderr(self) -> None:
         try:

@@ -1,8 +1,9 @@
 """``sidecar-sync replay``: recorded transcripts as messages, or as a summary.
 
-The summary names the inputs "files" in its text and its JSON alike, and tells
-a cost nobody reported (``$-``, ``null``) from a cost of zero: a transcript
-without a single cost message has no known cost.
+The summary names the inputs "files" in its text and its JSON alike (the text's
+``files`` row is the JSON's ``file_count``, and ``files`` there lists them), and
+tells a cost nobody reported (``$-``, ``null``) from a cost of zero: a transcript
+whose cost messages never carried a price (Codex, Ollama) has no known cost.
 """
 
 from __future__ import annotations
@@ -184,27 +185,17 @@ def _stream_messages(rep: Replay, args: argparse.Namespace) -> ReplaySummary:
 
 
 def summary_cost(summary: ReplaySummary | FileSummary) -> float | None:
-    """The summary's cost, or None when it holds no cost message (the cost is unknown).
-
-    A summary counts only the cost messages, not whether they carried a price:
-    a transcript whose cost messages have none (Codex, Ollama) reads as zero.
-    """
-    return summary.cost_usd if summary.by_type.get("cost") else None
+    """The summary's cost, or None when no price was reported (the cost is unknown, not zero)."""
+    return summary.cost_usd if summary.cost_reported else None
 
 
 def summary_json(summary: ReplaySummary) -> dict[str, Any]:
-    """The JSON form of a summary (``replay --summary --json``).
+    """The JSON form of a summary (``replay --summary --json``): :meth:`ReplaySummary.to_dict`.
 
-    :meth:`ReplaySummary.to_dict`, with the inputs under ``files`` only (the
-    per-file list; its length is the count the text form shows as "files") and
-    ``cost_usd`` null where no cost message was seen.
+    ``file_count`` is the text form's "files" row, ``files`` the per-file list,
+    and ``cost_usd`` is null where no price was reported.
     """
-    data = summary.to_dict()
-    data.pop("sources", None)
-    data["cost_usd"] = summary_cost(summary)
-    for part, entry in zip(summary.files, data.get("files", []), strict=True):
-        entry["cost_usd"] = summary_cost(part)
-    return data
+    return summary.to_dict()
 
 
 def _summary_line(summary: ReplaySummary) -> str:

@@ -23,7 +23,7 @@ ANSI = b"\x1b["
 
 #: Every key of ``AgentMessage.to_dict()`` content, per message type (as documented).
 CONTENT_KEYS = {
-    "init": {"session_id", "model", "cwd", "tools"},
+    "init": {"session_id", "model", "cwd", "tools", "agent_version"},
     "text": {"text", "delta", "message_id", "index"},
     "thinking": {"text", "delta", "message_id", "index"},
     "tool_call": {"tool_use_id", "name", "input"},

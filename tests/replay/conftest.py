@@ -1,10 +1,10 @@
 """Fixtures of the replay tests: real CLI recordings and transcripts built from them.
 
-``tests/data/replay/*.jsonl`` are copies of the real recordings in
-``/work/shared/fixtures`` (Claude Code 2.1.330, Codex 0.169.0, recorded offline
-against fake model servers). Runner output (``agent_event`` wrappers around the
-same events plus protocol lines) is built from them by :func:`as_runner_output`,
-the shape the runners print (DESIGN §2).
+``tests/data/replay/*.jsonl`` are real recordings (Claude Code 2.1.330, Codex
+0.169.0, recorded offline against fake model servers; ``tests/data/README.md``
+says how). Runner output (``agent_event`` wrappers around the same events plus
+protocol lines) is built from them by :func:`as_runner_output`, the shape the
+runners print (``runners/README.md``, "The wire protocol").
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def expected_messages(path: Path, provider: str = "auto") -> list[AgentMessage]:
 
 
 def as_runner_output(events: list[dict[str, Any]], *, session_id: str = "s1") -> bytes:
-    """Wrap provider events the way a runner prints them (DESIGN §2)."""
-    lines = [{"type": "ready"}, {"type": "agent_started", "sessionId": session_id}]
+    """Wrap provider events the way a runner prints them (``runners/README.md``, "The wire protocol")."""
+    lines: list[dict[str, Any]] = [{"type": "ready"}, {"type": "agent_started", "sessionId": session_id}]
     lines += [{"type": "agent_event", "sessionId": session_id, "event": e} for e in events]
     lines += [{"type": "agent_stopped", "sessionId": session_id}, {"type": "pong"}]
     return b"".join(orjson.dumps(line) + b"\n" for line in lines)

@@ -11,7 +11,7 @@ import pytest
 from bench.transcript import build_block
 from sidecar_sync.errors import ReplayError
 from sidecar_sync.messages import AgentMessage, TextContent
-from sidecar_sync.replay import Replay, replay
+from sidecar_sync.replay import Replay, Source, replay
 from tests.replay.conftest import ALL_FILES, DATA, as_runner_output, load_events
 
 
@@ -57,7 +57,7 @@ def test_default_start_method_and_more_jobs_than_files() -> None:
 
 def test_streams_are_read_in_the_parent(many_files: list[Path]) -> None:
     stream = io.BytesIO((DATA / "claude_tool_bash.jsonl").read_bytes())
-    sources = [many_files[0], stream, many_files[1], many_files[2]]
+    sources: list[Source] = [many_files[0], stream, many_files[1], many_files[2]]
     parallel = replay(sources, jobs=2)
     stream.seek(0)
     assert parallel == replay(sources)

@@ -52,6 +52,7 @@ def test_summary_counts(name: str) -> None:
     assert summary.output_tokens == sum(c.output_tokens for c in costs)
     reported = [c.total_cost_usd for c in costs if c.total_cost_usd is not None]
     assert summary.cost_usd == (reported[-1] if reported else 0.0)
+    assert summary.cost_reported is bool(reported) is summary.files[0].cost_reported
     assert len(summary.files) == 1 and summary.files[0].source == str(path)
 
 
@@ -289,7 +290,7 @@ def test_trickling_stream(step: int) -> None:
 
 def test_text_stream_is_refused() -> None:
     with pytest.raises(ReplayError, match="binary mode"):
-        replay(io.StringIO('{"type":"x"}\n'))
+        replay(io.StringIO('{"type":"x"}\n'))  # type: ignore[arg-type]  # the mistake under test
 
 
 def test_options_are_checked() -> None:
@@ -341,9 +342,34 @@ def test_summary_to_dict_is_json() -> None:
     summary = replay([DATA / n for n in ALL_FILES])
     data = orjson.loads(orjson.dumps(summary.to_dict()))
     assert data["messages"] == summary.messages
-    assert data["sources"] == len(ALL_FILES) == len(data["files"])
+    assert data["file_count"] == len(ALL_FILES) == len(data["files"])
+    assert [f["source"] for f in data["files"]] == [str(DATA / n) for n in ALL_FILES]
     assert data["by_type"] == summary.by_type
-    assert "files" not in summary.to_dict(per_file=False)
+    assert data["cost_usd"] == summary.cost_usd and summary.cost_reported
+    assert "cost_reported" not in data and "sources" not in data
+    brief = summary.to_dict(per_file=False)
+    assert "files" not in brief and brief["file_count"] == len(ALL_FILES)
+
+
+@pytest.mark.parametrize(
+    ("names", "cost", "reported"),
+    [
+        (["codex_api_error_401.jsonl"], None, False),  # no cost message at all
+        (["codex_command.jsonl", "codex_plain.jsonl"], None, False),  # tokens, never a price
+        (["claude_api_error_500.jsonl"], 0.0, True),  # a price of zero is a price
+        (["codex_command.jsonl", "claude_tool_bash.jsonl"], 0.000376, True),  # any file with a price
+    ],
+)
+def test_unknown_cost_is_kept_apart_from_zero(names: list[str], cost: float | None, reported: bool) -> None:
+    summary = replay([DATA / n for n in names])
+    assert summary.cost_reported is reported
+    assert summary.cost_usd == (cost or 0.0)  # the float stays a float either way
+    data = summary.to_dict()
+    assert data["cost_usd"] == cost
+    assert [f["cost_usd"] for f in data["files"]] == [
+        f.cost_usd if f.cost_reported else None for f in summary.files
+    ]
+    assert [f.cost_reported for f in summary.files] == [n.startswith("claude") for n in names]
 
 
 def test_paths_may_be_str_or_pathlike() -> None:

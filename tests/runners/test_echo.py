@@ -39,7 +39,9 @@ def test_a_turn_has_claude_stream_json_shape(spawn_runner, tmp_path):
         "cwd": str(tmp_path),
         "tools": [],
     }
-    assert set(init) <= set(real_init)  # only keys the real CLI also writes
+    # only keys the real CLI also writes, and the runner's own agent_version
+    assert set(init) - {"agent_version"} <= set(real_init)
+    assert init["agent_version"].startswith("sidecar_sync echo ")
 
     assert assistant["message"]["content"] == [{"type": "text", "text": "hello there"}]
     assert assistant["message"]["role"] == "assistant"

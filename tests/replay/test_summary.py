@@ -1,0 +1,171 @@
+"""The replay summary's arithmetic: failed turns counted once, costs per agent session, merges in order.
+
+The transcripts here are small and built by hand in Claude Code's ``stream-json``
+shape, with every cost a binary fraction (exact as a float) and every token count
+different from every other, so that a swapped, doubled, dropped or maxed value
+changes the result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sidecar_sync.replay import Replay, ReplaySummary, replay
+from tests.replay.conftest import as_runner_output
+
+
+def init(session: str) -> dict[str, Any]:
+    """Claude's ``system/init`` line: later costs belong to ``session``."""
+    return {"type": "system", "subtype": "init", "session_id": session, "model": "m", "cwd": "/w", "tools": []}
+
+
+def text(words: str) -> dict[str, Any]:
+    """An assistant text block."""
+    return {"type": "assistant", "message": {"content": [{"type": "text", "text": words}]}}
+
+
+def result(cost: float, tokens_in: int, tokens_out: int, *, failed: bool = False) -> dict[str, Any]:
+    """Claude's ``result`` line: the session's running total cost and this turn's tokens."""
+    return {
+        "type": "result",
+        "subtype": "error_during_execution" if failed else "success",
+        "is_error": failed,
+        "total_cost_usd": cost,
+        "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
+        "num_turns": 1,
+        "result": "the model gave up" if failed else "done",
+    }
+
+
+def ndjson(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path
+
+
+def types(path: Path) -> Counter[str]:
+    """The messages of a file by type, counted from iteration (not from the summary)."""
+    return Counter(m.type for m in Replay(path))
+
+
+# -- failed turns: one error message each ----------------------------------------------
+
+
+def failed_turns(tmp_path: Path) -> Path:
+    """Runner output with two failed turns: one the provider did not report, one it did."""
+    body = b"".join(
+        orjson.dumps(line) + b"\n"
+        for line in [
+            {"type": "ready"},
+            {"type": "agent_started", "sessionId": "s1"},
+            {"type": "agent_event", "sessionId": "s1", "event": init("A")},
+            {"type": "agent_event", "sessionId": "s1", "event": text("working")},
+            # the CLI died mid-turn: no result line, so the runner's reason is the only error
+            {"type": "agent_error", "sessionId": "s1", "message": "claude exited with code 1"},
+            {"type": "agent_started", "sessionId": "s1"},
+            {"type": "agent_event", "sessionId": "s1", "event": result(0.25, 19, 6, failed=True)},
+            # the provider already said the turn failed: the runner's line adds no second error
+            {"type": "agent_error", "sessionId": "s1", "message": "the turn failed"},
+            {"type": "agent_started", "sessionId": "s1"},
+            {"type": "agent_event", "sessionId": "s1", "event": result(0.5, 23, 8)},
+            {"type": "agent_stopped", "sessionId": "s1"},
+        ]
+    )
+    path = tmp_path / "failed-turns.ndjson"
+    path.write_bytes(body)
+    return path
+
+
+def test_each_failed_turn_is_one_error_message(tmp_path: Path) -> None:
+    path = failed_turns(tmp_path)
+    errors = [m.content.message for m in Replay(path) if m.type == "error"]
+    assert errors == ["claude exited with code 1", "the model gave up"]
+    summary = replay(path)
+    assert summary.by_type == {"init": 1, "text": 1, "cost": 2, "error": 2}
+    assert summary.messages == 6 == sum(summary.by_type.values())
+    assert Counter(summary.by_type) == types(path)
+    assert summary.control_lines == 7  # ready, 3 agent_started, 2 agent_error, agent_stopped
+    assert (summary.input_tokens, summary.output_tokens, summary.cost_usd) == (42, 14, 0.5)
+
+
+def test_failed_turns_are_counted_once_in_workers_too(tmp_path: Path) -> None:
+    one = failed_turns(tmp_path)
+    two = tmp_path / "copy.ndjson"
+    two.write_bytes(one.read_bytes())
+    summary = replay([one, two], jobs=2)
+    assert summary == replay([one, two])
+    assert summary.by_type["error"] == 4 and summary.messages == 12 == sum(summary.by_type.values())
+
+
+# -- cost: the latest of each agent session, added up -------------------------------------
+
+#: Session A reports a running total twice, B once, then A is resumed and goes on.
+#: Latest per session: A 0.375 + B 0.5 = 0.875. The largest report alone is 0.5,
+#: the sum of every report 1.25, the last report 0.375, the first per session 0.625.
+SESSIONS = [
+    init("A"),
+    text("first turn"),
+    result(0.125, 11, 3),
+    result(0.25, 5, 2),
+    init("B"),
+    result(0.5, 17, 7),
+    init("A"),
+    result(0.375, 13, 4),
+]
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "runner-output"])
+def test_cost_is_the_sum_over_agent_sessions_of_their_latest_total(tmp_path: Path, wrapped: bool) -> None:
+    path = tmp_path / "sessions.ndjson"
+    if wrapped:
+        path.write_bytes(as_runner_output(SESSIONS))
+    else:
+        ndjson(path, SESSIONS)
+    summary = replay(path)
+    assert summary.cost_usd == 0.875 and summary.cost_reported
+    assert summary.sessions == 2
+    assert summary.input_tokens == 46 and summary.output_tokens == 16
+    assert summary.files[0].cost_usd == 0.875
+
+
+def test_costs_add_up_over_files_and_workers(tmp_path: Path) -> None:
+    a = ndjson(tmp_path / "a.ndjson", SESSIONS)
+    b = ndjson(tmp_path / "b.ndjson", [init("C"), result(0.0625, 29, 9)])
+    summary = replay([a, b], jobs=2)
+    assert summary == replay([a, b])
+    assert summary.cost_usd == 0.9375  # 0.875 + 0.0625
+    assert (summary.input_tokens, summary.output_tokens) == (75, 25)
+    assert [f.cost_usd for f in summary.files] == [0.875, 0.0625]
+    assert summary.sessions == 3
+
+
+# -- merge: in the order given, the same as worker processes --------------------------------
+
+
+def test_merge_keeps_the_order_and_equals_a_parallel_replay(tmp_path: Path) -> None:
+    # Sizes grow with the position, so the pool starts (and likely ends) with the
+    # last file: only putting results back in order gives the sources' order.
+    costs = [0.1, 0.2, 0.3]  # not binary fractions: float sums depend on the order
+    paths = []
+    for i, cost in enumerate(costs):
+        lines = [init(f"S{i}")] + [text("x" * 200)] * (50 * (i + 1) ** 2) + [result(cost, 31 + i, 3 + i)]
+        paths.append(ndjson(tmp_path / f"part-{i}.ndjson", lines))
+    paths.append(tmp_path / "no-price.ndjson")
+    ndjson(paths[-1], [init("S3"), text("no result line")])
+    parts = [replay(p).files[0] for p in paths]
+    merged = ReplaySummary.merge(parts)
+    assert merged.files == parts
+    assert [f.source for f in merged.files] == [str(p) for p in paths]
+    assert merged.cost_usd == (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1
+    assert merged.cost_reported and not merged.files[-1].cost_reported
+    assert (merged.input_tokens, merged.output_tokens) == (96, 12)
+    assert merged.by_type == dict(sum((Counter(f.by_type) for f in parts), Counter()))
+    parallel = replay(paths, jobs=2)
+    assert parallel == merged
+    assert parallel.files == merged.files
+    assert parallel.cost_usd == merged.cost_usd  # equality of summaries compares it too; say so
+    assert ReplaySummary.merge(reversed(parts)).files == parts[::-1]  # merge never sorts
