@@ -6,14 +6,16 @@ import array
 import queue
 import sys
 import threading
-from unittest import mock
+from collections.abc import Iterator
 
 import pytest
 
 from sidecar_sync import framer as framer_module
+from sidecar_sync._framing import windows
 from sidecar_sync.errors import FramerBusyError, FramerError, SidecarError
-from sidecar_sync.framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, FramerStats
+from sidecar_sync.framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, Buffer, FramerStats
 from tests.framer.reference import lines_of_segments
+from tests.framer.twins import patch_everywhere
 
 
 def feed_all(framer: object, *chunks: bytes) -> list[bytes]:
@@ -211,14 +213,13 @@ class _Paused:
     def __init__(self) -> None:
         self.inside = threading.Event()
         self.release = threading.Event()
-        original = framer_module._windows  # noqa: SLF001
 
-        def paused_windows(data: object) -> object:
+        def paused_windows(data: Buffer) -> Iterator[bytes]:
             self.inside.set()
             assert self.release.wait(10), "the test never released the paused feed"
-            yield from original(data)  # type: ignore[arg-type]
+            yield from windows(data)
 
-        self.patch = mock.patch.object(framer_module, "_windows", paused_windows)
+        self.patch = patch_everywhere("windows", paused_windows)
 
 
 @pytest.mark.parametrize("second", ["feed", "feed_segments", "finish"])
@@ -273,4 +274,5 @@ def test_framers_are_independent(framer_cls: type) -> None:
 
 def test_twins_share_the_module_constants() -> None:
     assert framer_module.BACKEND in ("c", "python")
-    assert framer_module.LineFramer in (framer_module.CLineFramer, framer_module.PyLineFramer)
+    expected = framer_module.PyLineFramer if framer_module.BACKEND == "python" else framer_module.CLineFramer
+    assert framer_module.LineFramer is expected
