@@ -139,3 +139,13 @@ def test_lines_results_keep_their_layout_rules(cap: int, data: st.DataObject) ->
         assert counters(f) == (*want.stats, len(prefix))
     assert lib.ndjson_finish(f, r) == lib.NDJSON_OK
     assert seen + lines_of(r, b"") == reference_state(prefix, cap, finished=True).lines
+
+
+def test_status_codes_map_to_exceptions() -> None:
+    """ENOMEM is a MemoryError; any other refusal is a FramerError (misuse, a bug in the wrapper)."""
+    from sidecar_sync._cframer import _error
+    from sidecar_sync.errors import FramerError
+
+    assert isinstance(_error(lib.NDJSON_ENOMEM, "ndjson_feed_lines"), MemoryError)
+    einval = _error(lib.NDJSON_EINVAL, "ndjson_feed_lines")
+    assert isinstance(einval, FramerError) and "ndjson_feed_lines" in str(einval)

@@ -265,6 +265,36 @@ def test_busy_when_the_lock_is_held(framer_cls: type) -> None:
     assert f.feed(b"x\n") == [b"x"]
 
 
+def test_stats_wait_for_a_feed_in_progress(framer_cls: type) -> None:
+    """stats is read between feeds: a reader in another thread waits for the feed to end
+    (it is never refused, and never sees counters halfway through a feed)."""
+    f = framer_cls()
+    paused = _Paused()
+    seen: queue.Queue[FramerStats] = queue.Queue()
+    with paused.patch:
+        feeder = threading.Thread(target=lambda: f.feed(bytearray(b"a\nb")), name="framer-paused-feeder")
+        feeder.start()
+        assert paused.inside.wait(10)
+        reader = threading.Thread(target=lambda: seen.put(f.stats), name="framer-stats-reader")
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive() and seen.empty(), "stats did not wait for the feed"
+        paused.release.set()
+        feeder.join(10)
+        reader.join(10)
+    assert not feeder.is_alive() and not reader.is_alive()
+    assert seen.get(timeout=10) == FramerStats(lines=1, oversized_lines=0, dropped_bytes=0, pending=1, bytes_in=3)
+
+
+def test_limits_are_read_only(framer_cls: type) -> None:
+    """The limits are fixed at creation (C never sees a later change, so neither twin allows one)."""
+    f = framer_cls(10, 20)
+    for name in ("max_line_size", "max_pending"):
+        with pytest.raises(AttributeError):
+            setattr(f, name, 5)
+    assert (f.max_line_size, f.max_pending) == (10, 20)
+
+
 def test_framers_are_independent(framer_cls: type) -> None:
     a, b = framer_cls(4, 4), framer_cls(4, 4)
     assert a.feed(b"12") == b.feed(b"abcdef") == []
