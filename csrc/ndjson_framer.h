@@ -11,12 +11,13 @@
  *     whole: no prefix and no tail of it is ever returned; framing resumes after its '\n';
  *   - the partial line carried between calls never exceeds max_line bytes.
  *
- * Memory: the partial line is the only input a framer keeps between calls. The result
- * buffers are scratch space reused from call to call, sized by the chunk the caller
- * passes, so the caller bounds them by bounding its chunks. A budget for the bytes held
- * between calls (sidecar_sync's max_pending) is therefore not stored here: C could only
- * honour one smaller than a chunk's results by refusing the chunk, and the caller, who
- * cuts the chunks, checks that budget against max_line instead.
+ * Memory: the partial line (at most max_line bytes) is the only input a framer keeps
+ * between calls. The result buffers are scratch space reused from call to call; their
+ * size follows the chunk passed in (plus one line), so the caller bounds them by
+ * bounding its chunks. That is why no budget for the bytes held (sidecar_sync's
+ * max_pending) is stored here: C could honour a budget smaller than one chunk's results
+ * only by refusing the chunk, so the budget belongs to the caller, who cuts the chunks
+ * (sidecar_sync checks max_pending >= max_line and feeds windows of bounded size).
  *
  * Two output forms share one framing core (ndjson_framer.c), each with its own emitter:
  *   ndjson_feed_lines     a list of lines (ndjson_lines);

@@ -155,7 +155,7 @@ def test_a_feed_larger_than_the_window(make_decoder: MakeDecoder) -> None:
 
 
 def test_the_default_decoder_uses_the_selected_framer() -> None:
-    assert type(EventDecoder()._framer) is framer_module.LineFramer  # noqa: SLF001
+    assert type(EventDecoder()._framer) is framer_module.LineFramer
 
 
 # ---- C and Python agree, and both agree with line-by-line decoding ---------------------

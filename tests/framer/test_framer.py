@@ -255,7 +255,7 @@ def test_busy_when_the_lock_is_held(framer_cls: type) -> None:
             except BaseException as exc:  # noqa: BLE001 - collected and checked below
                 errors.put(exc)
 
-    with f._lock:  # noqa: SLF001 - the race made deterministic
+    with f._lock:
         thread = threading.Thread(target=call_all, name="framer-busy-caller")
         thread.start()
         thread.join(10)

@@ -130,7 +130,8 @@ def test_segments_split_back_into_the_lines_of_feed(framer_cls: type, cap: int, 
         if framer_cls is framer_module.PyLineFramer:
             assert count == 0  # the twin never batches
         elif count:
-            assert all(model_single_object(line) and len(line) <= BATCH_MAX_LINE for line in lines_of_segments([(text, count)]))
+            batched = lines_of_segments([(text, count)])
+            assert all(model_single_object(line) and len(line) <= BATCH_MAX_LINE for line in batched)
         else:
             line = bytes(text)
             assert not (model_single_object(line) and len(line) <= BATCH_MAX_LINE), line
