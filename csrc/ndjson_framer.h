@@ -76,6 +76,7 @@ typedef struct {
     size_t out_len;
 } ndjson_lines;
 
+/* Four uint64_t and nothing else, so n segments read as 4n uint64_t in one go. */
 typedef struct {
     uint64_t kind; /* NDJSON_SEG_* */
     uint64_t offset;
