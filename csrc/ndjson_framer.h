@@ -118,7 +118,8 @@ int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n, ndjson_se
  * over-long line is counted. The framer then starts a new stream (counters go on). */
 int ndjson_finish(ndjson_framer *f, ndjson_lines *out);
 
-/* Fill *out with the framer's counters. */
+/* Fill *out with the framer's counters. Like any call, not while another thread is
+ * inside a call on the same framer: the caller serialises them. */
 int ndjson_stats(const ndjson_framer *f, ndjson_counters *out);
 
 /* 1 if line[0:n] is exactly one JSON object as far as strings and brackets go:

@@ -18,9 +18,11 @@ points into the chunk (``memoryview`` slices) for any other line.
 
 Warnings: results in the C structs point into C buffers that the next call reuses,
 so everything handed back is copied or refers to the caller's chunk, never to C
-memory. cffi releases the GIL around each C call, so nothing but the framer's lock
-keeps two threads out of one C framer: every call takes it without blocking and
-raises :class:`~sidecar_sync.errors.FramerBusyError` when it is held.
+memory. cffi releases the GIL around each C call, so nothing but the framer's locks
+keeps two threads out of one C framer: every feed takes the busy guard without
+blocking and raises :class:`~sidecar_sync.errors.FramerBusyError` when it is held; a
+second lock, held only around each C call, lets ``stats`` be read from any thread
+without racing C and without ever failing a feed.
 """
 
 from __future__ import annotations
@@ -147,7 +149,16 @@ class CLineFramer:
         MemoryError: the C framer could not be allocated.
     """
 
-    __slots__ = ("_counters", "_f", "_lines_out", "_lock", "_max_line_size", "_max_pending", "_segments_out")
+    __slots__ = (
+        "_counters",
+        "_counting",
+        "_f",
+        "_lines_out",
+        "_lock",
+        "_max_line_size",
+        "_max_pending",
+        "_segments_out",
+    )
 
     def __init__(self, max_line_size: int = MAX_LINE_SIZE, max_pending: int = MAX_PENDING) -> None:
         check_limits(max_line_size, max_pending)
@@ -161,7 +172,11 @@ class CLineFramer:
         self._counters = ffi.new("ndjson_counters *")
         self._max_line_size = max_line_size
         self._max_pending = max_pending
+        # The busy guard: held for a whole feed, taken without blocking.
         self._lock = threading.Lock()
+        # Held around each C call that updates the counters, and by `stats` while C reads
+        # them: a reader in another thread waits one C call at most, never fails a feed.
+        self._counting = threading.Lock()
 
     @property
     def max_line_size(self) -> int:
@@ -186,7 +201,8 @@ class CLineFramer:
         if not self._lock.acquire(False):
             raise busy()
         try:
-            return _lines(self._f, self._lines_out, data)
+            with self._counting:
+                return _lines(self._f, self._lines_out, data)
         finally:
             self._lock.release()
 
@@ -195,10 +211,11 @@ class CLineFramer:
         if not self._lock.acquire(False):
             raise busy()
         try:
-            f, r = self._f, self._lines_out
+            f, r, counting = self._f, self._lines_out, self._counting
             out: list[bytes] = []
             for piece in pieces:
-                out += _lines(f, r, piece)
+                with counting:
+                    out += _lines(f, r, piece)
             return out
         finally:
             self._lock.release()
@@ -216,7 +233,8 @@ class CLineFramer:
             raise busy()
         try:
             r = self._lines_out
-            rc = _finish(self._f, r)
+            with self._counting:
+                rc = _finish(self._f, r)
             if rc:
                 raise _error(rc, "ndjson_finish")
             n = r.first_len
@@ -242,7 +260,8 @@ class CLineFramer:
         if not self._lock.acquire(False):
             raise busy()
         try:
-            return _segments(self._f, self._segments_out, data)
+            with self._counting:
+                return _segments(self._f, self._segments_out, data)
         finally:
             self._lock.release()
 
@@ -252,12 +271,13 @@ class CLineFramer:
 
     @property
     def stats(self) -> FramerStats:
-        """A snapshot of the framer's counters, taken between two feeds.
+        """A snapshot of the framer's counters; any thread may read it at any time.
 
-        Waits for a feed in progress in another thread to end: the counters are
-        never read while C is updating them.
+        It never raises :class:`~sidecar_sync.errors.FramerBusyError` and never makes a
+        feed in another thread fail: it waits for the C call in progress (one window at
+        most), so C never reads the counters while they change.
         """
-        with self._lock:
+        with self._counting:
             c = self._counters
             rc = lib.ndjson_stats(self._f, c)
             if rc:

@@ -97,7 +97,7 @@ class Framer(Protocol):
 
     @property
     def stats(self) -> FramerStats:
-        """A snapshot of the framer's counters."""
+        """A snapshot of the framer's counters; any thread may read it, even during a feed."""
         ...
 
 

@@ -180,6 +180,9 @@ class PyLineFramer:
 
     @property
     def stats(self) -> FramerStats:
-        """A snapshot of the framer's counters, taken between two feeds."""
-        with self._lock:
-            return FramerStats(self._lines, self._oversized, self._dropped, len(self._pend), self._in)
+        """A snapshot of the framer's counters; any thread may read it at any time.
+
+        It never raises :class:`~sidecar_sync.errors.FramerBusyError` and never makes a
+        feed in another thread fail; read during a feed, it may count part of that feed.
+        """
+        return FramerStats(self._lines, self._oversized, self._dropped, len(self._pend), self._in)

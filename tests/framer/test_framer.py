@@ -265,25 +265,55 @@ def test_busy_when_the_lock_is_held(framer_cls: type) -> None:
     assert f.feed(b"x\n") == [b"x"]
 
 
-def test_stats_wait_for_a_feed_in_progress(framer_cls: type) -> None:
-    """stats is read between feeds: a reader in another thread waits for the feed to end
-    (it is never refused, and never sees counters halfway through a feed)."""
+def test_stats_during_a_feed_neither_waits_for_it_nor_fails_it(framer_cls: type) -> None:
+    """stats may be read from another thread while a feed is in progress (a session's
+    snapshot does): it answers at once, and the feed is not refused."""
     f = framer_cls()
     paused = _Paused()
-    seen: queue.Queue[FramerStats] = queue.Queue()
+    lines: queue.Queue[list[bytes]] = queue.Queue()
     with paused.patch:
-        feeder = threading.Thread(target=lambda: f.feed(bytearray(b"a\nb")), name="framer-paused-feeder")
+        feeder = threading.Thread(target=lambda: lines.put(f.feed(bytearray(b"a\nb"))), name="framer-paused-feeder")
         feeder.start()
         assert paused.inside.wait(10)
-        reader = threading.Thread(target=lambda: seen.put(f.stats), name="framer-stats-reader")
-        reader.start()
-        reader.join(0.2)
-        assert reader.is_alive() and seen.empty(), "stats did not wait for the feed"
+        assert f.stats == FramerStats(lines=0, oversized_lines=0, dropped_bytes=0, pending=0, bytes_in=0)
         paused.release.set()
         feeder.join(10)
+    assert not feeder.is_alive()
+    assert lines.get(timeout=10) == [b"a"]
+    assert f.stats == FramerStats(lines=1, oversized_lines=0, dropped_bytes=0, pending=1, bytes_in=3)
+
+
+@pytest.mark.parametrize("form", ["feed", "feed_segments"])
+def test_stats_read_in_a_loop_never_fails_a_feed(framer_cls: type, form: str) -> None:
+    """A thread that reads stats as fast as it can while another feeds: every feed succeeds,
+    every snapshot is one the framer passed through (bytes_in never goes back)."""
+    f = framer_cls()
+    chunk = b'{"type":"stream_event","n":1}\n' * 300
+    rounds = 300
+    done = threading.Event()
+    failures: queue.Queue[BaseException] = queue.Queue()
+    seen: list[FramerStats] = []
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                seen.append(f.stats)
+        except BaseException as exc:  # noqa: BLE001 - collected and checked below
+            failures.put(exc)
+
+    reader = threading.Thread(target=read, name="framer-stats-reader")
+    reader.start()
+    try:
+        feed = getattr(f, form)
+        outputs = [feed(chunk) for _ in range(rounds)]
+    finally:
+        done.set()
         reader.join(10)
-    assert not feeder.is_alive() and not reader.is_alive()
-    assert seen.get(timeout=10) == FramerStats(lines=1, oversized_lines=0, dropped_bytes=0, pending=1, bytes_in=3)
+    assert not reader.is_alive() and failures.empty()
+    assert all(len(lines_of_segments(out) if form == "feed_segments" else out) == 300 for out in outputs)
+    assert f.stats == FramerStats(300 * rounds, 0, 0, 0, len(chunk) * rounds)
+    assert [s.bytes_in for s in seen] == sorted(s.bytes_in for s in seen)
+    assert all(s.bytes_in % len(chunk) == 0 and s.lines <= 300 * s.bytes_in // len(chunk) for s in seen)
 
 
 def test_limits_are_read_only(framer_cls: type) -> None:
