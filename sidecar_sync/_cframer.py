@@ -198,13 +198,15 @@ class CLineFramer:
         """
         if type(data) is not bytes or len(data) > FEED_WINDOW:
             return self._feed_windows(data)
-        if not self._lock.acquire(False):
+        lock, counting = self._lock, self._counting
+        if not lock.acquire(False):
             raise busy()
+        counting.acquire()  # one try for both locks: this is the hot path
         try:
-            with self._counting:
-                return _lines(self._f, self._lines_out, data)
+            return _lines(self._f, self._lines_out, data)
         finally:
-            self._lock.release()
+            counting.release()
+            lock.release()
 
     def _feed_windows(self, data: Buffer) -> list[bytes]:
         pieces = windows(data)
@@ -257,13 +259,15 @@ class CLineFramer:
         """
         if type(data) is not bytes or len(data) > FEED_WINDOW:
             data = segment_chunk(data)
-        if not self._lock.acquire(False):
+        lock, counting = self._lock, self._counting
+        if not lock.acquire(False):
             raise busy()
+        counting.acquire()  # one try for both locks: this is the hot path
         try:
-            with self._counting:
-                return _segments(self._f, self._segments_out, data)
+            return _segments(self._f, self._segments_out, data)
         finally:
-            self._lock.release()
+            counting.release()
+            lock.release()
 
     def finish_segments(self) -> list[Segment]:
         """Batch form of :meth:`finish`."""
