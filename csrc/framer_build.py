@@ -3,7 +3,8 @@
 ``setup.py`` names ``csrc/framer_build.py:ffibuilder`` in ``cffi_modules``;
 running this file directly compiles ``sidecar_sync/_framer*.so`` in place.
 The declarations come from ``ndjson_framer.h`` itself, so C stays the single
-source of truth for the struct layout and the constants.
+source of truth for the API, its result structs and its constants (status codes,
+result kinds, the batching limit); the framer struct itself is opaque.
 
 Environment:
     SIDECAR_SYNC_CFLAGS  extra flags for the compiler and the linker, split on spaces

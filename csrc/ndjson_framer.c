@@ -1,15 +1,23 @@
 /*
  * ndjson_framer.c - see ndjson_framer.h for the contract.
  *
- * Plan: one memchr per line finds the '\n'; each complete line is classified once
- * (over-long, blank, clean, or needing a trim) and handed to the emitter of the form
- * asked for. The bytes before a chunk's first '\n' complete the line carried over
- * from the previous call (`pend`); the bytes after its last '\n' become the new
- * carried line. A carried line that grows past max_line is dropped on the spot and
- * the framer discards input up to the next '\n', so `pend` never exceeds max_line.
+ * Plan: one memchr per line finds the '\n'. The framing core, shared by both output
+ * forms, decides what each complete line is: first_line() ends the line carried over
+ * from the previous call with the bytes before the chunk's first '\n'; body_line()
+ * classifies every later line (over-long, blank, or kept with its trim); carry() keeps
+ * the bytes after the last '\n' for the next call. A carried line that grows past
+ * max_line is dropped on the spot and the framer discards input up to the next '\n',
+ * so the carried line never exceeds max_line. Each output form has its own emitter
+ * loop over the lines the core hands it:
  *
- * Cost: O(n) per chunk, one pass, no per-line allocation. Only lines that need a
- * trim, and (segments form) lines that are batched, are copied.
+ *   lines     first skips the run of clean lines (no trim needed, within the cap, not
+ *             blank), which the caller can take from the chunk's own split with no copy;
+ *             from the first line that is not clean on, every line is copied to `out`.
+ *   segments  every kept line is either appended to the open JSON array in `out` (when
+ *             it is one JSON object) or becomes a segment of its own, without a copy.
+ *
+ * Cost: O(n) per chunk, one pass, no allocation per line once the buffers have grown.
+ * Only lines that need a trim (lines form) or that are batched (segments form) are copied.
  */
 #include "ndjson_framer.h"
 
@@ -19,38 +27,72 @@
 #define MIN_CAP ((size_t)4096)
 #define SHRINK_ABOVE ((size_t)1 << 20) /* idle buffers above 1 MiB are given back */
 
-enum { MODE_LINES, MODE_SEGMENTS };
+typedef struct {
+    char *p;
+    size_t len;
+    size_t cap;
+} buffer;
+
+struct ndjson_framer {
+    size_t max_line; /* fixed at creation */
+
+    /* cumulative counters */
+    uint64_t lines;
+    uint64_t oversized_lines;
+    uint64_t dropped_bytes;
+    uint64_t bytes_in;
+
+    buffer pend;    /* the partial line carried between calls, at most max_line bytes */
+    int discarding; /* inside an over-long line: drop bytes until the next '\n' */
+
+    /* scratch for the results of the last call */
+    buffer head; /* the carried line, completed by this chunk */
+    buffer out;  /* cleaned lines (lines form) or JSON arrays (segments form) */
+    ndjson_segment *segs;
+    size_t nsegs;
+    size_t segs_cap;
+};
 
 static inline int is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Grow *buf to hold at least `need` bytes. */
-static int reserve(char **buf, size_t *cap, size_t need)
+/* Grow b to hold at least `need` bytes. */
+static int reserve(buffer *b, size_t need)
 {
-    if (need <= *cap)
+    if (need <= b->cap)
         return NDJSON_OK;
-    size_t c = *cap > MIN_CAP ? *cap : MIN_CAP;
+    size_t c = b->cap > MIN_CAP ? b->cap : MIN_CAP;
     while (c < need)
         c = c > SIZE_MAX / 2 ? need : c * 2;
-    char *p = realloc(*buf, c);
+    char *p = realloc(b->p, c);
     if (p == NULL)
         return NDJSON_ENOMEM;
-    *buf = p;
-    *cap = c;
+    b->p = p;
+    b->cap = c;
     return NDJSON_OK;
 }
 
-/* Give back a large buffer whose last use was small, so one huge line does not
- * pin its memory for the rest of the session. */
-static void maybe_release(char **buf, size_t *cap, size_t last_used)
+static int append(buffer *b, const char *p, size_t n)
 {
-    if (*cap > SHRINK_ABOVE && last_used < *cap / 4) {
-        free(*buf);
-        *buf = NULL;
-        *cap = 0;
+    if (reserve(b, b->len + n))
+        return NDJSON_ENOMEM;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return NDJSON_OK;
+}
+
+/* Give back a large scratch buffer whose last use was small, so one huge line does
+ * not pin its memory for the rest of the stream. */
+static void maybe_release(buffer *b)
+{
+    if (b->cap > SHRINK_ABOVE && b->len < b->cap / 4) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
     }
+    b->len = 0;
 }
 
 static void trim(const char *p, size_t n, size_t *start, size_t *end)
@@ -64,27 +106,42 @@ static void trim(const char *p, size_t n, size_t *start, size_t *end)
     *end = e;
 }
 
-ndjson_framer *ndjson_framer_new(size_t max_line, size_t max_pending)
+int ndjson_framer_new(ndjson_framer **out, size_t max_line)
 {
-    if (max_line == 0 || max_pending < max_line)
-        return NULL;
+    if (out == NULL)
+        return NDJSON_EINVAL;
+    *out = NULL;
+    if (max_line == 0)
+        return NDJSON_EINVAL;
     ndjson_framer *f = calloc(1, sizeof *f);
     if (f == NULL)
-        return NULL;
+        return NDJSON_ENOMEM;
     f->max_line = max_line;
-    f->max_pending = max_pending;
-    return f;
+    *out = f;
+    return NDJSON_OK;
 }
 
 void ndjson_framer_free(ndjson_framer *f)
 {
     if (f == NULL)
         return;
-    free(f->pend);
-    free(f->head);
-    free(f->out);
+    free(f->pend.p);
+    free(f->head.p);
+    free(f->out.p);
     free(f->segs);
     free(f);
+}
+
+int ndjson_stats(const ndjson_framer *f, ndjson_counters *out)
+{
+    if (f == NULL || out == NULL)
+        return NDJSON_EINVAL;
+    out->lines = f->lines;
+    out->oversized_lines = f->oversized_lines;
+    out->dropped_bytes = f->dropped_bytes;
+    out->pending = f->pend.len;
+    out->bytes_in = f->bytes_in;
+    return NDJSON_OK;
 }
 
 /* ---- the JSON object check -------------------------------------------------- */
@@ -110,7 +167,7 @@ static size_t string_end(const unsigned char *p, size_t i, size_t n)
 int ndjson_is_single_object(const char *line, size_t n)
 {
     const unsigned char *p = (const unsigned char *)line;
-    if (n < 2 || p[0] != '{' || p[n - 1] != '}')
+    if (line == NULL || n < 2 || p[0] != '{' || p[n - 1] != '}')
         return 0;
     size_t depth = 0;
     for (size_t i = 0; i < n; i++) {
@@ -138,11 +195,233 @@ int ndjson_is_single_object(const char *line, size_t n)
     return depth == 0;
 }
 
-/* ---- segments form ---------------------------------------------------------- */
+/* ---- the framing core, shared by both forms ---------------------------------- */
+
+/* Reset the scratch of the last call and count the new chunk. */
+static void begin_call(ndjson_framer *f, size_t n)
+{
+    maybe_release(&f->head);
+    maybe_release(&f->out);
+    if (f->pend.cap > SHRINK_ABOVE && f->pend.len < f->pend.cap / 4) {
+        size_t cap = f->pend.len > MIN_CAP ? f->pend.len : MIN_CAP;
+        char *p = realloc(f->pend.p, cap);
+        if (p != NULL) {
+            f->pend.p = p;
+            f->pend.cap = cap;
+        }
+    }
+    f->nsegs = 0;
+    f->bytes_in += n;
+}
+
+/* Keep p[0:n] (the bytes after a chunk's last '\n') as part of the carried line. */
+static int carry(ndjson_framer *f, const char *p, size_t n)
+{
+    if (f->discarding) {
+        f->dropped_bytes += n;
+        return NDJSON_OK;
+    }
+    if (f->pend.len + n > f->max_line) {
+        f->dropped_bytes += f->pend.len + n;
+        f->pend.len = 0;
+        f->discarding = 1;
+        return NDJSON_OK;
+    }
+    if (n == 0)
+        return NDJSON_OK;
+    return append(&f->pend, p, n);
+}
+
+/* Move the completed carried line into head, trimmed, by swapping buffers: a long
+ * line is never copied. Returns 1 if it is a line, 0 if it was blank. */
+static int take_carried_line(ndjson_framer *f)
+{
+    size_t s, e;
+    trim(f->pend.p, f->pend.len, &s, &e);
+    f->pend.len = 0;
+    if (s == e)
+        return 0;
+    buffer spare = f->head;
+    f->head = f->pend;
+    f->pend = spare;
+    f->pend.len = 0;
+    if (s > 0)
+        memmove(f->head.p, f->head.p + s, e - s);
+    f->head.len = e - s;
+    f->lines++;
+    return 1;
+}
+
+/* Where the first line of a chunk is. */
+typedef enum { FIRST_NONE, FIRST_HEAD, FIRST_CHUNK } first_kind;
+
+/* End the carried line with data[0:k], the bytes before the chunk's first '\n'.
+ * FIRST_HEAD: the line is in f->head; FIRST_CHUNK: it is data[*s:*e]; FIRST_NONE: no
+ * line (dropped as over-long, or blank). */
+static int first_line(ndjson_framer *f, const char *data, size_t k, first_kind *kind, size_t *s, size_t *e)
+{
+    *kind = FIRST_NONE;
+    if (f->discarding) {
+        f->dropped_bytes += k;
+        f->oversized_lines++;
+        f->discarding = 0;
+    } else if (f->pend.len + k > f->max_line) {
+        f->dropped_bytes += f->pend.len + k;
+        f->oversized_lines++;
+        f->pend.len = 0;
+    } else if (f->pend.len > 0) {
+        if (append(&f->pend, data, k))
+            return NDJSON_ENOMEM;
+        if (take_carried_line(f))
+            *kind = FIRST_HEAD;
+    } else {
+        trim(data, k, s, e);
+        if (*s < *e) {
+            f->lines++;
+            *kind = FIRST_CHUNK;
+        }
+    }
+    return NDJSON_OK;
+}
+
+/* One line p[0:len] after the chunk's first '\n'. Returns 1 if it is kept, with
+ * p[*s:*e] its trimmed text, or 0 if it is dropped: over-long (counted) or blank. */
+static inline int body_line(ndjson_framer *f, const char *p, size_t len, size_t *s, size_t *e)
+{
+    if (len > f->max_line) {
+        f->oversized_lines++;
+        f->dropped_bytes += len;
+        return 0;
+    }
+    trim(p, len, s, e);
+    if (*s == *e)
+        return 0;
+    f->lines++;
+    return 1;
+}
+
+/* ---- lines form --------------------------------------------------------------- */
+
+/* Skip the run of clean lines starting at p (within the cap, not blank, no whitespace
+ * at either end), counting them. Returns where the run stops; *dirty_nl is the '\n' of
+ * the line it stopped at, or NULL when it ran to the last '\n'. These lines need no
+ * copy, so for a typical chunk this loop is the whole of the lines form. */
+static const char *skip_clean_lines(ndjson_framer *f, const char *p, const char *end, const char **dirty_nl)
+{
+    const size_t max_line = f->max_line;
+    uint64_t n = 0;
+    const char *nl;
+    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        size_t len = (size_t)(nl - p);
+        if (len == 0 || len > max_line || is_space((unsigned char)p[0]) || is_space((unsigned char)nl[-1]))
+            break;
+        n++;
+        p = nl + 1;
+    }
+    f->lines += n;
+    *dirty_nl = nl;
+    return p;
+}
+
+/* Copy every line from p, whose '\n' is at nl, to the chunk's last '\n' into f->out,
+ * cleaned and '\n'-separated. Returns where the tail starts in *tail. */
+static int copy_dirty_lines(ndjson_framer *f, const char *p, const char *nl, const char *end, const char **tail)
+{
+    buffer *out = &f->out;
+    do {
+        size_t len = (size_t)(nl - p), s, e;
+        if (body_line(f, p, len, &s, &e)) {
+            if (reserve(out, out->len + (e - s) + 1))
+                return NDJSON_ENOMEM;
+            memcpy(out->p + out->len, p + s, e - s);
+            out->len += e - s;
+            out->p[out->len++] = '\n';
+        }
+        p = nl + 1;
+    } while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL);
+    if (out->len > 0)
+        out->len--; /* the last line's '\n': out splits into exactly its lines */
+    *tail = p;
+    return NDJSON_OK;
+}
+
+int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n, ndjson_lines *out)
+{
+    if (f == NULL || out == NULL || (data == NULL && n > 0))
+        return NDJSON_EINVAL;
+    begin_call(f, n);
+    out->first = NULL;
+    out->first_len = 0;
+    out->parts = NDJSON_PARTS_NONE;
+    out->out = NULL;
+    out->out_len = 0;
+
+    const char *nl = n ? memchr(data, '\n', n) : NULL;
+    if (nl == NULL)
+        return carry(f, data, n);
+    const char *end = data + n;
+
+    first_kind kind;
+    size_t s = 0, e = 0, k = (size_t)(nl - data);
+    if (first_line(f, data, k, &kind, &s, &e))
+        return NDJSON_ENOMEM;
+    if (kind == FIRST_HEAD) {
+        out->first = f->head.p;
+        out->first_len = f->head.len;
+    } else if (kind == FIRST_CHUNK) {
+        out->first = data + s;
+        out->first_len = e - s;
+    }
+
+    const char *body = nl + 1, *dirty_nl, *tail;
+    const char *p = skip_clean_lines(f, body, end, &dirty_nl);
+    if (dirty_nl == NULL) {
+        /* Clean to the last '\n': the chunk's own parts are the lines after the first. */
+        if (kind == FIRST_CHUNK && s == 0 && e == k) {
+            out->parts = NDJSON_PARTS_ALL; /* the first part is a line as it stands */
+            out->first = NULL;
+            out->first_len = 0;
+        } else {
+            out->parts = NDJSON_PARTS_REST;
+        }
+        return carry(f, p, (size_t)(end - p));
+    }
+    /* The clean lines before the first dirty one go to out in one copy, each with its '\n'. */
+    size_t before = (size_t)(p - body);
+    if (before > 0 && append(&f->out, body, before))
+        return NDJSON_ENOMEM;
+    if (copy_dirty_lines(f, p, dirty_nl, end, &tail))
+        return NDJSON_ENOMEM;
+    out->out = f->out.p;
+    out->out_len = f->out.len;
+    return carry(f, tail, (size_t)(end - tail));
+}
+
+int ndjson_finish(ndjson_framer *f, ndjson_lines *out)
+{
+    if (f == NULL || out == NULL)
+        return NDJSON_EINVAL;
+    begin_call(f, 0);
+    out->first = NULL;
+    out->first_len = 0;
+    out->parts = NDJSON_PARTS_NONE;
+    out->out = NULL;
+    out->out_len = 0;
+    if (f->discarding) {
+        f->oversized_lines++;
+        f->discarding = 0;
+    } else if (f->pend.len > 0 && take_carried_line(f)) {
+        out->first = f->head.p;
+        out->first_len = f->head.len;
+    }
+    return NDJSON_OK;
+}
+
+/* ---- segments form ------------------------------------------------------------ */
 
 typedef struct {
-    int open;      /* an array segment is open in out */
-    size_t start;  /* its offset in out */
+    int open;     /* an array segment is open in out */
+    size_t start; /* its offset in out */
     uint64_t count;
 } batch_state;
 
@@ -168,34 +447,35 @@ static int close_batch(ndjson_framer *f, batch_state *b)
 {
     if (!b->open)
         return NDJSON_OK;
-    if (reserve(&f->out, &f->out_cap, f->out_len + 1))
+    if (reserve(&f->out, f->out.len + 1))
         return NDJSON_ENOMEM;
-    f->out[f->out_len++] = ']';
+    f->out.p[f->out.len++] = ']';
     b->open = 0;
-    return push_segment(f, NDJSON_SEG_ARRAY, b->start, f->out_len - b->start, b->count);
+    return push_segment(f, NDJSON_SEG_ARRAY, b->start, f->out.len - b->start, b->count);
 }
 
-/* One complete, trimmed, non-blank line at base[offset:offset+n]; kind says
- * whether base is the chunk (NDJSON_SEG_DATA) or head (NDJSON_SEG_HEAD). */
+/* One kept line at base[offset:offset+n]; kind says whether base is the chunk
+ * (NDJSON_SEG_DATA) or head (NDJSON_SEG_HEAD). */
 static int segment_line(ndjson_framer *f, batch_state *b, uint64_t kind, const char *base, size_t offset, size_t n)
 {
     const char *line = base + offset;
     if (n <= NDJSON_BATCH_MAX_LINE && ndjson_is_single_object(line, n)) {
         /* "[" or "\n," then the line: a '\n' never occurs inside a line, so a
          * batch that fails to parse splits back into its lines exactly at "\n,". */
-        if (reserve(&f->out, &f->out_cap, f->out_len + n + 2))
+        buffer *out = &f->out;
+        if (reserve(out, out->len + n + 2))
             return NDJSON_ENOMEM;
         if (b->open) {
-            f->out[f->out_len++] = '\n';
-            f->out[f->out_len++] = ',';
+            out->p[out->len++] = '\n';
+            out->p[out->len++] = ',';
         } else {
             b->open = 1;
-            b->start = f->out_len;
+            b->start = out->len;
             b->count = 0;
-            f->out[f->out_len++] = '[';
+            out->p[out->len++] = '[';
         }
-        memcpy(f->out + f->out_len, line, n);
-        f->out_len += n;
+        memcpy(out->p + out->len, line, n);
+        out->len += n;
         b->count++;
         return NDJSON_OK;
     }
@@ -204,246 +484,49 @@ static int segment_line(ndjson_framer *f, batch_state *b, uint64_t kind, const c
     return push_segment(f, kind, offset, n, 1);
 }
 
-/* ---- lines form ------------------------------------------------------------- */
-
-/* Append a cleaned body line and its '\n' to out. */
-static int out_line(ndjson_framer *f, const char *line, size_t n)
+int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n, ndjson_segments *out)
 {
-    if (reserve(&f->out, &f->out_cap, f->out_len + n + 1))
-        return NDJSON_ENOMEM;
-    memcpy(f->out + f->out_len, line, n);
-    f->out_len += n;
-    f->out[f->out_len++] = '\n';
-    return NDJSON_OK;
-}
+    if (f == NULL || out == NULL || (data == NULL && n > 0))
+        return NDJSON_EINVAL;
+    begin_call(f, n);
+    out->segs = NULL;
+    out->nsegs = 0;
+    out->out = NULL;
+    out->out_len = 0;
+    out->head = NULL;
+    out->head_len = 0;
 
-/* The body stops being clean: the clean lines before this point, each with its
- * '\n', go to out in one copy; from here on every line is appended to out. */
-static int leave_clean_body(ndjson_framer *f, const char *body, size_t before)
-{
-    f->body_clean = 0;
-    if (before == 0)
-        return NDJSON_OK; /* out may still be NULL: no memcpy from or to it */
-    if (reserve(&f->out, &f->out_cap, before))
-        return NDJSON_ENOMEM;
-    memcpy(f->out, body, before);
-    f->out_len = before;
-    return NDJSON_OK;
-}
-
-/* ---- the framing core ------------------------------------------------------- */
-
-/* Move the completed carried line into head, trimmed, by swapping buffers. */
-static int take_carried_line(ndjson_framer *f)
-{
-    size_t s, e;
-    trim(f->pend, f->pend_len, &s, &e);
-    f->pend_len = 0;
-    if (s == e)
-        return 0;
-    char *buf = f->head;
-    size_t cap = f->head_cap;
-    f->head = f->pend;
-    f->head_cap = f->pend_cap;
-    f->pend = buf;
-    f->pend_cap = cap;
-    if (s > 0)
-        memmove(f->head, f->head + s, e - s);
-    f->head_len = e - s;
-    return 1;
-}
-
-/* Count the run of clean lines starting at p (not blank, no whitespace at either
- * end, within the cap) and return where it stops. Lines form only: these lines need
- * no copy, so this loop is the whole C cost of a typical chunk. */
-static const char *skip_clean_lines(ndjson_framer *f, const char *p, const char *end)
-{
-    const size_t max_line = f->max_line;
-    uint64_t n = 0;
-    const char *nl;
-    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        size_t len = (size_t)(nl - p);
-        if (len == 0 || len > max_line || is_space((unsigned char)p[0]) || is_space((unsigned char)nl[-1]))
-            break;
-        n++;
-        p = nl + 1;
-    }
-    f->lines += n;
-    f->newlines += n;
-    return p;
-}
-
-/* Keep the bytes after a chunk's last '\n' as the carried line. */
-static int carry(ndjson_framer *f, const char *p, size_t n)
-{
-    if (f->discarding) {
-        f->dropped_bytes += n;
-        return NDJSON_OK;
-    }
-    if (f->pend_len + n > f->max_line) {
-        f->dropped_bytes += f->pend_len + n;
-        f->pend_len = 0;
-        f->discarding = 1;
-        return NDJSON_OK;
-    }
-    if (n == 0)
-        return NDJSON_OK;
-    if (reserve(&f->pend, &f->pend_cap, f->pend_len + n))
-        return NDJSON_ENOMEM;
-    memcpy(f->pend + f->pend_len, p, n);
-    f->pend_len += n;
-    return NDJSON_OK;
-}
-
-static void begin_call(ndjson_framer *f)
-{
-    maybe_release(&f->head, &f->head_cap, f->head_len);
-    maybe_release(&f->out, &f->out_cap, f->out_len);
-    if (f->pend_cap > SHRINK_ABOVE && f->pend_len < f->pend_cap / 4) {
-        size_t cap = f->pend_len > MIN_CAP ? f->pend_len : MIN_CAP;
-        char *p = realloc(f->pend, cap);
-        if (p != NULL) {
-            f->pend = p;
-            f->pend_cap = cap;
-        }
-    }
-    f->newlines = 0;
-    f->head_kind = NDJSON_HEAD_NONE;
-    f->body_clean = 1;
-    f->head_len = 0;
-    f->out_len = 0;
-    f->nsegs = 0;
-}
-
-static int feed(ndjson_framer *f, const char *data, size_t n, int mode)
-{
-    begin_call(f);
-    f->bytes_in += n;
-
-    const char *end = data + n;
-    const char *nl = memchr(data, '\n', n);
+    const char *nl = n ? memchr(data, '\n', n) : NULL;
     if (nl == NULL)
         return carry(f, data, n);
+    const char *end = data + n;
 
     batch_state batch = {0, 0, 0};
-    int rc = NDJSON_OK;
+    first_kind kind;
+    size_t s = 0, e = 0;
+    if (first_line(f, data, (size_t)(nl - data), &kind, &s, &e))
+        return NDJSON_ENOMEM;
+    if (kind == FIRST_HEAD && segment_line(f, &batch, NDJSON_SEG_HEAD, f->head.p, 0, f->head.len))
+        return NDJSON_ENOMEM;
+    if (kind == FIRST_CHUNK && segment_line(f, &batch, NDJSON_SEG_DATA, data, s, e - s))
+        return NDJSON_ENOMEM;
 
-    /* The head: the text before the first '\n' ends the carried line. */
-    size_t k = (size_t)(nl - data);
-    f->newlines = 1;
-    f->head_kind = NDJSON_HEAD_DROP;
-    if (f->discarding) {
-        f->dropped_bytes += k;
-        f->oversized_lines++;
-        f->discarding = 0;
-    } else if (f->pend_len + k > f->max_line) {
-        f->dropped_bytes += f->pend_len + k;
-        f->oversized_lines++;
-        f->pend_len = 0;
-    } else if (f->pend_len > 0) {
-        if ((rc = carry(f, data, k)))
-            return rc;
-        if (take_carried_line(f)) {
-            f->lines++;
-            f->head_kind = NDJSON_HEAD_BUFFER;
-            if (mode == MODE_SEGMENTS && (rc = segment_line(f, &batch, NDJSON_SEG_HEAD, f->head, 0, f->head_len)))
-                return rc;
-        }
-    } else {
-        size_t s, e;
-        trim(data, k, &s, &e);
-        if (s < e) {
-            f->lines++;
-            if (mode == MODE_SEGMENTS) {
-                if ((rc = segment_line(f, &batch, NDJSON_SEG_DATA, data, s, e - s)))
-                    return rc;
-            } else if (s == 0 && e == k) {
-                f->head_kind = NDJSON_HEAD_KEEP;
-            } else {
-                if ((rc = reserve(&f->head, &f->head_cap, e - s)))
-                    return rc;
-                memcpy(f->head, data + s, e - s);
-                f->head_len = e - s;
-                f->head_kind = NDJSON_HEAD_BUFFER;
-            }
-        }
-    }
-
-    /* The body: every line between the first and the last '\n'. */
-    const char *body = nl + 1;
-    const char *p = mode == MODE_LINES ? skip_clean_lines(f, body, end) : body;
-    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        size_t len = (size_t)(nl - p);
+    const char *p = nl + 1;
+    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         size_t off = (size_t)(p - data);
-        f->newlines++;
+        if (body_line(f, p, (size_t)(nl - p), &s, &e) &&
+            segment_line(f, &batch, NDJSON_SEG_DATA, data, off + s, e - s))
+            return NDJSON_ENOMEM;
         p = nl + 1;
-        if (len > f->max_line) {
-            f->oversized_lines++;
-            f->dropped_bytes += len;
-            if (mode == MODE_LINES && f->body_clean && (rc = leave_clean_body(f, body, off - (size_t)(body - data))))
-                return rc;
-            continue;
-        }
-        size_t s, e;
-        trim(data + off, len, &s, &e);
-        if (mode == MODE_SEGMENTS) {
-            if (s < e) {
-                f->lines++;
-                if ((rc = segment_line(f, &batch, NDJSON_SEG_DATA, data, off + s, e - s)))
-                    return rc;
-            }
-            continue;
-        }
-        if (s < e)
-            f->lines++;
-        if (f->body_clean) {
-            if (s == 0 && e == len && len > 0)
-                continue; /* clean: Python's split of the chunk yields it as is */
-            if ((rc = leave_clean_body(f, body, off - (size_t)(body - data))))
-                return rc;
-        }
-        if (s < e && (rc = out_line(f, data + off + s, e - s)))
-            return rc;
     }
-    if (mode == MODE_LINES && !f->body_clean && f->out_len > 0)
-        f->out_len--; /* the last line's '\n': out splits into exactly its lines */
-    if (mode == MODE_SEGMENTS && (rc = close_batch(f, &batch)))
-        return rc;
+    if (close_batch(f, &batch))
+        return NDJSON_ENOMEM;
 
-    /* The tail: the bytes after the last '\n' start the next carried line. */
+    out->segs = f->segs;
+    out->nsegs = f->nsegs;
+    out->out = f->out.p;
+    out->out_len = f->out.len;
+    out->head = f->head.p;
+    out->head_len = f->head.len;
     return carry(f, p, (size_t)(end - p));
-}
-
-int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n)
-{
-    int rc = feed(f, data, n, MODE_LINES);
-    if (rc != NDJSON_OK)
-        return rc;
-    if (f->newlines == 0)
-        return NDJSON_HEAD_NONE;
-    return f->head_kind | (f->body_clean ? NDJSON_BODY_CLEAN : 0);
-}
-
-int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n)
-{
-    return feed(f, data, n, MODE_SEGMENTS);
-}
-
-int ndjson_finish(ndjson_framer *f)
-{
-    begin_call(f);
-    if (f->discarding) {
-        f->oversized_lines++;
-        f->discarding = 0;
-        f->head_kind = NDJSON_HEAD_DROP;
-        return NDJSON_OK;
-    }
-    if (f->pend_len == 0)
-        return NDJSON_OK;
-    f->head_kind = NDJSON_HEAD_DROP;
-    if (take_carried_line(f)) {
-        f->lines++;
-        f->head_kind = NDJSON_HEAD_BUFFER;
-    }
-    return NDJSON_OK;
 }

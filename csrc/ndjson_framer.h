@@ -1,25 +1,40 @@
 /*
- * ndjson_framer.h - a streaming NDJSON line framer with hard memory caps.
+ * ndjson_framer.h - a streaming NDJSON line framer with a hard cap on line size.
  *
- * Raw byte chunks go in, one call per chunk; complete lines come out, described
- * so that Python can build its objects in one pass with no call per line.
+ * Goal: raw byte chunks go in, one call per chunk; the complete lines come out,
+ * described so that the caller builds its objects with one copy per call, never
+ * one call or one copy per line.
  *
- * Rules (see DESIGN.md section 1):
+ * Rules:
  *   - a line ends at '\n'; surrounding ASCII whitespace is trimmed; blank lines are skipped;
  *   - a line longer than max_line bytes (raw, before trimming, without its '\n') is dropped
  *     whole: no prefix and no tail of it is ever returned; framing resumes after its '\n';
- *   - the partial line carried between calls never exceeds max_line <= max_pending bytes.
+ *   - the partial line carried between calls never exceeds max_line bytes.
  *
- * Two output forms share one framing core:
- *   ndjson_feed_lines     for a list of lines: the chunk's own '\n' split gives the lines
- *                         when the chunk is clean (the common case), else `out` holds the
- *                         cleaned lines joined by '\n';
- *   ndjson_feed_segments  for batched JSON parsing: runs of lines that are one JSON object
- *                         each are copied into `out` as a JSON array "[l1\n,l2\n,...]";
- *                         any other line is a single segment pointing into the chunk or
- *                         into `head`, without a copy.
- * Results stay valid until the next call on the same framer. A framer belongs to one
- * thread at a time; it holds no global state.
+ * Memory: the partial line (at most max_line bytes) is the only input a framer keeps
+ * between calls. The result buffers are scratch space reused from call to call; their
+ * size follows the chunk passed in (plus one line), so the caller bounds them by
+ * bounding its chunks. That is why no budget for the bytes held (sidecar_sync's
+ * max_pending) is stored here: C could honour a budget smaller than one chunk's results
+ * only by refusing the chunk, so the budget belongs to the caller, who cuts the chunks
+ * (sidecar_sync checks max_pending >= max_line and feeds windows of bounded size).
+ *
+ * Two output forms share one framing core (ndjson_framer.c), each with its own emitter:
+ *   ndjson_feed_lines     a list of lines (ndjson_lines);
+ *   ndjson_feed_segments  for batched JSON parsing (ndjson_segments): runs of lines that
+ *                         are one JSON object each are copied into one JSON array
+ *                         "[l1\n,l2\n,...]"; any other line is a segment of its own that
+ *                         points into the chunk or into the completed carried line.
+ *
+ * Status codes: every function returns NDJSON_OK or a negative NDJSON_E* code, except
+ * ndjson_framer_free (like free) and the pure predicate ndjson_is_single_object. On
+ * NDJSON_ENOMEM the chunk was framed only in part: its lines are lost and the carried
+ * line may lack that chunk's bytes, so the framer should be freed, not fed again.
+ *
+ * Results are written to a caller-provided struct. Their pointers point into the
+ * framer's buffers or into the chunk passed in, and stay valid until the next call on
+ * the same framer (and while the chunk lives). A framer belongs to one thread at a time;
+ * the library holds no global state.
  */
 #ifndef NDJSON_FRAMER_H
 #define NDJSON_FRAMER_H
@@ -27,19 +42,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Return codes. */
+/* Status codes. */
 #define NDJSON_OK 0
-#define NDJSON_ENOMEM (-1)
+#define NDJSON_ENOMEM (-1) /* an allocation failed */
+#define NDJSON_EINVAL (-2) /* a NULL pointer, or max_line == 0 */
 
-/* What to do with the text before a chunk's first '\n' (ndjson_feed_lines). */
-#define NDJSON_HEAD_NONE 0   /* the chunk has no '\n' */
-#define NDJSON_HEAD_KEEP 1   /* that text is a clean line by itself */
-#define NDJSON_HEAD_BUFFER 2 /* the line is head[0:head_len] */
-#define NDJSON_HEAD_DROP 3   /* no line: blank, or the end of an over-long line */
-/* Added to the head kind that ndjson_feed_lines returns when body_clean is set. */
-#define NDJSON_BODY_CLEAN 4
+/* Which of the chunk's own '\n'-terminated parts are lines as they stand (ndjson_lines). */
+#define NDJSON_PARTS_NONE 0 /* none: the lines are first, then out */
+#define NDJSON_PARTS_ALL 1  /* every part, the first one included */
+#define NDJSON_PARTS_REST 2 /* every part but the first one (`first`, if any, replaces it) */
 
-/* Segment kinds (ndjson_feed_segments). */
+/* Segment kinds (ndjson_segments). */
 #define NDJSON_SEG_ARRAY 0 /* out[offset:offset+length] is a JSON array of `count` lines */
 #define NDJSON_SEG_DATA 1  /* one line at chunk[offset:offset+length] */
 #define NDJSON_SEG_HEAD 2  /* one line at head[offset:offset+length] */
@@ -47,60 +60,67 @@
 /* Lines longer than this are never batched: their parse cost dwarfs a call. */
 #define NDJSON_BATCH_MAX_LINE 65536
 
+typedef struct ndjson_framer ndjson_framer;
+
+/* The lines that one ndjson_feed_lines or ndjson_finish call completed, in order:
+ *   1. first[0:first_len], if first_len > 0;
+ *   2. the chunk's '\n'-terminated parts as `parts` says (never the text after its last '\n');
+ *   3. out[0:out_len] split at '\n', if out_len > 0.
+ * Lines are never empty. With NDJSON_PARTS_ALL, first_len and out_len are 0; with
+ * NDJSON_PARTS_REST, out_len is 0. */
 typedef struct {
-    uint64_t kind;
+    const char *first;
+    size_t first_len;
+    int parts;
+    const char *out;
+    size_t out_len;
+} ndjson_lines;
+
+/* Four uint64_t and nothing else, so n segments read as 4n uint64_t in one go. */
+typedef struct {
+    uint64_t kind; /* NDJSON_SEG_* */
     uint64_t offset;
     uint64_t length;
-    uint64_t count;
+    uint64_t count; /* lines in an array; 1 otherwise */
 } ndjson_segment;
 
+/* The segments of one ndjson_feed_segments call, in stream order, and their bases:
+ * `out` for NDJSON_SEG_ARRAY, the chunk for NDJSON_SEG_DATA, `head` for NDJSON_SEG_HEAD. */
 typedef struct {
-    /* limits, fixed at creation */
-    size_t max_line;
-    size_t max_pending;
+    const ndjson_segment *segs;
+    size_t nsegs;
+    const char *out;
+    size_t out_len;
+    const char *head;
+    size_t head_len;
+} ndjson_segments;
 
-    /* cumulative counters */
+/* Counters since the framer was created, and the bytes of the partial line held now. */
+typedef struct {
     uint64_t lines;           /* lines returned */
     uint64_t oversized_lines; /* lines dropped for exceeding max_line */
     uint64_t dropped_bytes;   /* raw bytes of those lines, without their '\n' */
+    uint64_t pending;         /* bytes of the partial line held now */
     uint64_t bytes_in;        /* bytes fed */
+} ndjson_counters;
 
-    /* the partial line carried between calls */
-    char *pend;
-    size_t pend_len;
-    size_t pend_cap;
-    int discarding; /* inside an over-long line: drop bytes until the next '\n' */
-
-    /* results of the last call */
-    size_t newlines; /* '\n' bytes in the last chunk */
-    int head_kind;   /* NDJSON_HEAD_* */
-    int body_clean;  /* 1: the chunk's lines after its first '\n' need no cleaning */
-    char *head;      /* a line assembled across calls, or a trimmed first line */
-    size_t head_len;
-    size_t head_cap;
-    char *out; /* cleaned lines (lines form) or JSON arrays (segments form) */
-    size_t out_len;
-    size_t out_cap;
-    ndjson_segment *segs;
-    size_t nsegs;
-    size_t segs_cap;
-} ndjson_framer;
-
-/* Create a framer; NULL on allocation failure or if 0 < max_line <= max_pending fails. */
-ndjson_framer *ndjson_framer_new(size_t max_line, size_t max_pending);
+/* Create a framer in *out (NULL on failure): NDJSON_EINVAL if out is NULL or max_line is 0. */
+int ndjson_framer_new(ndjson_framer **out, size_t max_line);
 void ndjson_framer_free(ndjson_framer *f);
 
-/* Frame one chunk (lines form). Returns NDJSON_ENOMEM, or a summary that spares the
- * caller two field reads per call: head_kind (NDJSON_HEAD_NONE when the chunk has no
- * '\n'), plus NDJSON_BODY_CLEAN when body_clean is set and the chunk has a '\n'. */
-int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n);
+/* Frame data[0:n] (data may be NULL when n is 0), lines form. */
+int ndjson_feed_lines(ndjson_framer *f, const char *data, size_t n, ndjson_lines *out);
 
-/* Frame one chunk (segments form). Returns NDJSON_OK or NDJSON_ENOMEM. */
-int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n);
+/* Frame data[0:n] (data may be NULL when n is 0), segments form. */
+int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n, ndjson_segments *out);
 
-/* End of stream: the residual partial line, if any, becomes head[0:head_len]
- * (head_kind NDJSON_HEAD_BUFFER); an unterminated over-long line is counted. */
-int ndjson_finish(ndjson_framer *f);
+/* End of stream: the residual partial line, if any, becomes out->first; an unterminated
+ * over-long line is counted. The framer then starts a new stream (counters go on). */
+int ndjson_finish(ndjson_framer *f, ndjson_lines *out);
+
+/* Fill *out with the framer's counters. Like any call, not while another thread is
+ * inside a call on the same framer: the caller serialises them. */
+int ndjson_stats(const ndjson_framer *f, ndjson_counters *out);
 
 /* 1 if line[0:n] is exactly one JSON object as far as strings and brackets go:
  * it starts with '{', its outermost bracket closes at its last byte, and every

@@ -15,18 +15,23 @@ costs the good ones around it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 import orjson
 
-from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, Buffer, LineFramer
+from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, Buffer, Framer, LineFramer, Segment
 
-__all__ = ["EventDecoder", "DecoderStats", "INVALID_LOG_LIMIT"]
+__all__ = ["INVALID_LOG_LIMIT", "DecoderStats", "Event", "EventDecoder"]
 
 log = logging.getLogger(__name__)
 
 #: Invalid lines logged at WARNING per decoder; later ones go to DEBUG.
 INVALID_LOG_LIMIT: Final = 20
+
+#: One decoded line: a JSON object. Its values are whatever the JSON holds, so they
+#: stay ``Any`` for the adapters that read them.
+Event = dict[str, Any]
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -56,12 +61,16 @@ class EventDecoder:
         max_line_size: drop lines longer than this many bytes (see the framer).
         max_pending: the most bytes held between feeds.
         label: names the stream in log messages (a session id, a file name).
-        framer: a ready framer to use instead of a new :data:`LineFramer`.
+        framer: a ready framer to use instead of a new :data:`~sidecar_sync.framer.LineFramer`
+            (its own limits then apply; ``max_line_size`` and ``max_pending`` are ignored).
+
+    Raises:
+        FramerError: the limits are out of range (see the framer).
 
     Not thread-safe: a decoder belongs to one reader thread, like its framer.
     """
 
-    __slots__ = ("label", "_framer", "_segments", "_events", "_invalid", "_last_invalid")
+    __slots__ = ("_events", "_framer", "_invalid", "_last_invalid", "_segments", "label")
 
     def __init__(
         self,
@@ -69,29 +78,31 @@ class EventDecoder:
         max_pending: int = MAX_PENDING,
         *,
         label: str = "stream",
-        framer: Any = None,
+        framer: Framer | None = None,
     ) -> None:
         self.label = label
-        self._framer = framer if framer is not None else LineFramer(max_line_size, max_pending)
-        self._segments = self._framer.feed_segments
+        self._framer: Framer = framer if framer is not None else LineFramer(max_line_size, max_pending)
+        # Bound once: the hot path calls it once per chunk.
+        self._segments: Callable[[Buffer], list[Segment]] = self._framer.feed_segments
         self._events = 0
         self._invalid = 0
         self._last_invalid: str | None = None
 
-    def feed(self, data: Buffer) -> list[dict[str, Any]]:
-        """Decode ``data``; return the JSON objects of every line it completes, in order."""
+    def feed(self, data: Buffer) -> list[Event]:
+        """Decode ``data``; return the JSON objects of every line it completes, in order.
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerBusyError: another thread is using this decoder's framer right now.
+        """
         if len(data) > FEED_WINDOW:
-            view = memoryview(data)
-            out: list[dict[str, Any]] = []
-            for i in range(0, len(data), FEED_WINDOW):
-                out += self.feed(bytes(view[i : i + FEED_WINDOW]))
-            return out
+            return self._feed_windows(data)
         segments = self._segments(data)
         if len(segments) == 1:
             text, count = segments[0]
-            if count:
+            if count:  # the common case: the whole chunk is one JSON array of objects
                 try:
-                    events: list[dict[str, Any]] = _loads(text)
+                    events: list[Event] = _loads(text)
                 except _JSONDecodeError:
                     pass
                 else:
@@ -101,17 +112,28 @@ class EventDecoder:
             return []
         return self._decode(segments)
 
-    def finish(self) -> list[dict[str, Any]]:
+    def _feed_windows(self, data: Buffer) -> list[Event]:
+        """Decode a feed larger than the framer's batch window, one window at a time."""
+        view = memoryview(data)
+        events: list[Event] = []
+        for start in range(0, len(view), FEED_WINDOW):
+            events += self.feed(view[start : start + FEED_WINDOW].tobytes())
+        return events
+
+    def finish(self) -> list[Event]:
         """End of stream: decode the residual unterminated line, if any."""
         return self._decode(self._framer.finish_segments())
 
-    def _decode(self, segments: list[Any]) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def _decode(self, segments: list[Segment]) -> list[Event]:
+        """The events of a list of segments: arrays in one parse each, other lines alone."""
+        events: list[Event] = []
         for text, count in segments:
             if count:
                 try:
-                    batch = _loads(text)
+                    batch: list[Event] = _loads(text)
                 except _JSONDecodeError:
+                    # A '\n' never occurs inside a line, so "\n," splits the array
+                    # back into exactly its lines; each is judged alone.
                     for line in bytes(text)[1:-1].split(b"\n,"):
                         self._decode_line(line, events)
                 else:
@@ -121,7 +143,7 @@ class EventDecoder:
                 self._decode_line(text, events)
         return events
 
-    def _decode_line(self, line: Any, events: list[dict[str, Any]]) -> None:
+    def _decode_line(self, line: bytes | memoryview, events: list[Event]) -> None:
         try:
             value = _loads(line)
         except _JSONDecodeError as exc:
@@ -133,7 +155,7 @@ class EventDecoder:
         else:
             self._reject(line, f"JSON {type(value).__name__} where an object was expected")
 
-    def _reject(self, line: Any, reason: str) -> None:
+    def _reject(self, line: bytes | memoryview, reason: str) -> None:
         self._invalid += 1
         self._last_invalid = reason
         preview = bytes(line[:120])

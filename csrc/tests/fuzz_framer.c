@@ -9,8 +9,9 @@
  * Every chunk is copied into a malloc block of exactly its size, so a read one byte
  * past a chunk is caught. The reference splits the whole stream on '\n', drops parts
  * over the cap, trims ASCII whitespace and skips blank parts; the lines form is
- * rebuilt exactly as sidecar_sync/framer.py does it, and every array of the segments
- * form is split back on "\n," and checked line by line.
+ * rebuilt exactly as the Python wrapper (sidecar_sync/_cframer.py) does it, and every
+ * array of the segments form is split back on "\n," and checked line by line. Misuse
+ * (NULL arguments, a zero cap) must be refused with NDJSON_EINVAL.
  *
  * Usage: fuzz_framer [cases] [seed]      exit status 0 when every case passed.
  */
@@ -164,59 +165,72 @@ static int fail(const char *what, size_t case_no)
     return 1;
 }
 
-/* The lines of one ndjson_feed_lines call, rebuilt as framer.py does. */
-static int collect_lines(ndjson_framer *f, int state, const char *chunk, size_t k, lines *out, size_t case_no)
+/* The lines of one ndjson_feed_lines or ndjson_finish call, rebuilt as the Python
+ * wrapper does it: first, then the chunk's own parts, then out split at '\n'. */
+static int collect_lines(const ndjson_lines *r, int rc, const char *chunk, size_t k, lines *out, size_t case_no)
 {
-    if (state < 0)
+    if (rc != NDJSON_OK)
         return fail("ndjson_feed_lines failed", case_no);
-    if (state == NDJSON_HEAD_NONE)
+    if (r->parts == NDJSON_PARTS_NONE) {
+        if (r->first_len > 0)
+            add_line(out, r->first, r->first_len);
+        if (r->out_len > 0)
+            split_into(out, r->out, r->out_len, "\n", 1);
         return 0;
-    int head = state & ~NDJSON_BODY_CLEAN;
+    }
+    if (r->parts != NDJSON_PARTS_ALL && r->parts != NDJSON_PARTS_REST)
+        return fail("unknown parts kind", case_no);
+    if (r->out_len > 0 || (r->parts == NDJSON_PARTS_ALL && r->first_len > 0))
+        return fail("chunk parts combined with copied lines", case_no);
     const char *first_nl = memchr(chunk, '\n', k);
     if (first_nl == NULL)
-        return fail("a summary with lines for a chunk without a newline", case_no);
-    if (head == NDJSON_HEAD_KEEP)
+        return fail("chunk parts for a chunk without a newline", case_no);
+    if (r->parts == NDJSON_PARTS_ALL)
         add_line(out, chunk, (size_t)(first_nl - chunk));
-    else if (head == NDJSON_HEAD_BUFFER)
-        add_line(out, f->head, f->head_len);
-    else if (head != NDJSON_HEAD_DROP)
-        return fail("unknown head kind", case_no);
-    if (state & NDJSON_BODY_CLEAN) {
-        const char *last_nl = first_nl;
-        for (const char *p = first_nl; (p = memchr(p + 1, '\n', (size_t)(chunk + k - p - 1))) != NULL;)
-            last_nl = p;
-        if (last_nl > first_nl)
-            split_into(out, first_nl + 1, (size_t)(last_nl - first_nl - 1), "\n", 1);
-    } else if (f->out_len > 0) {
-        split_into(out, f->out, f->out_len, "\n", 1);
-    }
+    else if (r->first_len > 0)
+        add_line(out, r->first, r->first_len);
+    const char *last_nl = first_nl;
+    for (const char *p = first_nl; (p = memchr(p + 1, '\n', (size_t)(chunk + k - p - 1))) != NULL;)
+        last_nl = p;
+    if (last_nl > first_nl)
+        split_into(out, first_nl + 1, (size_t)(last_nl - first_nl - 1), "\n", 1);
     return 0;
 }
 
 /* The lines of one ndjson_feed_segments call; arrays are checked on the way. */
-static int collect_segments(ndjson_framer *f, int rc, const char *chunk, lines *out, size_t case_no)
+static int collect_segments(const ndjson_segments *r, int rc, const char *chunk, lines *out, size_t case_no)
 {
     if (rc != NDJSON_OK)
         return fail("ndjson_feed_segments failed", case_no);
     lines batch = {0};
-    for (size_t i = 0; i < f->nsegs; i++) {
-        const ndjson_segment *s = &f->segs[i];
+    int failed = 0;
+    for (size_t i = 0; i < r->nsegs && !failed; i++) {
+        const ndjson_segment *s = &r->segs[i];
         if (s->kind == NDJSON_SEG_DATA) {
             add_line(out, chunk + s->offset, s->length);
         } else if (s->kind == NDJSON_SEG_HEAD) {
-            add_line(out, f->head + s->offset, s->length);
+            if (s->offset + s->length > r->head_len)
+                failed = fail("a head segment runs past head", case_no);
+            else
+                add_line(out, r->head + s->offset, s->length);
+        } else if (s->offset + s->length > r->out_len) {
+            failed = fail("an array segment runs past out", case_no);
         } else {
-            const char *a = f->out + s->offset;
-            if (s->length < 2 || a[0] != '[' || a[s->length - 1] != ']')
-                return fail("an array segment is not bracketed", case_no);
+            const char *a = r->out + s->offset;
+            if (s->length < 2 || a[0] != '[' || a[s->length - 1] != ']') {
+                failed = fail("an array segment is not bracketed", case_no);
+                break;
+            }
             clear_lines(&batch);
             split_into(&batch, a + 1, s->length - 2, "\n,", 2);
-            if (batch.n != s->count)
-                return fail("an array segment's count is wrong", case_no);
+            if (batch.n != s->count) {
+                failed = fail("an array segment's count is wrong", case_no);
+                break;
+            }
             size_t at = 0;
-            for (size_t j = 0; j < batch.n; j++) {
+            for (size_t j = 0; j < batch.n && !failed; j++) {
                 if (!ndjson_is_single_object(batch.bytes.data + at, batch.lens[j]))
-                    return fail("a batched line is not a single object", case_no);
+                    failed = fail("a batched line is not a single object", case_no);
                 add_line(out, batch.bytes.data + at, batch.lens[j]);
                 at += batch.lens[j];
             }
@@ -224,7 +238,17 @@ static int collect_segments(ndjson_framer *f, int rc, const char *chunk, lines *
     }
     free(batch.bytes.data);
     free(batch.lens);
-    return 0;
+    return failed;
+}
+
+static ndjson_counters counters(const ndjson_framer *f)
+{
+    ndjson_counters c;
+    if (ndjson_stats(f, &c) != NDJSON_OK) {
+        fprintf(stderr, "ndjson_stats failed\n");
+        exit(2);
+    }
+    return c;
 }
 
 /* ---- one case ------------------------------------------------------------------------ */
@@ -267,22 +291,29 @@ static int run_case(size_t case_no, const text *s, size_t cap)
     counts ref;
     reference(s->data, s->len, cap, &want, &ref);
 
-    ndjson_framer *fl = ndjson_framer_new(cap, cap + below(3));
-    ndjson_framer *fs = ndjson_framer_new(cap, cap + below(3));
-    if (fl == NULL || fs == NULL)
+    ndjson_framer *fl, *fs;
+    if (ndjson_framer_new(&fl, cap) != NDJSON_OK)
         return fail("ndjson_framer_new failed", case_no);
+    if (ndjson_framer_new(&fs, cap) != NDJSON_OK) {
+        ndjson_framer_free(fl);
+        return fail("ndjson_framer_new failed", case_no);
+    }
+    ndjson_lines rl;
+    ndjson_segments rs;
 
     size_t pos = 0;
     while (pos <= s->len && !failed) {
         size_t k = below(s->len - pos + 2);
         if (pos + k > s->len)
             k = s->len - pos;
-        char *chunk = xmalloc(k); /* exactly k bytes: reads past it are caught */
+        /* exactly k bytes, so reads past the chunk are caught; an empty chunk is
+         * passed as NULL half of the time, which the API allows */
+        char *chunk = k || below(2) ? xmalloc(k) : NULL;
         if (k)
             memcpy(chunk, s->data + pos, k);
-        failed |= collect_lines(fl, ndjson_feed_lines(fl, chunk, k), chunk, k, &by_lines, case_no);
-        failed |= collect_segments(fs, ndjson_feed_segments(fs, chunk, k), chunk, &by_segments, case_no);
-        if (fl->pend_len > cap || fs->pend_len > cap)
+        failed |= collect_lines(&rl, ndjson_feed_lines(fl, chunk, k, &rl), chunk, k, &by_lines, case_no);
+        failed |= collect_segments(&rs, ndjson_feed_segments(fs, chunk, k, &rs), chunk, &by_segments, case_no);
+        if (counters(fl).pending > cap || counters(fs).pending > cap)
             failed |= fail("pending exceeds the cap", case_no);
         free(chunk);
         pos += k;
@@ -290,20 +321,26 @@ static int run_case(size_t case_no, const text *s, size_t cap)
             break;
     }
     if (!failed) {
-        if (ndjson_finish(fl) != NDJSON_OK || ndjson_finish(fs) != NDJSON_OK)
+        if (ndjson_finish(fl, &rl) != NDJSON_OK)
             failed |= fail("ndjson_finish failed", case_no);
-        if (fl->head_kind == NDJSON_HEAD_BUFFER)
-            add_line(&by_lines, fl->head, fl->head_len);
-        if (fs->head_kind == NDJSON_HEAD_BUFFER)
-            add_line(&by_segments, fs->head, fs->head_len);
+        else if (rl.parts != NDJSON_PARTS_NONE || rl.out_len != 0)
+            failed |= fail("ndjson_finish returned more than one line", case_no);
+        else if (rl.first_len > 0)
+            add_line(&by_lines, rl.first, rl.first_len);
+        if (ndjson_finish(fs, &rl) != NDJSON_OK)
+            failed |= fail("ndjson_finish failed", case_no);
+        else if (rl.first_len > 0)
+            add_line(&by_segments, rl.first, rl.first_len);
         if (!same_lines(&want, &by_lines))
             failed |= fail("lines form differs from the reference", case_no);
         if (!same_lines(&want, &by_segments))
             failed |= fail("segments form differs from the reference", case_no);
-        if (fl->lines != ref.lines || fl->oversized_lines != ref.oversized || fl->dropped_bytes != ref.dropped ||
-            fl->pend_len != 0 || fl->bytes_in != s->len)
+        ndjson_counters cl = counters(fl), cs = counters(fs);
+        if (cl.lines != ref.lines || cl.oversized_lines != ref.oversized || cl.dropped_bytes != ref.dropped ||
+            cl.pending != 0 || cl.bytes_in != s->len)
             failed |= fail("counters differ from the reference", case_no);
-        if (fs->lines != fl->lines || fs->oversized_lines != fl->oversized_lines || fs->dropped_bytes != fl->dropped_bytes)
+        if (cs.lines != cl.lines || cs.oversized_lines != cl.oversized_lines || cs.dropped_bytes != cl.dropped_bytes ||
+            cs.pending != 0 || cs.bytes_in != cl.bytes_in)
             failed |= fail("the two forms count differently", case_no);
     }
     ndjson_framer_free(fl);
@@ -345,6 +382,36 @@ static void check_object_scanner(void)
     free(line);
 }
 
+/* Every misuse the API can detect is refused with NDJSON_EINVAL and changes nothing. */
+static int check_misuse(void)
+{
+    int failed = 0;
+    ndjson_framer *f = (ndjson_framer *)&failed; /* must be overwritten with NULL */
+    ndjson_lines rl;
+    ndjson_segments rs;
+    ndjson_counters c;
+    if (ndjson_framer_new(&f, 0) != NDJSON_EINVAL || f != NULL)
+        failed |= fail("max_line 0 was accepted", 0);
+    if (ndjson_framer_new(NULL, 1) != NDJSON_EINVAL)
+        failed |= fail("a NULL out pointer was accepted", 0);
+    if (ndjson_framer_new(&f, 4) != NDJSON_OK)
+        return fail("ndjson_framer_new failed", 0);
+    if (ndjson_feed_lines(NULL, "a\n", 2, &rl) != NDJSON_EINVAL || ndjson_feed_lines(f, "a\n", 2, NULL) != NDJSON_EINVAL ||
+        ndjson_feed_lines(f, NULL, 1, &rl) != NDJSON_EINVAL || ndjson_feed_segments(NULL, "a\n", 2, &rs) != NDJSON_EINVAL ||
+        ndjson_feed_segments(f, "a\n", 2, NULL) != NDJSON_EINVAL || ndjson_feed_segments(f, NULL, 1, &rs) != NDJSON_EINVAL ||
+        ndjson_finish(NULL, &rl) != NDJSON_EINVAL || ndjson_finish(f, NULL) != NDJSON_EINVAL ||
+        ndjson_stats(NULL, &c) != NDJSON_EINVAL || ndjson_stats(f, NULL) != NDJSON_EINVAL)
+        failed |= fail("a NULL argument was accepted", 0);
+    c = counters(f);
+    if (c.bytes_in != 0 || c.lines != 0)
+        failed |= fail("a refused call changed the framer", 0);
+    if (ndjson_is_single_object(NULL, 2))
+        failed |= fail("NULL is a single object", 0);
+    ndjson_framer_free(f);
+    ndjson_framer_free(NULL); /* a no-op, like free(NULL) */
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     size_t cases = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
@@ -361,9 +428,7 @@ int main(int argc, char **argv)
             failed |= run_big_case(i);
     }
     free(s.data);
-    if (ndjson_framer_new(0, 1) != NULL || ndjson_framer_new(2, 1) != NULL)
-        failed |= fail("inconsistent limits were accepted", 0);
-    ndjson_framer_free(NULL);
+    failed |= check_misuse();
     printf("%s: %zu cases\n", failed ? "FAILED" : "ok", cases);
     return failed;
 }

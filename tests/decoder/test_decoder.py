@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from unittest import mock
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar_sync import decoder as decoder_module
 from sidecar_sync import framer as framer_module
 from sidecar_sync.decoder import INVALID_LOG_LIMIT, DecoderStats, EventDecoder
 from sidecar_sync.framer import MAX_LINE_SIZE
 from tests.decoder.conftest import MakeDecoder
 from tests.framer.reference import cut, cut_points, reference_lines
+from tests.framer.twins import TWINS, patch_everywhere
 
 
 def decode_all(decoder: EventDecoder, *chunks: bytes) -> list[dict]:
@@ -155,7 +155,7 @@ def test_a_feed_larger_than_the_window(make_decoder: MakeDecoder) -> None:
 
 
 def test_the_default_decoder_uses_the_selected_framer() -> None:
-    assert type(EventDecoder()._framer) is framer_module.LineFramer  # noqa: SLF001
+    assert type(EventDecoder()._framer) is framer_module.LineFramer
 
 
 # ---- C and Python agree, and both agree with line-by-line decoding ---------------------
@@ -180,23 +180,13 @@ def test_twins_decode_like_the_reference(cap: int, window: int | None, data: st.
     stream = b"".join(data.draw(st.lists(pieces, max_size=25), label="pieces"))
     chunks = cut(stream, cut_points(data, stream))
     want_events, want_invalid = reference_decode(stream, cap)
-    twins = [cls for cls in (framer_module.CLineFramer, framer_module.PyLineFramer) if cls is not None]
+    twins = [cls for cls in TWINS.values() if cls is not None]
     results = []
-    patches = (
-        [mock.patch.object(framer_module, "FEED_WINDOW", window), mock.patch.object(decoder_module, "FEED_WINDOW", window)]
-        if window
-        else []
-    )
-    for p in patches:
-        p.start()
-    try:
+    with patch_everywhere("FEED_WINDOW", window) if window else contextlib.nullcontext():
         for cls in twins:
             d = EventDecoder(cap, cap, framer=cls(cap, cap))
             events = decode_all(d, *chunks)
             assert events == want_events
             assert d.stats.invalid_lines == want_invalid
             results.append(d.stats)
-    finally:
-        for p in patches:
-            p.stop()
     assert all(stats == results[0] for stats in results)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sidecar_sync import framer
+from tests.framer.twins import TWINS
 
 SIZE = 200 * 10**6
 
@@ -24,7 +25,8 @@ def peak_rss_bytes() -> int:
 
 
 def main(twin: str, mode: str) -> None:
-    cls = framer.CLineFramer if twin == "c" else framer.PyLineFramer
+    cls = TWINS[twin]
+    assert cls is not None, f"the {twin} framer is not built"
     data = b"x" * SIZE  # written, so it is resident before the baseline is taken
     f = cls()
     baseline = peak_rss_bytes()

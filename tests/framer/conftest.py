@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar_sync import framer as framer_module
-
-TWINS = {"c": framer_module.CLineFramer, "python": framer_module.PyLineFramer}
+from sidecar_sync.framer import Framer
+from tests.framer.twins import TWINS
 
 
 @pytest.fixture(scope="session", params=sorted(TWINS))
-def framer_cls(request: pytest.FixtureRequest) -> type:
+def framer_cls(request: pytest.FixtureRequest) -> type[Framer]:
     """The C framer, then its Python twin.
 
-    The C one is missing only when the run chose SIDECAR_SYNC_FRAMER=python on
-    purpose: the suite-wide conftest refuses to start otherwise.
+    The C one is missing only when this run chose SIDECAR_SYNC_FRAMER=python on a
+    machine without the build: the suite-wide conftest refuses to start otherwise.
     """
     cls = TWINS[request.param]
     if cls is None:
-        pytest.skip("the C framer is not loaded (SIDECAR_SYNC_FRAMER=python)")
+        pytest.skip("the C framer is not built (SIDECAR_SYNC_FRAMER=python)")
     return cls
 
 
 @pytest.fixture(scope="session")
-def c_framer_cls() -> type:
+def c_framer_cls() -> type[Framer]:
     """The C framer alone, for tests of what only it does (batched segments, ffi)."""
-    if framer_module.CLineFramer is None:
-        pytest.skip("the C framer is not loaded (SIDECAR_SYNC_FRAMER=python)")
-    return framer_module.CLineFramer
+    cls = TWINS["c"]
+    if cls is None:
+        pytest.skip("the C framer is not built (SIDECAR_SYNC_FRAMER=python)")
+    return cls

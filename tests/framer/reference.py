@@ -10,6 +10,7 @@ lines of the stream so far, minus those of the stream before that feed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -17,14 +18,14 @@ from hypothesis import strategies as st
 
 __all__ = [
     "RefState",
-    "reference_state",
-    "reference_lines",
-    "model_single_object",
-    "lines_of_segments",
-    "cut",
-    "streams",
     "caps",
+    "cut",
     "cut_points",
+    "lines_of_segments",
+    "model_single_object",
+    "reference_lines",
+    "reference_state",
+    "streams",
 ]
 
 
@@ -106,7 +107,7 @@ def lines_of_segments(segments: list[tuple[bytes | memoryview, int]]) -> list[by
 def cut(stream: bytes, points: list[int]) -> list[bytes]:
     """Cut ``stream`` at ``points`` (any order, repeats allowed: they give empty chunks)."""
     bounds = [0, *sorted(points), len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [stream[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 # ---- strategies -----------------------------------------------------------------

@@ -42,10 +42,20 @@ try:
 except ImportError as exc:
     print(json.dumps({"import_error": str(exc), "records": records}))
     raise SystemExit(0)
+c_loaded_at_import = "sidecar_sync._framer" in sys.modules
+try:
+    from sidecar_sync.framer import CLineFramer
+except ImportError as exc:
+    c_import = {"error": str(exc), "type": type(exc).__name__}
+else:
+    c_import = {"class": CLineFramer.__name__, "lines": [line.decode() for line in CLineFramer().feed(b"x\n")]}
 print(json.dumps({
     "backend": framer.BACKEND,
     "line_framer": framer.LineFramer.__name__,
-    "c_loaded": framer.CLineFramer is not None,
+    "c_loaded": c_loaded_at_import,
+    "c_import": c_import,
+    "c_in_all": "CLineFramer" in framer.__all__,
+    "star": sorted(name for name in framer.__all__ if name in vars(framer)),
     "lines": [line.decode() for line in framer.LineFramer().feed(b" a \nb")],
     "events": EventDecoder().feed(b'{"ok":1}\nnull\n'),
     "records": records,
@@ -79,23 +89,55 @@ def test_the_compiled_module_is_present() -> None:
 def test_this_run_uses_c() -> None:
     """With SIDECAR_SYNC_FRAMER unset and the .so built, the tests exercise the C framer."""
     assert framer.BACKEND == "c"
-    assert framer.LineFramer is framer.CLineFramer is not None
+    assert framer.LineFramer is framer.CLineFramer
+    assert framer.CLineFramer.__module__ == "sidecar_sync._cframer"
 
 
 @pytest.mark.parametrize("choice", [None, "", "auto", "c", " C "])
 def test_c_is_chosen_when_built(choice: str | None) -> None:
     report = probe(choice)
     assert (report["backend"], report["line_framer"], report["c_loaded"]) == ("c", "CLineFramer", True)
+    assert report["c_import"] == {"class": "CLineFramer", "lines": ["x"]}
+    assert report["c_in_all"]
     assert report["lines"] == ["a"]
     assert report["events"] == [{"ok": 1}]
     assert not [r for r in report["records"] if r[1] == "WARNING" and r[0] == "sidecar_sync.framer"]
 
 
 def test_python_on_request() -> None:
+    """The twin is the backend and C is not loaded at import; CLineFramer still imports by name."""
     report = probe("python")
     assert (report["backend"], report["line_framer"], report["c_loaded"]) == ("python", "PyLineFramer", False)
+    assert report["c_import"] == {"class": "CLineFramer", "lines": ["x"]}
+    assert not report["c_in_all"]
     assert report["lines"] == ["a"]
     assert not [r for r in report["records"] if r[0] == "sidecar_sync.framer"], "a choice is not a fallback"
+
+
+def test_every_name_in_all_is_bound() -> None:
+    """A star import never needs C: __all__ names only what the module holds."""
+    for report in (probe(None), probe("python"), probe("auto", block=True)):
+        assert report["star"] == sorted(set(report["star"]))
+        assert "LineFramer" in report["star"] and "PyLineFramer" in report["star"]
+    assert "CLineFramer" not in probe("auto", block=True)["star"]
+
+
+def test_clineframer_without_c_is_an_import_error_that_says_why() -> None:
+    """When C is not built, importing CLineFramer fails clearly instead of giving None."""
+    report = probe("auto", block=True)
+    assert report["c_import"]["type"] == "ImportError"
+    assert "the C framer is not built" in report["c_import"]["error"]
+    assert "blocked by the test" in report["c_import"]["error"]
+
+
+def test_other_missing_names_are_attribute_errors() -> None:
+    """The module-level __getattr__ answers for CLineFramer only."""
+    code = "import sidecar_sync.framer as f; print(hasattr(f, 'NoSuchName'))"
+    env = {**os.environ, "SIDECAR_SYNC_FRAMER": "python"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, "False"), proc.stderr
 
 
 def test_an_unknown_choice_fails_the_import() -> None:
@@ -107,6 +149,7 @@ def test_an_unknown_choice_fails_the_import() -> None:
 def test_auto_falls_back_to_python_with_a_warning_when_c_is_missing() -> None:
     report = probe("auto", block=True)
     assert (report["backend"], report["line_framer"], report["c_loaded"]) == ("python", "PyLineFramer", False)
+    assert not report["c_in_all"]
     assert report["lines"] == ["a"]
     assert report["events"] == [{"ok": 1}]  # the library works on the twin
     warnings = [r for r in report["records"] if r[:2] == ["sidecar_sync.framer", "WARNING"]]

@@ -22,7 +22,10 @@ def load_build_script() -> object:
 
 def test_cdef_from_header_keeps_declarations_and_lets_the_compiler_fill_constants() -> None:
     build = load_build_script()
-    header = "#ifndef X_H\n#define X_H\n#include <stddef.h>\n#define NDJSON_OK 0\n#define NDJSON_E (-1)\nint f(size_t n);\n#endif\n"
+    header = (
+        "#ifndef X_H\n#define X_H\n#include <stddef.h>\n"
+        "#define NDJSON_OK 0\n#define NDJSON_E (-1)\nint f(size_t n);\n#endif\n"
+    )
     assert build.cdef_from_header(header).split("\n") == [  # type: ignore[attr-defined]
         "#define NDJSON_OK ...",
         "#define NDJSON_E ...",
@@ -30,7 +33,7 @@ def test_cdef_from_header_keeps_declarations_and_lets_the_compiler_fill_constant
     ]
 
 
-def test_extra_flags_reach_the_compiler_and_the_linker(monkeypatch) -> None:  # noqa: ANN001
+def test_extra_flags_reach_the_compiler_and_the_linker(monkeypatch) -> None:
     monkeypatch.setenv("SIDECAR_SYNC_CFLAGS", "-fsanitize=address  -g")
     build = load_build_script()
     assert build.compile_flags()[-2:] == ["-fsanitize=address", "-g"]  # type: ignore[attr-defined]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sidecar_sync import framer as framer_module
 from sidecar_sync.framer import FEED_WINDOW, MAX_LINE_SIZE
 from tests.framer._memory_probe import SIZE
 from tests.framer.reference import cut
+from tests.framer.twins import TWINS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ RSS_GROWTH_LIMIT = 64 * 2**20
 def test_200_mb_without_newline_stays_within_the_caps(framer_cls: type, mode: str) -> None:
     """Feeding 200 MB with no newline (in FEED_WINDOW pieces, or as one feed) keeps `pending`
     within the line cap and the process memory bounded; framing resumes after the newline."""
-    twin = "c" if framer_cls is framer_module.CLineFramer else "python"
+    twin = "c" if framer_cls is TWINS["c"] else "python"
     proc = subprocess.run(
         [sys.executable, "-m", "tests.framer._memory_probe", twin, mode],
         cwd=REPO,

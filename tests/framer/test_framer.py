@@ -6,14 +6,16 @@ import array
 import queue
 import sys
 import threading
-from unittest import mock
+from collections.abc import Iterator
 
 import pytest
 
 from sidecar_sync import framer as framer_module
+from sidecar_sync._framing import windows
 from sidecar_sync.errors import FramerBusyError, FramerError, SidecarError
-from sidecar_sync.framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, FramerStats
+from sidecar_sync.framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, Buffer, FramerStats
 from tests.framer.reference import lines_of_segments
+from tests.framer.twins import patch_everywhere
 
 
 def feed_all(framer: object, *chunks: bytes) -> list[bytes]:
@@ -211,14 +213,13 @@ class _Paused:
     def __init__(self) -> None:
         self.inside = threading.Event()
         self.release = threading.Event()
-        original = framer_module._windows  # noqa: SLF001
 
-        def paused_windows(data: object) -> object:
+        def paused_windows(data: Buffer) -> Iterator[bytes]:
             self.inside.set()
             assert self.release.wait(10), "the test never released the paused feed"
-            yield from original(data)  # type: ignore[arg-type]
+            yield from windows(data)
 
-        self.patch = mock.patch.object(framer_module, "_windows", paused_windows)
+        self.patch = patch_everywhere("windows", paused_windows)
 
 
 @pytest.mark.parametrize("second", ["feed", "feed_segments", "finish"])
@@ -254,7 +255,7 @@ def test_busy_when_the_lock_is_held(framer_cls: type) -> None:
             except BaseException as exc:  # noqa: BLE001 - collected and checked below
                 errors.put(exc)
 
-    with f._lock:  # noqa: SLF001 - the race made deterministic
+    with f._lock:
         thread = threading.Thread(target=call_all, name="framer-busy-caller")
         thread.start()
         thread.join(10)
@@ -262,6 +263,66 @@ def test_busy_when_the_lock_is_held(framer_cls: type) -> None:
     caught = [errors.get_nowait() for _ in range(errors.qsize())]
     assert len(caught) == 3 and all(isinstance(e, FramerBusyError) for e in caught)
     assert f.feed(b"x\n") == [b"x"]
+
+
+def test_stats_during_a_feed_neither_waits_for_it_nor_fails_it(framer_cls: type) -> None:
+    """stats may be read from another thread while a feed is in progress (a session's
+    snapshot does): it answers at once, and the feed is not refused."""
+    f = framer_cls()
+    paused = _Paused()
+    lines: queue.Queue[list[bytes]] = queue.Queue()
+    with paused.patch:
+        feeder = threading.Thread(target=lambda: lines.put(f.feed(bytearray(b"a\nb"))), name="framer-paused-feeder")
+        feeder.start()
+        assert paused.inside.wait(10)
+        assert f.stats == FramerStats(lines=0, oversized_lines=0, dropped_bytes=0, pending=0, bytes_in=0)
+        paused.release.set()
+        feeder.join(10)
+    assert not feeder.is_alive()
+    assert lines.get(timeout=10) == [b"a"]
+    assert f.stats == FramerStats(lines=1, oversized_lines=0, dropped_bytes=0, pending=1, bytes_in=3)
+
+
+@pytest.mark.parametrize("form", ["feed", "feed_segments"])
+def test_stats_read_in_a_loop_never_fails_a_feed(framer_cls: type, form: str) -> None:
+    """A thread that reads stats as fast as it can while another feeds: every feed succeeds,
+    every snapshot is one the framer passed through (bytes_in never goes back)."""
+    f = framer_cls()
+    chunk = b'{"type":"stream_event","n":1}\n' * 300
+    rounds = 300
+    done = threading.Event()
+    failures: queue.Queue[BaseException] = queue.Queue()
+    seen: list[FramerStats] = []
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                seen.append(f.stats)
+        except BaseException as exc:  # noqa: BLE001 - collected and checked below
+            failures.put(exc)
+
+    reader = threading.Thread(target=read, name="framer-stats-reader")
+    reader.start()
+    try:
+        feed = getattr(f, form)
+        outputs = [feed(chunk) for _ in range(rounds)]
+    finally:
+        done.set()
+        reader.join(10)
+    assert not reader.is_alive() and failures.empty()
+    assert all(len(lines_of_segments(out) if form == "feed_segments" else out) == 300 for out in outputs)
+    assert f.stats == FramerStats(300 * rounds, 0, 0, 0, len(chunk) * rounds)
+    assert [s.bytes_in for s in seen] == sorted(s.bytes_in for s in seen)
+    assert all(s.bytes_in % len(chunk) == 0 and s.lines <= 300 * s.bytes_in // len(chunk) for s in seen)
+
+
+def test_limits_are_read_only(framer_cls: type) -> None:
+    """The limits are fixed at creation (C never sees a later change, so neither twin allows one)."""
+    f = framer_cls(10, 20)
+    for name in ("max_line_size", "max_pending"):
+        with pytest.raises(AttributeError):
+            setattr(f, name, 5)
+    assert (f.max_line_size, f.max_pending) == (10, 20)
 
 
 def test_framers_are_independent(framer_cls: type) -> None:
@@ -273,4 +334,5 @@ def test_framers_are_independent(framer_cls: type) -> None:
 
 def test_twins_share_the_module_constants() -> None:
     assert framer_module.BACKEND in ("c", "python")
-    assert framer_module.LineFramer in (framer_module.CLineFramer, framer_module.PyLineFramer)
+    expected = framer_module.PyLineFramer if framer_module.BACKEND == "python" else framer_module.CLineFramer
+    assert framer_module.LineFramer is expected

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import orjson
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +16,7 @@ from tests.framer.reference import (
     reference_state,
     streams,
 )
+from tests.framer.twins import patch_everywhere
 
 BATCH_MAX_LINE = 65536  # NDJSON_BATCH_MAX_LINE in csrc/ndjson_framer.h
 
@@ -67,7 +65,7 @@ def test_feeds_larger_than_the_window_match_reference(
     stream = data.draw(streams(cap), label="stream")
     kinds = data.draw(st.sampled_from([bytes, bytearray, memoryview]), label="buffer type")
     chunks = [kinds(chunk) for chunk in cut(stream, cut_points(data, stream))]
-    with mock.patch.object(framer_module, "FEED_WINDOW", window):
+    with patch_everywhere("FEED_WINDOW", window):
         check_feeds(framer_cls(cap, cap), chunks, cap)  # type: ignore[arg-type]
 
 
@@ -132,7 +130,8 @@ def test_segments_split_back_into_the_lines_of_feed(framer_cls: type, cap: int, 
         if framer_cls is framer_module.PyLineFramer:
             assert count == 0  # the twin never batches
         elif count:
-            assert all(model_single_object(line) and len(line) <= BATCH_MAX_LINE for line in lines_of_segments([(text, count)]))
+            batched = lines_of_segments([(text, count)])
+            assert all(model_single_object(line) and len(line) <= BATCH_MAX_LINE for line in batched)
         else:
             line = bytes(text)
             assert not (model_single_object(line) and len(line) <= BATCH_MAX_LINE), line
