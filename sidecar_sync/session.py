@@ -450,7 +450,12 @@ class Session:
     # -- stdout: the hot path -----------------------------------------------------------------
 
     def _read_stdout(self) -> None:
-        read = os.read
+        # One buffer for the session's life, read into again and again: no allocation
+        # per read, and a view of it goes to the pipeline, which is done with it before
+        # the next read.
+        buffer = bytearray(READ_SIZE)
+        view = memoryview(buffer)
+        readv = os.readv
         fd = self.process.stdout_fd
         receive = self._pipeline.receive_data
         deliver = self.consumers.deliver
@@ -461,7 +466,7 @@ class Session:
         try:
             while True:
                 try:
-                    data = read(fd, READ_SIZE)
+                    size = readv(fd, (buffer,))
                 except BlockingIOError:
                     if self.abandon.is_set():
                         break
@@ -470,25 +475,22 @@ class Session:
                 except OSError as exc:
                     log.error("session %r: reading stdout failed: %s", self.session_id, exc)
                     break
-                if not data:
+                if not size:
                     break
                 self._last_output = time.monotonic()
                 try:
-                    for item in receive(data):
+                    for item in receive(view[:size]):
                         if type(item) is tuple:
-                            deliver(*item)  # type: ignore[arg-type]
+                            deliver(*item)
                             if budgeted:  # before a turn boundary that follows: the turn ends "budget"
                                 self._check_budget()
                         else:
                             self._turn_signal(item)  # type: ignore[arg-type]
                 except Exception:
-                    log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
-                # Drop the chunk now, while it is still in this core's caches, not after
-                # the next read (bench/README.md, "Hot path").
-                data = None  # type: ignore[assignment]
+                    log.exception("session %r: failed to process %d bytes of output", self.session_id, size)
             for item in self._pipeline.receive_eof():
                 if type(item) is tuple:
-                    deliver(*item)  # type: ignore[arg-type]
+                    deliver(*item)
                 else:
                     self._turn_signal(item)  # type: ignore[arg-type]
         except Exception:
