@@ -62,6 +62,13 @@ def cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def switches() -> tuple[int, int, float, float]:
+    """Context switches of this process so far (voluntary: a thread blocked, on the GIL, a read or
+    a poll; involuntary: preempted), and its user and system CPU seconds."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_nvcsw, ru.ru_nivcsw, ru.ru_utime, ru.ru_stime
+
+
 class Tally:
     """Per-session message counts and first-message latencies (each slot written by one thread)."""
 
@@ -350,6 +357,7 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     run = PEERS[peer]
     tally = Tally(n)
     base_rss = proc_status_kb("VmRSS")
+    sw0 = switches()
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     with GcWatch() as gcw:
@@ -360,6 +368,7 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     t_end = tally.extra.pop("t_end", None) or max(tally.extra.pop("t_ends", None) or [time.perf_counter()])
     tally.extra.pop("t_ends", None)
     cpu = cpu_seconds() - cpu0
+    sw = [b - a for a, b in zip(sw0, switches(), strict=True)]
     t_start = min((t for t in tally.started if t > 0), default=t0)
     return {
         "available": True,
@@ -369,6 +378,10 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
         "cpu_s": cpu,
         "base_rss_kb": base_rss,
         "gc_s": gcw.seconds,
+        "voluntary_switches": sw[0],
+        "involuntary_switches": sw[1],
+        "user_s": sw[2],
+        "system_s": sw[3],
         "gc_collections": gcw.collections,
         "errors": tally.errors,
         **tally.extra,
