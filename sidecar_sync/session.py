@@ -450,10 +450,7 @@ class Session:
     # -- stdout: the hot path -----------------------------------------------------------------
 
     def _read_stdout(self) -> None:
-        # One buffer for the session's life, read into again and again: no allocation
-        # per read, and a view of it goes to the pipeline, which is done with it before
-        # the next read.
-        buffer = bytearray(READ_SIZE)
+        buffer = bytearray(READ_SIZE)  # read into again and again: the pipeline is done with a view of it by then
         view = memoryview(buffer)
         readv = os.readv
         fd = self.process.stdout_fd
