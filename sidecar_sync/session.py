@@ -3,8 +3,8 @@
 Who owns what (every thread is named ``sidecar-<role>-<session id>`` and is a daemon,
 so a forgotten manager never blocks interpreter exit; the manager joins them):
 
-* **stdout** (``sidecar-stdout-…``) — the hot path: non-blocking ``os.read`` of up to
-  :data:`READ_SIZE` bytes, the session's :class:`~sidecar_sync.pipeline.Pipeline`
+* **stdout** (``sidecar-stdout-…``) — the hot path: non-blocking ``os.readv`` of up to
+  :data:`READ_SIZE` bytes into one reused buffer, the session's :class:`~sidecar_sync.pipeline.Pipeline`
   (frame, parse, route, adapt, account), then each batch to the
   :class:`~sidecar_sync.consumers.Consumers` and each turn signal to the status.
   Callbacks run here, in order. At end of file it waits for the reap and settles the
