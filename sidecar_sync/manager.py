@@ -24,7 +24,7 @@ import time
 import weakref
 from typing import Any, Literal, Mapping, Sequence
 
-from . import protocol
+from . import __version__, protocol
 from ._interrupts import deferred_interrupts
 from .adapters import adapter_names, new_stream_adapter
 from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
@@ -35,6 +35,7 @@ from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
 from .process import spawn
+from .recording import Recorder, open_recording
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
@@ -187,6 +188,7 @@ class SidecarManager:
         idle_timeout: float | None = None,
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -218,6 +220,10 @@ class SidecarManager:
                 ends with that outcome (``timeout``, ``idle_timeout``, ``budget``) and the
                 session ends ``error`` naming the limit and its value. They hold for
                 every provider, built-in or custom.
+            record: a file to record the session in (``.gz``: compressed): the runner's
+                output as received, the prompts, the timing, a header and how it ended
+                (see :mod:`sidecar_sync.recording`). ``Replay`` and the ``replay``
+                provider reproduce its messages.
 
         Returns:
             The new session's state (status ``running``).
@@ -275,9 +281,30 @@ class SidecarManager:
             backlog_messages=self._backlog,
             max_buffered_bytes=self._max_buffered,
         )
-        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits)
-        session.send_first_query(first_line, self._write_timeout)
+        recorder = self._recorder(record, session_id, provider, options) if record is not None else None
+        try:
+            session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits, recorder)
+        except BaseException:
+            if recorder is not None:
+                recorder.close({"status": None, "error": "the session did not start"})
+            raise
+        session.send_first_query(first_line, self._write_timeout, prompt)
         return session.snapshot()
+
+    @staticmethod
+    def _recorder(record: Any, session_id: str, provider: str, options: SessionOptions) -> Recorder:
+        """Open the session's recording and write its header (options without secrets)."""
+        settings = options.to_dict()
+        if "extra_env" in settings:  # caller data that may hold keys: names only
+            settings["extra_env"] = sorted(settings["extra_env"])
+        header = {
+            "provider": provider,
+            "session_id": session_id,
+            "started_at": time.time(),
+            "options": settings,
+            "sidecar_sync": __version__,
+        }
+        return Recorder(open_recording(record), header)
 
     def _spawn(
         self,
@@ -289,6 +316,7 @@ class SidecarManager:
         adapter: StreamAdapter,
         consumers: Consumers,
         limits: Limits,
+        recorder: Recorder | None,
     ) -> Session:
         """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
         registry = self._registry
@@ -312,6 +340,7 @@ class SidecarManager:
                     kill_grace=self._kill_grace,
                     start_timeout=self._start_timeout,
                     limits=limits,
+                    recorder=recorder,
                 )
                 registered = registry.add(session)
             except BaseException:
@@ -359,7 +388,8 @@ class SidecarManager:
         self._check_owner()
         self._check_prompt(prompt)
         session = self._registry.get(session_id)
-        session.write_prompt(protocol.encode(protocol.query_command(session_id, prompt)), self._write_timeout)
+        line = protocol.encode(protocol.query_command(session_id, prompt))
+        session.write_prompt(line, self._write_timeout, prompt)
 
     def list_sessions(self) -> list[SessionState]:
         """Snapshots of every registered session."""

@@ -32,6 +32,8 @@ Every step of the stdout path lives here, once:
                                      command); only once another protocol line was
                                      seen: before that it is a provider event (Codex
                                      prints ``{"type": "error"}`` events of its own)
+   ``sidecar.*``                     a recording's own marker lines
+                                     (:mod:`sidecar_sync.recording`); skipped
    anything else                     a bare provider event (a CLI printing its own
                                      stream can run directly as a runner)
    ==============================  ==============================================
@@ -125,7 +127,8 @@ class PipelineStats(NamedTuple):
     """Bytes of an unterminated line held right now."""
 
 
-_CONTROL: Final = protocol.CONTROL_TYPES
+_MARKERS: Final = protocol.RECORD_MARKERS
+_CONTROL: Final = protocol.CONTROL_TYPES | _MARKERS
 _AGENT_EVENT: Final = protocol.AGENT_EVENT
 _READY: Final = protocol.READY
 _PONG: Final = protocol.PONG
@@ -261,6 +264,8 @@ class Pipeline:
                 continue
             if type(kind) is not str or kind not in _CONTROL or (kind == _PROTOCOL_ERROR and not self._runner_output):
                 batch.append(event)
+                continue
+            if kind in _MARKERS:
                 continue
             self._runner_output = self.recognized = True
             self._control_lines += 1

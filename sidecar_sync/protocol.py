@@ -43,6 +43,11 @@ __all__ = [
     "AGENT_ERROR",
     "ERROR",
     "CONTROL_TYPES",
+    "RECORD_START",
+    "RECORD_TIME",
+    "RECORD_PROMPT",
+    "RECORD_END",
+    "RECORD_MARKERS",
     "OPTION_WIRE_NAMES",
     "DEFAULT_PERMISSION_MODE",
     "encode",
@@ -65,6 +70,14 @@ AGENT_EVENT: Final = "agent_event"
 AGENT_STOPPED: Final = "agent_stopped"
 AGENT_ERROR: Final = "agent_error"
 ERROR: Final = "error"
+
+# Marker lines a recording interleaves with the runner's output (see sidecar_sync.recording).
+RECORD_START: Final = "sidecar.recording"
+RECORD_TIME: Final = "sidecar.time"
+RECORD_PROMPT: Final = "sidecar.prompt"
+RECORD_END: Final = "sidecar.end"
+#: A recording's own line types; never a runner's.
+RECORD_MARKERS: Final = frozenset({RECORD_START, RECORD_TIME, RECORD_PROMPT, RECORD_END})
 
 #: Runner output types that are protocol control rather than provider events.
 CONTROL_TYPES: Final = frozenset({READY, PONG, AGENT_STARTED, AGENT_EVENT, AGENT_STOPPED, AGENT_ERROR, ERROR})

@@ -24,6 +24,7 @@ and waiters loop on their own predicate. No lock is held while user code runs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import select
@@ -42,6 +43,7 @@ from .messages import StreamAdapter
 from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
 from .outcome import EndFacts, final_status
 from .process import RunnerProcess, describe_exit
+from .recording import Recorder
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
 from .supervisor import Supervisor
@@ -75,6 +77,7 @@ class Session:
         start_timeout: seconds the runner has to say something the session
             understands (``None``: no limit).
         limits: the session's harness limits (turn and idle timeouts, budgets).
+        recorder: where the session is recorded, if it is (the session closes it).
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Session:
         kill_grace: float,
         start_timeout: float | None,
         limits: Limits | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.session_id = session_id
         self.provider = provider
@@ -134,6 +138,7 @@ class Session:
         self._clock = TurnClock(self._limits, self._pipeline.usage)
         self._clock.begin()  # the first prompt goes with the first query
         self._last_output = time.monotonic()  # when the runner last wrote to stdout
+        self._recorder = recorder
         self._final = threading.Event()
         self.kill_requested = False
         self._threads_left = 3
@@ -215,18 +220,20 @@ class Session:
                 agent_version=self._pipeline.agent_version,
             )
 
-    def send_first_query(self, line: bytes, timeout: float) -> None:
+    def send_first_query(self, line: bytes, timeout: float, prompt: str) -> None:
         """Send the session's first query line; a runner that is already gone is not an error here.
 
         The session then ends with the runner's exit status, which says more.
         """
+        if self._recorder is not None:
+            self._recorder.prompt(prompt)
         try:
             self._writer.write(line, timeout)
         except (RunnerGoneError, WaitTimeoutError) as exc:
             log.warning("session %r: could not send the first query: %s", self.session_id, exc)
 
-    def write_prompt(self, line: bytes, timeout: float) -> None:
-        """Send a follow-up query line; the status becomes ``running`` at once.
+    def write_prompt(self, line: bytes, timeout: float, prompt: str) -> None:
+        """Send a follow-up query line (carrying ``prompt``); the status becomes ``running`` at once.
 
         Raises:
             SessionNotActiveError: the session is final or being stopped.
@@ -250,6 +257,8 @@ class Session:
             self._changed.notify_all()
         if began and (self._limits.turn_timeout or self._limits.idle_timeout):
             self.wake.set()  # a new deadline for the supervisor
+        if self._recorder is not None:
+            self._recorder.prompt(prompt)
         try:
             self._writer.write(line, timeout)
         except BaseException:
@@ -455,6 +464,7 @@ class Session:
         receive = self._pipeline.receive_data
         deliver = self.consumers.deliver
         budgeted = self._limits.budgeted
+        recorder = self._recorder
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         poller.register(self.abandon.fileno(), select.POLLIN)
@@ -473,6 +483,8 @@ class Session:
                 if not data:
                     break
                 self._last_output = time.monotonic()
+                if recorder is not None:
+                    recorder.output(data)
                 try:
                     for item in receive(data):
                         if type(item) is tuple:
@@ -596,6 +608,8 @@ class Session:
             self._outstanding = 0
             self._exit_step = self._exit_step or (StopStep.SIGKILL if self.kill_requested else StopStep.EXITED)
         self._writer.close("the session ended", timeout=0.0)
+        if self._recorder is not None:
+            self._recorder.close(self._trailer())
         if status == ERROR:
             log.warning("session %r: %s", self.session_id, error)
         else:
@@ -610,6 +624,18 @@ class Session:
                 self._changed.notify_all()
             self.consumers.end_iterators(final=True)
             self._on_final(self)
+
+    def _trailer(self) -> dict[str, object]:
+        """The last line of the session's recording: how it ended."""
+        state = self.snapshot()
+        return {
+            "status": state.status,
+            "exit_code": state.exit_code,
+            "error": state.error,
+            "stop_step": str(state.stop_step) if state.stop_step else None,
+            "agent_version": state.agent_version,
+            "turns": [dataclasses.asdict(turn) for turn in state.turns],
+        }
 
     def _final_status(self) -> tuple[Status, str | None]:
         """The final status and its reason (see :mod:`sidecar_sync.outcome`). Lock held."""
