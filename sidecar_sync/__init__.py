@@ -88,7 +88,7 @@ def _registry_name(name: str) -> Any:
 _REGISTRY_NAMES = frozenset(
     {"parse_message", "new_stream_adapter", "register_adapter", "unregister_adapter", "adapter_names"}
 )
-_messages_module.__getattr__ = _registry_name  # type: ignore[attr-defined]  # PEP 562 hook
+vars(_messages_module)["__getattr__"] = _registry_name  # the module's PEP 562 hook
 
 
 def __getattr__(name: str) -> Any:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Final, Mapping, Sequence, Union
 
 from .errors import InvalidOptionError, ProviderUnavailableError, RunnerNotFoundError
+from .messages import AgentMessage
 
 __all__ = [
     "AdapterSpec",
@@ -56,7 +57,7 @@ __all__ = [
 
 #: An adapter: a built-in provider name (``"claude"``, ``"codex"``, ...) or a callable
 #: ``(event: dict) -> list[AgentMessage]``.
-AdapterSpec = Union[str, Callable[[dict], list]]
+AdapterSpec = Union[str, Callable[[dict[str, Any]], "list[AgentMessage]"]]
 
 #: The package holding the built-in runners.
 RUNNER_PACKAGE: Final = "sidecar_sync.runners"

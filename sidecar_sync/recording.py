@@ -75,7 +75,7 @@ def open_recording(path: Any) -> IO[bytes]:
         raise InvalidOptionError(f"record must be a path, got {type(path).__name__}") from None
     if not isinstance(name, str) or not name or "\0" in name:
         raise InvalidOptionError(f"record must be a non-empty path without NUL bytes, got {name!r}")
-    stream: IO[bytes]
+    stream: io.RawIOBase | gzip.GzipFile
     try:
         if name.endswith(".gz"):
             stream = gzip.open(name, "wb", compresslevel=1)  # noqa: SIM115 - owned by the Recorder
@@ -83,7 +83,7 @@ def open_recording(path: Any) -> IO[bytes]:
             stream = open(name, "wb", buffering=0)  # noqa: SIM115 - owned by the Recorder
     except OSError as exc:
         raise InvalidOptionError(f"record: cannot create {name!r}: {exc.strerror or exc}") from None
-    return io.BufferedWriter(stream, BUFFER_SIZE)  # type: ignore[arg-type]
+    return io.BufferedWriter(stream, BUFFER_SIZE)
 
 
 class Recorder:

@@ -31,7 +31,7 @@ import select
 import signal
 import threading
 import time
-from typing import Callable, Final, Literal
+from typing import Callable, Final, Literal, cast
 
 from . import protocol
 from ._wakeup import Wakeup
@@ -488,11 +488,11 @@ class Session:
                 try:
                     for item in receive(data):
                         if type(item) is tuple:
-                            deliver(*item)  # type: ignore[arg-type]
+                            deliver(*item)
                             if budgeted:  # before a turn boundary that follows: the turn ends "budget"
                                 self._check_budget()
                         else:
-                            self._turn_signal(item)  # type: ignore[arg-type]
+                            self._turn_signal(cast(TurnSignal, item))  # the only other output kind
                 except Exception:
                     log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
                 # Drop the chunk now, while it is still in this core's caches, not after
@@ -500,9 +500,9 @@ class Session:
                 data = None  # type: ignore[assignment]
             for item in self._pipeline.receive_eof():
                 if type(item) is tuple:
-                    deliver(*item)  # type: ignore[arg-type]
+                    deliver(*item)
                 else:
-                    self._turn_signal(item)  # type: ignore[arg-type]
+                    self._turn_signal(cast(TurnSignal, item))
         except Exception:
             log.exception("session %r: stdout reader failed", self.session_id)
         finally:
