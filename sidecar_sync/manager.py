@@ -22,24 +22,25 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
-from . import __version__, protocol
+from . import protocol
 from ._interrupts import deferred_interrupts
 from .adapters import adapter_names, new_stream_adapter
 from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
 from .env import build_runner_env, check_directory, validate_extra_env
 from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
 from .framer import MAX_LINE_SIZE, MAX_PENDING
+from .launcher import SessionSettings, launch_session, open_recorder
 from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
-from .process import spawn
-from .recording import Recorder, open_recording
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
 from .state import SessionState
+from .teardown import finish_shutdown
 from .validation import check_callable, check_positive_int, check_seconds, check_text, check_timeout
 
 __all__ = ["SidecarManager"]
@@ -113,8 +114,8 @@ class SidecarManager:
         self._write_timeout = check_seconds(write_timeout, "write_timeout")
         self._start_timeout = None if start_timeout is None else check_seconds(start_timeout, "start_timeout")
         cleanup = check_seconds(cleanup_grace, "cleanup_grace")
-        self._max_line_size = check_positive_int("max_line_size", max_line_size)
-        self._max_pending = check_positive_int("max_pending", max_pending)
+        check_positive_int("max_line_size", max_line_size)
+        check_positive_int("max_pending", max_pending)
         if max_line_size > max_pending:
             raise InvalidOptionError(f"max_line_size ({max_line_size}) must not exceed max_pending ({max_pending})")
         self._backlog = check_positive_int("message_backlog", message_backlog, minimum=0)
@@ -124,6 +125,9 @@ class SidecarManager:
             if path is not None:
                 check_text(name, os.fspath(path), empty_ok=False)
         self._settings = LaunchSettings(python=python, claude_path=claude_path, codex_path=codex_path)
+        self._launch = SessionSettings(
+            max_line_size, max_pending, self._stop_grace, self._kill_grace, self._start_timeout
+        )
         self._owner_pid = os.getpid()
         self._providers_lock = threading.Lock()
         self._providers: dict[str, Provider] = dict(BUILTIN_PROVIDERS)
@@ -272,7 +276,9 @@ class SidecarManager:
         adapter = _stream_adapter(launch.adapter)
         first_line = protocol.encode(protocol.query_command(session_id, prompt, options))
         if len(first_line) > MAX_COMMAND_LINE:
-            raise PromptTooLargeError(f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}")
+            raise PromptTooLargeError(
+                f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}"
+            )
         env = build_runner_env(options.extra_env, config_dir)
         consumers = Consumers(
             session_id,
@@ -281,80 +287,28 @@ class SidecarManager:
             backlog_messages=self._backlog,
             max_buffered_bytes=self._max_buffered,
         )
-        recorder = self._recorder(record, session_id, provider, options) if record is not None else None
+        recorder = open_recorder(record, session_id, provider, options) if record is not None else None
         try:
-            session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits, recorder)
+            session = launch_session(
+                self._registry,
+                self._launch,
+                session_id=session_id,
+                provider=provider,
+                argv=launch.argv,
+                env=env,
+                cwd=run_cwd,
+                adapter=adapter,
+                consumers=consumers,
+                limits=limits,
+                recorder=recorder,
+                on_final=_weak_method(self, "_session_finished"),
+            )
         except BaseException:
             if recorder is not None:
                 recorder.close({"status": None, "error": "the session did not start"})
             raise
         session.send_first_query(first_line, self._write_timeout, prompt)
         return session.snapshot()
-
-    @staticmethod
-    def _recorder(record: Any, session_id: str, provider: str, options: SessionOptions) -> Recorder:
-        """Open the session's recording and write its header (options without secrets)."""
-        settings = options.to_dict()
-        if "extra_env" in settings:  # caller data that may hold keys: names only
-            settings["extra_env"] = sorted(settings["extra_env"])
-        header = {
-            "provider": provider,
-            "session_id": session_id,
-            "started_at": time.time(),
-            "options": settings,
-            "sidecar_sync": __version__,
-        }
-        return Recorder(open_recording(record), header)
-
-    def _spawn(
-        self,
-        session_id: str,
-        provider: str,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: str | None,
-        adapter: StreamAdapter,
-        consumers: Consumers,
-        limits: Limits,
-        recorder: Recorder | None,
-    ) -> Session:
-        """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
-        registry = self._registry
-        with deferred_interrupts():
-            registry.reserve(session_id)
-            process = session = None
-            try:
-                process = spawn(argv, env, cwd)
-                registry.processes.add(process)
-                log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
-                session = Session(  # on failure it kills and reaps the runner itself
-                    session_id=session_id,
-                    provider=provider,
-                    process=process,
-                    adapter=adapter,
-                    on_final=_weak_method(self, "_session_finished"),
-                    consumers=consumers,
-                    max_line_size=self._max_line_size,
-                    max_pending=self._max_pending,
-                    stop_grace=self._stop_grace,
-                    kill_grace=self._kill_grace,
-                    start_timeout=self._start_timeout,
-                    limits=limits,
-                    recorder=recorder,
-                )
-                registered = registry.add(session)
-            except BaseException:
-                registry.release(session_id)
-                if process is not None and session is None:  # no session took it over
-                    registry.processes.discard(process)
-                    process.destroy()
-                raise
-        if not registered:  # shut down while we were spawning
-            session.detach(0.0)
-            session.kill()
-            session.join(self._stop_grace + self._kill_grace + 1.0)
-            raise SidecarError("the manager was shut down while the session was starting")
-        return session
 
     def stop_session(self, session_id: str) -> None:
         """Ask a session's runner to stop; escalate if it does not.
@@ -445,7 +399,7 @@ class SidecarManager:
                 session.kill()
         budget = self._kill_grace + 1.0
         deadline = time.monotonic() + budget
-        if not session.detach(0.0 if own else budget):
+        if not session.consumers.detach(0.0 if own else budget):
             log.warning("session %r: a callback was still running %g s after removal", session_id, budget)
         if _session_thread() is None:
             stuck = session.join(max(0.0, deadline - time.monotonic()))
@@ -558,31 +512,11 @@ class SidecarManager:
             return  # another thread is shutting down and took the whole budget
         try:
             if not self._shutdown_done.is_set():
-                self._finish_shutdown(sessions, live, deadline)
+                if finish_shutdown(self._registry, sessions, live, deadline):
+                    self._finalizer.detach()  # nothing is left for it to kill
                 self._shutdown_done.set()
         finally:
             self._shutdown_lock.release()
-
-    def _finish_shutdown(self, sessions: list[Session], live: list[Session], deadline: float) -> None:
-        log.debug("shutting down %d sessions", len(sessions))
-        for session in live:
-            session.wait_final(max(0.0, deadline - 1.0 - time.monotonic()))
-        late = [s for s in live if not s.finished]
-        for session in late:
-            session.kill()
-        for session in late:
-            session.wait_final(max(0.0, deadline - 0.5 - time.monotonic()))
-        for session in late:
-            if not session.finished:
-                session.force_final("its stdout thread did not finish within the shutdown deadline")
-        stuck_timers = self._registry.timers.close(max(0.0, deadline - time.monotonic()))
-        stuck = [t for s in sessions for t in s.join(max(0.0, deadline - time.monotonic()))]
-        if stuck or stuck_timers:
-            log.warning("shutdown: threads still running at its deadline: %s", stuck + stuck_timers)
-        else:
-            self._registry.processes.clear()
-            self._finalizer.detach()
-        self._registry.forget_retired()
 
     def __enter__(self) -> SidecarManager:
         return self
@@ -599,6 +533,10 @@ class SidecarManager:
                 "(create a new manager in the child)"
             )
 
+    def _session_finished(self, session: Session) -> None:
+        """Called on the session's stdout thread once it is final."""
+        self._registry.finished(session)
+
     def _check_prompt(self, prompt: Any) -> None:
         check_text("prompt", prompt, nul_ok=True)
         size = len(prompt.encode("utf-8"))
@@ -607,13 +545,11 @@ class SidecarManager:
                 f"the prompt is {size} bytes (UTF-8); this manager takes at most max_prompt_size={self._max_prompt}"
             )
 
-    def _session_finished(self, session: Session) -> None:
-        """Called on the session's stdout thread once it is final."""
-        self._registry.finished(session)
 
 
-def _weak_method(obj: object, name: str) -> Any:
-    """A callable that calls ``obj.name(...)`` if ``obj`` is still alive, without keeping it alive."""
+def _weak_method(obj: object, name: str) -> Callable[..., None]:
+    """Calls ``obj.name(...)`` while ``obj`` lives, without keeping it alive (a dropped
+    manager's sessions must not keep its registry arming cleanup timers)."""
     ref = weakref.ref(obj)
 
     def call(*args: Any) -> None:

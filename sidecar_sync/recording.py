@@ -23,6 +23,7 @@ stops the session: an error (disk full) is logged once and recording stops.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import logging
@@ -35,6 +36,7 @@ import orjson
 
 from .errors import InvalidOptionError
 from .protocol import RECORD_END, RECORD_MARKERS, RECORD_PROMPT, RECORD_START, RECORD_TIME
+from .state import SessionState
 
 __all__ = [
     "FORMAT_VERSION",
@@ -46,6 +48,7 @@ __all__ = [
     "TIME_RESOLUTION",
     "Recorder",
     "open_recording",
+    "trailer",
 ]
 
 log = logging.getLogger(__name__)
@@ -164,6 +167,18 @@ class Recorder:
                 stream.close()
             except OSError:
                 pass
+
+
+def trailer(state: SessionState) -> dict[str, Any]:
+    """The fields of a recording's ``sidecar.end`` line: how the session ended."""
+    return {
+        "status": state.status,
+        "exit_code": state.exit_code,
+        "error": state.error,
+        "stop_step": str(state.stop_step) if state.stop_step else None,
+        "agent_version": state.agent_version,
+        "turns": [dataclasses.asdict(turn) for turn in state.turns],
+    }
 
 
 def _line(obj: dict[str, Any]) -> bytes:
