@@ -56,7 +56,7 @@ from typing import IO, Any, Callable, Final, Iterable, Iterator, NamedTuple, Seq
 
 from .adapters import new_stream_adapter
 from .decoder import EventDecoder
-from .errors import FramerError, InvalidOptionError, ReplayError
+from .errors import FramerError, InvalidOptionError, ReplayError, ReplaySourceMissingError
 from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
 from .messages import MESSAGE_TYPES, AgentMessage
 from .pipeline import Pipeline
@@ -250,7 +250,8 @@ def _read_path(path: str, chunk_size: int, progress: Callable[[int], None] | Non
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise ReplayError(f"{path}: cannot open: {exc.strerror or exc}", source=path) from exc
+        error = ReplaySourceMissingError if isinstance(exc, FileNotFoundError) else ReplayError
+        raise error(f"{path}: cannot open: {exc.strerror or exc}", source=path) from exc
     try:
         if hasattr(os, "posix_fadvise"):
             try:
@@ -399,6 +400,12 @@ class _SourceReplay:
                     messages = item[0]
                     count(map(_get_type, messages))
                     yield messages
+            stats = self._pipeline.stats
+            if stats.events == 0 and (stats.lines or stats.oversized_lines):
+                # Lines, and not one JSON object among them: not a transcript at all
+                # (a binary file, a log, the wrong file picked up from a directory).
+                lines = stats.lines + stats.oversized_lines
+                raise ReplayError(f"{self.name}: no line parsed as a JSON object ({lines} lines)", source=self.name)
         finally:
             # Also on a read error or an abandoned iteration: the counts then
             # cover what was read.
@@ -497,7 +504,10 @@ class Replay:
         chunk_size: bytes per read, at most :data:`~sidecar_sync.framer.FEED_WINDOW`.
         progress: called as ``progress(done, total)`` after each read.
         errors: ``"raise"`` (default): a source that cannot be opened, read or
-            gunzipped raises :class:`~sidecar_sync.errors.ReplayError` naming it.
+            gunzipped, or that holds lines of which none is a JSON object, raises
+            :class:`~sidecar_sync.errors.ReplayError` naming it (a missing file:
+            :class:`~sidecar_sync.errors.ReplaySourceMissingError`, also a
+            ``FileNotFoundError``). An empty source is not an error.
             ``"skip"``: the error is logged and kept in that source's
             :attr:`FileSummary.error`, and the replay goes on with the next source.
 
