@@ -181,7 +181,7 @@ def replay_command(args: argparse.Namespace) -> int:
             from ..dist import replay as dist_replay
 
             summary = dist_replay(
-                sources,
+                [name for name in expanded if isinstance(name, str)],
                 client=args.scheduler,
                 errors="skip",
                 progress=progress,
