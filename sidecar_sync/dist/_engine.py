@@ -13,9 +13,11 @@ on the way out whatever happened.
 Worker side: :class:`WorkerHooks` is a ``WorkerPlugin`` that reports the
 cancellation of a task that is executing (dask cannot stop a running thread: the
 task's code must stop what it started) and the worker's close. :func:`claim`
-records, on the scheduler, which worker started a task: dask runs a task again when
-its worker dies (up to ``distributed.scheduler.allowed-failures`` times), and the
-second run of a task finds the first one's claim there.
+records, on the scheduler, which worker started a task, and :func:`finish` that it
+got to its end: dask runs a task again when the worker running it dies (up to
+``distributed.scheduler.allowed-failures`` times), and also when the worker that
+held its result dies before the caller fetched it; the second run finds the first
+one's record there.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 #: and strict checking of this module should not depend on how far that goes.
 dd: Any = _distributed
 
-__all__ = ["Engine", "LocalSpec", "WorkerHooks", "connect", "claim", "ENGINE_VERSION"]
+__all__ = ["Engine", "LocalSpec", "Outcome", "Claim", "WorkerHooks", "connect", "claim", "finish", "ENGINE_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +128,13 @@ class Engine:
         """
         index = {task.key: i for i, task in enumerate(tasks)}
         # The as_completed iterator wakes every 0.1 s, so Ctrl-C reaches the caller promptly.
-        for task, value in dd.as_completed(
-            tasks, loop=self.client.loop, with_results=True, raise_errors=False, timeout=timeout
-        ):
-            ok = task.status == "finished" and not isinstance(value, BaseException)
-            yield Outcome(index[task.key], ok, value)
+        for task in dd.as_completed(tasks, loop=self.client.loop, raise_errors=False, timeout=timeout):
+            if task.status == "finished":
+                yield Outcome(index[task.key], True, task.result())
+            elif task.status == "error":
+                yield Outcome(index[task.key], False, task.exception())
+            else:
+                yield Outcome(index[task.key], False, dd.CancelledError(f"{task.key}: {task.status}"))
 
     def cancel(self, tasks: Sequence[Any]) -> None:
         """Cancel the tasks; the workers' :class:`WorkerHooks` see the running ones let go. Never raises."""
@@ -191,7 +195,10 @@ def connect(client: Client | str | None, local: LocalSpec) -> Iterator[Engine]:
         threads_per_worker=local.threads_per_worker,
         resources=local.resources or None,
         processes=True,
+        # No dashboard; the scheduler's HTTP endpoints (health, metrics) on a free
+        # loopback port rather than 8787, which another cluster may hold.
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
     try:
         own = dd.Client(cluster, set_as_default=False)
@@ -213,22 +220,37 @@ def connect(client: Client | str | None, local: LocalSpec) -> Iterator[Engine]:
 # -- worker side ---------------------------------------------------------------------
 
 
-def claim(run_id: str, key: str) -> str | None:
-    """Record on the scheduler that this worker started task ``key`` of run ``run_id``.
+@dataclass(frozen=True)
+class Claim:
+    """Who started a task before: ``worker``'s address, and whether that run got to its end."""
 
-    Call it first thing in a task that must never run twice.
+    worker: str
+    done: bool
+
+
+def claim(run_id: str, key: str) -> Claim | None:
+    """Record on the scheduler that this worker starts task ``key`` of run ``run_id``.
+
+    Call it first thing in a task that must never run twice; call :func:`finish`
+    when it has done its work.
 
     Returns:
-        ``None`` the first time; on a second run of the task (its first worker died
-        or was lost) the address of the worker that claimed it before, and the claim
-        is left as it was.
+        ``None`` the first time. On a later run of the task (dask runs it again when
+        the worker that ran it, or that held its result, died or was lost): the
+        earlier run's :class:`Claim`, and the record now names this worker.
     """
     client = dd.get_client()
     path = [CLAIMS, run_id, key]
     previous = client.get_metadata(path, None)
-    if previous is None:
-        client.set_metadata(path, dd.get_worker().address)
-    return None if previous is None else str(previous)
+    client.set_metadata(path, {"worker": dd.get_worker().address, "done": False})
+    if not isinstance(previous, dict):
+        return None
+    return Claim(str(previous.get("worker")), bool(previous.get("done")))
+
+
+def finish(run_id: str, key: str) -> None:
+    """Record that task ``key`` of run ``run_id`` did its work (its result may still be lost with its worker)."""
+    dd.get_client().set_metadata([CLAIMS, run_id, key], {"worker": dd.get_worker().address, "done": True})
 
 
 class WorkerHooks(dd.WorkerPlugin):  # type: ignore[misc]

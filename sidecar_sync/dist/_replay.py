@@ -8,9 +8,11 @@ which may not start processes of their own) and sends back only the per-file
 :class:`~sidecar_sync.replay.FileSummary` list, never messages. The driver merges
 the lists in file order, so the result equals a local ``replay(paths)``.
 
-A task whose worker died is not replayed again: its second run (dask re-runs it on
-another worker) finds the first run's claim and fails with a
-:class:`~sidecar_sync.errors.ReplayError` naming the batch's files.
+A task whose worker died while it ran is not replayed again: its second run (dask
+re-runs it on another worker) finds the first run's claim and fails with a
+:class:`~sidecar_sync.errors.ReplayError` naming the batch's files, so a file that
+kills workers is named instead of taking down worker after worker. A task that had
+finished, but whose result was lost with its worker, is replayed again.
 """
 
 from __future__ import annotations
@@ -69,14 +71,16 @@ def replay_batch(
             on a worker that died (the message names the files).
     """
     from ..replay import replay as local_replay
-    from ._engine import claim
+    from ._engine import claim, finish
 
     previous = claim(run_id, key)
-    if previous is not None:
+    if previous is not None and not previous.done:
         raise ReplayError(
-            f"the worker replaying these files died ({previous}); not replayed again: {_describe(names)}",
+            f"the worker replaying these files died ({previous.worker}); not replayed again: {_describe(names)}",
             source=names[0],
         )
+    # A batch that got to its end before (its result was lost with its worker) is
+    # simply replayed again: replaying has no side effects.
     here = os.getcwd()
     paths = [n if os.path.isabs(n) or here == cwd else os.path.join(cwd, n) for n in names]
     files = local_replay(paths, jobs=1, errors=errors, **options).files
@@ -85,6 +89,7 @@ def replay_batch(
             summary.source = name
             if summary.error is not None and summary.error.startswith(path):
                 summary.error = name + summary.error[len(path) :]
+    finish(run_id, key)
     return files
 
 

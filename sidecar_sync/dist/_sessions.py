@@ -11,9 +11,10 @@ once. A session waits for the agent, not for a CPU, so a worker runs many of the
 (``--nthreads N --resources sessions=N``), not one per core.
 
 Never twice: a task first claims its key on the scheduler (:func:`._engine.claim`).
-Dask runs a task again when its worker dies; that second run finds the claim and
-returns an error result instead of starting the agent again (its runner died with
-the first worker: runners watch their host). Cancelling: when the caller is
+Dask runs a task again when its worker dies (or when the worker holding its result
+dies before the caller fetched it); that second run finds the claim and returns an
+error result instead of starting the agent again (its runner died with the first
+worker: runners watch their host). Cancelling: when the caller is
 interrupted, fails, or times out, it cancels the tasks; dask cannot stop a running
 thread, so the worker hooks report each executing task that is let go and the host
 stops that task's session (the manager's stop ladder), which ends the task.
@@ -183,18 +184,21 @@ def _hooks_close() -> None:
 
 def session_task(run_id: str, key: str, spec: dict[str, Any], per_worker: int, collect: bool) -> SessionResult:
     """The task: run one session to its end on this worker; never twice."""
-    from ._engine import claim
+    from ._engine import claim, finish
 
     session_id = spec["session_id"]
     previous = claim(run_id, key)
     if previous is not None:
+        what = "ran to its end on" if previous.done else "was started by"
         return SessionResult(
-            session_id, None, None, f"not run again: the worker that started it ({previous}) died or was lost"
+            session_id, None, None, f"not run again: it {what} worker {previous.worker}, which died or was lost"
         )
     with _HOST.slot(run_id, per_worker, key) as admitted:
         if not admitted:
             return SessionResult(session_id, None, None, "cancelled before it started")
-        return _run(key, spec, collect)
+        result = _run(key, spec, collect)
+    finish(run_id, key)
+    return result
 
 
 def _run(key: str, spec: dict[str, Any], collect: bool) -> SessionResult:
