@@ -128,13 +128,20 @@ class Engine:
         """
         index = {task.key: i for i, task in enumerate(tasks)}
         # The as_completed iterator wakes every 0.1 s, so Ctrl-C reaches the caller promptly.
-        for task in dd.as_completed(tasks, loop=self.client.loop, raise_errors=False, timeout=timeout):
-            if task.status == "finished":
+        pending = dd.as_completed(tasks, loop=self.client.loop, raise_errors=False, timeout=timeout)
+        for task in pending:
+            status = task.status
+            if status == "finished":
+                # result() waits for a recomputation if the worker holding it dies meanwhile.
                 yield Outcome(index[task.key], True, task.result())
-            elif task.status == "error":
+            elif status == "error":
                 yield Outcome(index[task.key], False, task.exception())
+            elif status in ("lost", "pending"):
+                # It had finished, and the worker holding its result died before it was
+                # fetched: dask computes it again; wait for that.
+                pending.add(task)
             else:
-                yield Outcome(index[task.key], False, dd.CancelledError(f"{task.key}: {task.status}"))
+                yield Outcome(index[task.key], False, dd.CancelledError(f"{task.key}: {status}"))
 
     def cancel(self, tasks: Sequence[Any]) -> None:
         """Cancel the tasks; the workers' :class:`WorkerHooks` see the running ones let go. Never raises."""
