@@ -14,7 +14,10 @@ Contenders, each round in turn (so background load hits all alike), medians repo
 * ``dask 8 MiB``     ``batch_bytes=8 MiB``;
 * ``dask 1 file``    ``batch_bytes=1``: one task per file (the issue's "2.5-5x slower").
 
-Every result is checked against the baseline summary after timing. One untimed
+Wall seconds and CPU seconds (this process, reaped children, and the dask worker
+processes, read with ``client.run(time.process_time)``): on a shared machine the CPU
+figures are the steadier ones. Every result is checked against the baseline summary
+after timing. One untimed
 warm-up round first (a worker's first task opens its connection to the scheduler).
 
 Per-task overhead, on the same cluster: ``--tasks`` no-op dask tasks, then as many
@@ -39,6 +42,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -92,6 +96,13 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
+def cpu_seconds(client: Any) -> float:
+    """CPU seconds so far of this process, its reaped children (``jobs=2`` workers) and the dask workers."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = float(sum(client.run(time.process_time).values()))
+    return time.process_time() + children.ru_utime + children.ru_stime + workers
+
+
 def bench_replay(client: Any, corpora: dict[str, list[str]], rounds: int) -> dict[str, dict[str, float]]:
     contenders: dict[str, Callable[[list[str]], ReplaySummary]] = {
         "local jobs=1": lambda f: replay(f),
@@ -106,21 +117,35 @@ def bench_replay(client: Any, corpora: dict[str, list[str]], rounds: int) -> dic
         for fn in contenders.values():
             fn(files)  # warm-up, not timed: the workers' first task connects them to the scheduler
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        cpus: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(rounds):
             for name, fn in contenders.items():
+                cpu = cpu_seconds(client)
                 seconds, summary = timed(partial(fn, files))
+                cpus[name].append(cpu_seconds(client) - cpu)
                 if summary != baseline:
                     raise SystemExit(f"FAILED: {name} on {corpus}: the summary differs from the local one")
                 times[name].append(seconds)
         base = statistics.median(times["local jobs=1"])
+        base_cpu = statistics.median(cpus["local jobs=1"])
         size = sum(os.path.getsize(f) for f in files)
         print(f"\n## replay, {corpus}: {len(files):,} files, {size / 2**20:,.0f} MiB (medians of {rounds})\n")
-        print("| contender | wall s | MiB/s | x local jobs=1 (time) |")
-        print("|---|---:|---:|---:|")
+        print("| contender | wall s | MiB/s | x local jobs=1 (wall) | CPU s | x local jobs=1 (CPU) |")
+        print("|---|---:|---:|---:|---:|---:|")
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"| {name} | {median:.2f} | {size / 2**20 / median:,.0f} | {median / base:.2f} |")
-            out[f"{corpus}/{name}"] = {"wall_s": median, "mib_s": size / 2**20 / median, "x_baseline": median / base}
+            cpu = statistics.median(cpus[name])
+            print(
+                f"| {name} | {median:.2f} | {size / 2**20 / median:,.0f} | {median / base:.2f} "
+                f"| {cpu:.2f} | {cpu / base_cpu:.2f} |"
+            )
+            out[f"{corpus}/{name}"] = {
+                "wall_s": median,
+                "mib_s": size / 2**20 / median,
+                "x_baseline": median / base,
+                "cpu_s": cpu,
+                "x_baseline_cpu": cpu / base_cpu,
+            }
     return out
 
 
