@@ -10,7 +10,9 @@ Contenders, each round in turn (so background load hits all alike), medians repo
 * ``local jobs=1``   ``sidecar_sync.replay.replay(files)`` — the baseline;
 * ``local jobs=2``   the same with two worker processes (fork);
 * ``dask 64 MiB``    ``dist.replay(files, client=c)`` on a LocalCluster of 2 single-thread
-                     worker processes started once, outside the timing (default batching);
+                     worker processes started once, outside the timing (default batching),
+                     with ``MALLOC_MMAP_THRESHOLD_`` as ``dist`` starts its own local
+                     clusters (``--plain-malloc``: without);
 * ``dask 8 MiB``     ``batch_bytes=8 MiB``;
 * ``dask 1 file``    ``batch_bytes=1``: one task per file (the issue's "2.5-5x slower").
 
@@ -55,11 +57,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import dask  # noqa: E402
 import distributed  # noqa: E402
 import orjson  # noqa: E402
 
 from bench.transcript import build_block, parse_size  # noqa: E402
 from sidecar_sync import SidecarManager, __version__, dist  # noqa: E402
+from sidecar_sync.dist._engine import PRE_SPAWN, SPAWN_ENV  # noqa: E402
 from sidecar_sync.dist._replay import replay_batch  # noqa: E402
 from sidecar_sync.replay import ReplaySummary, replay  # noqa: E402
 
@@ -241,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds of each session's turn")
     parser.add_argument("--per-worker", type=int, default=50)
     parser.add_argument("--skip-sessions", action="store_true")
+    parser.add_argument(
+        "--plain-malloc", action="store_true", help="dask's worker environment as is (no MALLOC_MMAP_THRESHOLD_)"
+    )
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON here")
     parser.add_argument("--versions", action="store_true", help="print the versions and exit")
     args = parser.parse_args(argv)
@@ -256,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             "few": make_corpus(root, "few", args.big_files, parse_size(args.big_size), seed=2),
         }
         started = time.perf_counter()
-        with dd.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **QUIET) as cluster, dd.Client(
-            cluster, set_as_default=False
-        ) as client:
+        spawn_env = {} if args.plain_malloc else {f"{PRE_SPAWN}.{k}": v for k, v in SPAWN_ENV.items()}
+        with dask.config.set(spawn_env):
+            cluster = dd.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **QUIET)
+        with cluster, dd.Client(cluster, set_as_default=False) as client:
             results["cluster_startup_s"] = time.perf_counter() - started
             print(f"\nLocalCluster(2 x 1 thread) started in {results['cluster_startup_s']:.2f} s")
             dist.preflight(client)

@@ -57,6 +57,14 @@ ENGINE_VERSION: Final = f"distributed {dd.__version__}"
 #: The scheduler metadata key under which task claims are kept, one dict per run.
 CLAIMS: Final = "sidecar-sync-claims"
 
+#: Environment dask sets before it spawns a worker process (also in the spawning process).
+PRE_SPAWN: Final = "distributed.nanny.pre-spawn-environ"
+#: Added to it for local clusters started here. Dask gives workers
+#: ``MALLOC_TRIM_THRESHOLD_``, and setting that freezes glibc's mmap threshold at
+#: 128 KiB: every 1 MiB read buffer of a replay is then mapped and unmapped, which
+#: costs replay much more CPU (bench/README.md, "Distributed replay and sessions").
+SPAWN_ENV: Final = {"MALLOC_MMAP_THRESHOLD_": 8 * 2**20}
+
 #: Worker-side task states that mean "no longer wanted" when they follow ``executing``.
 _LET_GO: Final = frozenset({"released", "cancelled", "forgotten"})
 
@@ -197,16 +205,21 @@ def connect(client: Client | str | None, local: LocalSpec) -> Iterator[Engine]:
             own.close()
         return
     started = time.perf_counter()
-    cluster = dd.LocalCluster(
-        n_workers=local.n_workers,
-        threads_per_worker=local.threads_per_worker,
-        resources=local.resources or None,
-        processes=True,
-        # No dashboard; the scheduler's HTTP endpoints (health, metrics) on a free
-        # loopback port rather than 8787, which another cluster may hold.
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    )
+    # The nanny writes its pre-spawn environment into this process's os.environ too:
+    # put back what it changes once the cluster is closed.
+    touched = {*dask.config.get(PRE_SPAWN, {}), *SPAWN_ENV, "PYTHONHASHSEED"}
+    saved = {key: os.environ.get(key) for key in touched}
+    with dask.config.set({f"{PRE_SPAWN}.{key}": value for key, value in SPAWN_ENV.items()}):
+        cluster = dd.LocalCluster(
+            n_workers=local.n_workers,
+            threads_per_worker=local.threads_per_worker,
+            resources=local.resources or None,
+            processes=True,
+            # No dashboard; the scheduler's HTTP endpoints (health, metrics) on a free
+            # loopback port rather than 8787, which another cluster may hold.
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )
     try:
         own = dd.Client(cluster, set_as_default=False)
         log.info(
@@ -222,6 +235,11 @@ def connect(client: Client | str | None, local: LocalSpec) -> Iterator[Engine]:
     finally:
         # Closing the workers runs their hooks' close (the runners are stopped there).
         cluster.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # -- worker side ---------------------------------------------------------------------
