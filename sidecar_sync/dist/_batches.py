@@ -50,12 +50,16 @@ def plan_batches(sizes: Sequence[int], batch_bytes: int) -> list[range]:
 
 
 def spread_target(batch_bytes: int, total_bytes: int, slots: int) -> int:
-    """The batch size to plan with: ``batch_bytes``, or less when that would leave slots idle.
+    """The batch size to plan with: at most ``batch_bytes``, sized so that no slot idles at the end.
 
-    With fewer bytes than ``batch_bytes`` per task slot, batches shrink to one
-    slot's share, but not below :data:`SPREAD_FLOOR` (nor above ``batch_bytes``).
+    Tasks of ``batch_bytes`` run in ``waves`` rounds over the ``slots`` task slots;
+    with the same number of rounds and every slot busy in each, a task holds
+    ``total_bytes / (slots * waves)``. So a small corpus is cut finer (one task per
+    slot) and a large one into tasks just under ``batch_bytes``, never below
+    :data:`SPREAD_FLOOR` unless ``batch_bytes`` itself is smaller.
     """
     if slots < 1 or total_bytes <= 0:
         return batch_bytes
-    share = -(-total_bytes // slots)
-    return min(batch_bytes, max(SPREAD_FLOOR, share))
+    waves = -(-total_bytes // (slots * batch_bytes))
+    even = -(-total_bytes // (slots * waves))
+    return min(batch_bytes, max(SPREAD_FLOOR, even))

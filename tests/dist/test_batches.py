@@ -52,9 +52,18 @@ def test_batches_cover_every_file_once_in_order_and_respect_the_bound(sizes: lis
 
 
 def test_spread_target_shrinks_batches_for_a_small_corpus_but_not_below_the_floor() -> None:
-    assert spread_target(64 * MiB, 10_000 * MiB, 8) == 64 * MiB  # plenty of work per slot
+    assert spread_target(64 * MiB, 1024 * MiB, 8) == 64 * MiB  # two full waves of 64 MiB
+    assert spread_target(64 * MiB, 1100 * MiB, 8) == -(-1100 * MiB // 24)  # three even waves, not 2 and a bit
     assert spread_target(64 * MiB, 200 * MiB, 8) == 25 * MiB  # one slot's share
     assert spread_target(64 * MiB, 20 * MiB, 8) == SPREAD_FLOOR  # never below the floor
     assert spread_target(1, 20 * MiB, 8) == 1  # the caller asked for tiny batches
     assert spread_target(64 * MiB, 0, 8) == 64 * MiB
     assert spread_target(64 * MiB, 20 * MiB, 0) == 64 * MiB
+
+
+@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=1, max_value=512))
+def test_spread_target_keeps_every_slot_busy_in_every_wave(total: int, slots: int) -> None:
+    target = spread_target(64 * MiB, total, slots)
+    assert target <= 64 * MiB and (target >= SPREAD_FLOOR or target * slots >= total)
+    waves = -(-total // (slots * 64 * MiB))
+    assert -(-total // target) <= slots * waves or target == SPREAD_FLOOR
