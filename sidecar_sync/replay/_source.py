@@ -110,6 +110,12 @@ class SourceReplay:
             for data in read_source(self.source, self.name, self._options.chunk_size, progress):
                 yield from self._messages(receive(data))
             yield from self._messages(self._pipeline.receive_eof())
+            stats = self._pipeline.stats
+            if stats.events == 0 and (stats.lines or stats.oversized_lines):
+                # Lines, and not one JSON object among them: not a transcript at all
+                # (a binary file, a log, the wrong file picked up from a directory).
+                lines = stats.lines + stats.oversized_lines
+                raise ReplayError(f"{self.name}: no line parsed as a JSON object ({lines} lines)", source=self.name)
         finally:
             # Also on a read error or an abandoned iteration: the counts then
             # cover what was read.
