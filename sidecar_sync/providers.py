@@ -2,8 +2,8 @@
 
 A provider is looked up by name in a registry, never pasted into a path, so a name
 like ``../../x`` simply is not found. Each :class:`Provider` knows how to build the
-runner's argv (the Python mapping of the seed's runner resolution and CLI
-detection), which message adapter reads its events, and what it needs before
+runner's argv (a runner module or a custom command, and the agent CLI it
+drives), which message adapter reads its events, and what it needs before
 anything is spawned (a runner module, an agent CLI).
 
 Built-in providers run ``[python, "-I", "-m", "sidecar_sync.runners.<name>"]``.
@@ -181,7 +181,7 @@ def _find_module(module: str) -> object | None:
 
 
 def _find_cli(cli: str, settings: LaunchSettings) -> str:
-    """The agent CLI a claude/codex runner drives: the explicit path, or discovered as in the seed."""
+    """The agent CLI a claude/codex runner drives: the explicit path, or found by :mod:`.discovery`."""
     from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
 
     explicit = settings.claude_path if cli == "claude" else settings.codex_path
