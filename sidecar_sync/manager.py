@@ -34,6 +34,7 @@ from .framer import MAX_LINE_SIZE, MAX_PENDING
 from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
+from .permissions import PermissionCallback
 from .process import spawn
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
@@ -187,6 +188,8 @@ class SidecarManager:
         idle_timeout: float | None = None,
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -218,6 +221,21 @@ class SidecarManager:
                 ends with that outcome (``timeout``, ``idle_timeout``, ``budget``) and the
                 session ends ``error`` naming the limit and its value. They hold for
                 every provider, built-in or custom.
+            on_permission: ``on_permission(session_id, request) -> bool | Allow | Deny``,
+                asked before the agent runs a tool its permission mode does not already
+                allow (``request`` is a :class:`~sidecar_sync.PermissionRequest`).
+                ``True``/``Allow(updated_input=None)`` lets it run (with the input
+                replaced when given); ``False``/``Deny(message=...)`` refuses it, with
+                that message for the model. It runs on the session's own permission
+                thread (never the one delivering messages: a person may take minutes),
+                one request at a time, in order; a raise (anything) denies and is
+                logged; once the session is stopping, what is pending is denied and a
+                late answer discarded. With it, ``permission_mode`` defaults to
+                ``default``. Providers whose runner cannot ask (codex, ollama, echo,
+                replay) refuse it.
+            permission_timeout: seconds from a request's arrival after which it is
+                denied unanswered (``None``: wait for ever). Needs ``on_permission``.
+                While a request waits, ``idle_timeout`` does not run.
 
         Returns:
             The new session's state (status ``running``).
@@ -239,6 +257,13 @@ class SidecarManager:
         self._check_prompt(prompt)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
+        check_callable("on_permission", on_permission)
+        if permission_timeout is not None:
+            permission_timeout = check_seconds(permission_timeout, "permission_timeout", positive=True)
+            if on_permission is None:
+                raise InvalidOptionError("permission_timeout needs on_permission (nothing would ask)")
+        if on_permission is not None and permission_mode is None:
+            permission_mode = "default"  # bypassPermissions would never ask
         limits = Limits(turn_timeout, idle_timeout, max_cost_usd, max_tokens)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
@@ -254,12 +279,15 @@ class SidecarManager:
             worktree_name=worktree_name,
             resume_session_id=resume_session_id,
             provider_config=provider_config,
+            permission_prompt=True if on_permission is not None else None,
         )
         with self._providers_lock:
             entry = self._providers.get(provider)
             known = list(self._providers)
         if entry is None:
             raise UnknownProviderError(provider, known)
+        if on_permission is not None:
+            entry.check_approvals()
         config = dict(options.provider_config) or None
         entry.check_config(config)
         launch = entry.launch(self._settings, config)
@@ -275,7 +303,10 @@ class SidecarManager:
             backlog_messages=self._backlog,
             max_buffered_bytes=self._max_buffered,
         )
-        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits)
+        session = self._spawn(
+            session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits, on_permission,
+            permission_timeout,
+        )  # fmt: skip
         session.send_first_query(first_line, self._write_timeout)
         return session.snapshot()
 
@@ -289,6 +320,8 @@ class SidecarManager:
         adapter: StreamAdapter,
         consumers: Consumers,
         limits: Limits,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> Session:
         """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
         registry = self._registry
@@ -312,6 +345,8 @@ class SidecarManager:
                     kill_grace=self._kill_grace,
                     start_timeout=self._start_timeout,
                     limits=limits,
+                    on_permission=on_permission,
+                    permission_timeout=permission_timeout,
                 )
                 registered = registry.add(session)
             except BaseException:

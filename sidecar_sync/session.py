@@ -12,6 +12,9 @@ so a forgotten manager never blocks interpreter exit; the manager joins them):
 * **stderr** (``sidecar-stderr-…``) — :class:`~sidecar_sync.stderr.StderrReader`.
 * **supervisor** (``sidecar-watch-…``) — :class:`~sidecar_sync.supervisor.Supervisor`:
   the runner's exit, the stop ladder, the deadlines, killing leftovers, the reap.
+* **permission** (``sidecar-permission-…``), only with ``on_permission`` —
+  :class:`~sidecar_sync.permissions.PermissionDesk`: asks the callback about the
+  runner's tool requests, one at a time, so the stdout thread never waits for it.
 
 Status (see :mod:`sidecar_sync.state`): ``running`` while a turn is in flight,
 ``idle`` once every prompt was answered and the last turn succeeded, ``error`` when
@@ -39,7 +42,8 @@ from .errors import RunnerGoneError, SessionNotActiveError, SidecarError, WaitTi
 from .ladder import StopLadder
 from .limits import Limits, TurnClock
 from .messages import StreamAdapter
-from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
+from .permissions import Deny, PermissionCallback, PermissionDesk, request_from_wire, response_line
+from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
 from .outcome import EndFacts, final_status
 from .process import RunnerProcess, describe_exit
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
@@ -75,6 +79,9 @@ class Session:
         start_timeout: seconds the runner has to say something the session
             understands (``None``: no limit).
         limits: the session's harness limits (turn and idle timeouts, budgets).
+        on_permission: asked about the runner's tool requests, on a thread of its
+            own; None: every request is denied at once.
+        permission_timeout: seconds after which a request is denied unanswered.
     """
 
     def __init__(
@@ -92,6 +99,8 @@ class Session:
         kill_grace: float,
         start_timeout: float | None,
         limits: Limits | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> None:
         self.session_id = session_id
         self.provider = provider
@@ -142,10 +151,16 @@ class Session:
         self._stdout_thread = threading.Thread(target=self._read_stdout, name=f"sidecar-stdout-{name}", daemon=True)
         self._stderr_thread = threading.Thread(target=self._read_stderr, name=f"sidecar-stderr-{name}", daemon=True)
         self._watch_thread = threading.Thread(target=self._watch, name=f"sidecar-watch-{name}", daemon=True)
+        self._permissions: PermissionDesk | None = None
+        if on_permission is not None:
+            self._permissions = PermissionDesk(
+                session_id, on_permission, self._send_permission_answer, timeout=permission_timeout,
+                on_deadline=self.wake.set, thread_name=f"sidecar-permission-{name}",
+            )  # fmt: skip
         started = []
         try:
             # The supervisor starts first: once it runs, the runner is always reaped.
-            for thread in (self._watch_thread, self._stderr_thread, self._stdout_thread):
+            for thread in (self._watch_thread, self._stderr_thread, self._stdout_thread, *self._extra_threads()):
                 thread.sidecar_session = self  # type: ignore[attr-defined]  # marks our threads
                 thread.start()
                 started.append(thread)
@@ -160,6 +175,8 @@ class Session:
                 process.wait_exit(5.0)
                 process.reap()
                 self._reaped.set()
+            if self._permissions is not None:
+                self._permissions.close("the session could not start")
             for thread in started:
                 thread.join(5.0)
             for pipe in ("stdin", "stdout", "stderr"):
@@ -173,8 +190,11 @@ class Session:
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
-        """The session's three threads."""
-        return (self._stdout_thread, self._stderr_thread, self._watch_thread)
+        """The session's threads: stdout, stderr, supervisor, and the permission thread if any."""
+        return (self._stdout_thread, self._stderr_thread, self._watch_thread, *self._extra_threads())
+
+    def _extra_threads(self) -> tuple[threading.Thread, ...]:
+        return (self._permissions.thread,) if self._permissions is not None else ()
 
     @property
     def finished(self) -> bool:
@@ -275,6 +295,7 @@ class Session:
             self._exited_before_stop = self.process.has_exited()
             self._stop_reason = self._stop_reason or "stop requested"
             self._changed.notify_all()
+        self._close_permissions("the session is stopping")
         self.wake.set()
         return True
 
@@ -286,6 +307,7 @@ class Session:
             self._stop_requested = self._stopping = True
             self.kill_requested = True
         self.process.signal_group(signal.SIGKILL)
+        self._close_permissions("the session was killed")
         self.wake.set()
 
     def fail(self, reason: str, outcome: Outcome = FAILED_TURN) -> None:
@@ -304,6 +326,7 @@ class Session:
             self._error = reason
             self._changed.notify_all()
         log.warning("session %r: %s", self.session_id, reason)
+        self._close_permissions(reason)
         self.wake.set()
 
     def detach(self, timeout: float) -> bool:
@@ -370,10 +393,11 @@ class Session:
         self._settle(report=False)
 
     def _refuse_own_thread(self, what: str) -> None:
-        if threading.current_thread() is self._stdout_thread:
+        current = threading.current_thread()
+        if current is self._stdout_thread or (self._permissions is not None and current is self._permissions.thread):
             raise SidecarError(
                 f"{what}() on session {self.session_id!r} from its own callback would deadlock: "
-                "callbacks run on the thread that delivers that session's messages"
+                "callbacks run on threads the session needs to get there"
             )
 
     # -- for the supervisor ------------------------------------------------------------------
@@ -385,8 +409,11 @@ class Session:
                 self._start_deadline = None
             elif now >= self._start_deadline and not self._stopping:
                 self.fail(self._start_failure())
+        if self._permissions is not None:
+            self._permissions.expire(now)
+        idle_since = self._idle_since(now)
         with self._lock:
-            timed_out = self._clock.due(now, self._last_output) if not self._stopping else None
+            timed_out = self._clock.due(now, idle_since) if not self._stopping else None
         if timed_out is not None:
             outcome, reason = timed_out
             self.fail(reason, outcome)
@@ -411,11 +438,21 @@ class Session:
             deadlines.append(self._start_deadline)
         if self._closed_at is not None and not self._stopping:
             deadlines.append(self._closed_at + self.stop_grace)
+        idle_since = self._idle_since(time.monotonic())
         with self._lock:
-            limit = self._clock.deadline(self._last_output) if not self._stopping else None
+            limit = self._clock.deadline(idle_since) if not self._stopping else None
         if limit is not None:
             deadlines.append(limit)
+        permission = self._permissions.deadline() if self._permissions is not None else None
+        if permission is not None:
+            deadlines.append(permission)
         return min(deadlines) if deadlines else None
+
+    def _idle_since(self, now: float) -> float:
+        """Since when the runner counts as idle: a runner waiting for a permission answer is not."""
+        if self._permissions is not None and self._permissions.pending:
+            return now
+        return self._last_output
 
     def send_stop(self) -> bool:
         """The ladder's polite step: the ``stop`` command, then end of input. True if either got through."""
@@ -476,7 +513,7 @@ class Session:
                 try:
                     for item in receive(data):
                         if type(item) is tuple:
-                            deliver(*item)  # type: ignore[arg-type]
+                            deliver(*item)
                             if budgeted:  # before a turn boundary that follows: the turn ends "budget"
                                 self._check_budget()
                         else:
@@ -488,7 +525,7 @@ class Session:
                 data = None  # type: ignore[assignment]
             for item in self._pipeline.receive_eof():
                 if type(item) is tuple:
-                    deliver(*item)  # type: ignore[arg-type]
+                    deliver(*item)
                 else:
                     self._turn_signal(item)  # type: ignore[arg-type]
         except Exception:
@@ -537,8 +574,13 @@ class Session:
             self.abandon.close()
             self.process.close_pidfd()
 
-    def _turn_signal(self, turn: TurnSignal) -> None:
-        """Apply a turn boundary: agent_started, agent_stopped, agent_error."""
+    def _turn_signal(self, turn: TurnSignal | PermissionSignal) -> None:
+        """Apply a turn boundary (agent_started, agent_stopped, agent_error) or a permission line."""
+        if isinstance(turn, PermissionSignal):
+            self._permission_line(turn)
+            return
+        if turn.kind != STARTED and self._permissions is not None:
+            self._permissions.withdraw_all()
         with self._lock:
             if turn.kind == STARTED:
                 if self._failure is None:
@@ -568,6 +610,52 @@ class Session:
             self._reported = status
             self.consumers.report(status, error)
 
+    # -- tool approval ---------------------------------------------------------------------
+
+    def _permission_line(self, signal: PermissionSignal) -> None:
+        """A ``permission_request`` (to the desk) or ``permission_cancel`` from the runner (stdout thread)."""
+        desk = self._permissions
+        if signal.kind == protocol.PERMISSION_CANCEL:
+            try:
+                request_id = protocol.read_permission_cancel(signal.line)
+            except protocol.PermissionWireError as exc:
+                log.warning("session %r: %s", self.session_id, exc)
+                return
+            if desk is None or not desk.cancel(request_id):
+                log.debug("session %r: withdrawn permission request %r was not pending", self.session_id, request_id)
+            return
+        try:
+            request_id, request = request_from_wire(signal.line)
+        except protocol.PermissionWireError as exc:
+            log.warning("session %r: malformed permission request: %s", self.session_id, exc)
+            if exc.request_id is not None:
+                self._deny_now(exc.request_id, f"Malformed permission request ({exc}); denied.")
+            return
+        if desk is None:
+            log.warning(
+                "session %r: the runner asked permission for %s, but the session has no on_permission; denied",
+                self.session_id, request.tool_name,
+            )  # fmt: skip
+            self._deny_now(request_id, "This session has no permission handler; denied.")
+            return
+        desk.submit(request_id, request)
+
+    def _deny_now(self, request_id: str, message: str) -> None:
+        # On the stdout thread: never wait for room in the runner's stdin.
+        self._send_permission_answer(response_line(request_id, Deny(message)), 0.0)
+
+    def _send_permission_answer(self, line: bytes, timeout: float) -> None:
+        """Write one ``permission_response`` line (any thread); failures are logged, never raised."""
+        self._last_output = time.monotonic()  # the runner waited for us: it was not idle
+        try:
+            self._writer.write(line, timeout)
+        except (RunnerGoneError, WaitTimeoutError, SidecarError) as exc:
+            log.info("session %r: permission answer not delivered: %s", self.session_id, exc)
+
+    def _close_permissions(self, reason: str) -> None:
+        if self._permissions is not None:
+            self._permissions.close(reason)
+
     # -- the end ---------------------------------------------------------------------------
 
     def _settle(self, *, report: bool) -> None:
@@ -595,6 +683,7 @@ class Session:
             self._ended_at = time.time()
             self._outstanding = 0
             self._exit_step = self._exit_step or (StopStep.SIGKILL if self.kill_requested else StopStep.EXITED)
+        self._close_permissions("the session ended")
         self._writer.close("the session ended", timeout=0.0)
         if status == ERROR:
             log.warning("session %r: %s", self.session_id, error)
