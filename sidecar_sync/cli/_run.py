@@ -5,6 +5,10 @@ The main thread starts the session, waits for each turn, reads follow-up prompts
 (outcome, cost, tokens, duration). The session's reader thread writes the
 messages through the ``on_message``/``on_status`` callbacks.
 
+With ``--ask`` the main thread also asks the user, on the terminal, about each tool
+the agent wants to run (:mod:`._ask`): the session's permission thread hands it the
+question and waits, so a signal during the question is handled like any other.
+
 SIGINT, SIGTERM and SIGHUP only set a flag (:mod:`._signals`). The main thread
 waits in short slices, sees the flag, and stops the session cleanly: ``stop``, a
 bounded wait while the manager's stop ladder escalates (SIGTERM, then SIGKILL of
@@ -32,6 +36,8 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..messages import AgentMessage, CostContent, ErrorContent
+from ..permissions import Deny
+from ._ask import Questions, ask_on_terminal
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -112,6 +118,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="after each turn, read a follow-up prompt from stdin "
         "(empty line or EOF ends)",
+    )
+    run.add_argument(
+        "--ask",
+        action="store_true",
+        help="ask on the terminal before the agent runs a tool its permission mode "
+        "does not allow (tool, input summary, y/N); the permission mode defaults to "
+        "'default'. Providers that cannot ask (echo, codex, ollama) refuse it",
     )
     run.add_argument(
         "--show-unknown",
@@ -238,6 +251,8 @@ class _Run:
         self.state: SessionState | None = None  # the latest snapshot
         self.running = False  # a turn is under way
         self.killed = False
+        # --ask: the session's permission thread queues questions for this thread
+        self.questions = Questions() if getattr(args, "ask", False) else None
 
     # -- output (called from the session's reader thread) --
 
@@ -289,6 +304,7 @@ class _Run:
                 prompt,
                 on_message=self.on_message,
                 on_status=None if self.args.json else self.on_status,
+                on_permission=self.questions,
                 **self.options,
             )
             self.running = True
@@ -338,13 +354,32 @@ class _Run:
             The state then, or None when a signal (or a lost stdout) came first.
         """
         while not self.signals.requested.is_set():
+            if self._answer_question():
+                continue
             try:
                 self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
             except TimeoutError:
                 continue
             self.running = False
+            if self.questions is not None:  # asked by a turn that is over: moot
+                self.questions.deny_pending("The turn is over; denied.")
             return self.state
         return None
+
+    def _answer_question(self) -> bool:
+        """Ask the user the next ``--ask`` question, if one waits; True if one did.
+
+        Raises:
+            Interrupted: a signal came during the question (it is denied on the way out).
+        """
+        question = self.questions.next() if self.questions is not None else None
+        if question is None:
+            return False
+        try:
+            question.answer(ask_on_terminal(question.request, self.prompts.answer, _say))
+        finally:
+            question.answer(Deny("No answer; denied."))  # a signal ended the question: deny it
+        return True
 
     def _close(self) -> SessionState | None:
         """End the session if it still runs: ``stop``, a bounded wait, then a kill.
@@ -354,6 +389,8 @@ class _Run:
         session never started).
         """
         hurry = min(self.signals.count + 1, 2)
+        if self.questions is not None:
+            self.questions.close()
         try:
             self.manager.stop_session(self.session_id)
         except SidecarError:
@@ -457,6 +494,15 @@ class _Run:
             )
         except OSError as exc:
             self.output_error = exc
+
+
+def _say(text: str) -> None:
+    """Show one line of an ``--ask`` question on stderr."""
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # the terminal hung up; the read of the answer says so
 
 
 def run_command(args: argparse.Namespace) -> int:
