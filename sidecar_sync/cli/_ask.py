@@ -78,6 +78,12 @@ class Questions:
             self._queue.append(question)
         return question.wait()
 
+    @property
+    def waiting(self) -> int:
+        """How many questions wait for the main thread."""
+        with self._lock:
+            return len(self._queue)
+
     def next(self) -> Question | None:
         """The oldest unanswered question, if any (main thread; never blocks)."""
         with self._lock:
