@@ -17,6 +17,7 @@ answers go back in the tool's input, where the agent reads them.
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -24,7 +25,7 @@ from typing import Any, Final
 from ..permissions import Allow, Deny, PermissionRequest
 from ._render import _compact_json, shorten
 
-__all__ = ["Questions", "Question", "describe", "ask_on_terminal", "ASK_USER_QUESTION"]
+__all__ = ["Questions", "Question", "describe", "ask_on_terminal", "answer_next", "say", "ASK_USER_QUESTION"]
 
 #: Claude Code's tool for asking the user; its answers go in ``updated_input["answers"]``.
 ASK_USER_QUESTION: Final = "AskUserQuestion"
@@ -102,6 +103,31 @@ class Questions:
         with self._lock:
             self._closed = True
         self.deny_pending("The command is ending; denied.")
+
+
+def answer_next(questions: Questions | None, read: ReadAnswer) -> bool:
+    """Ask the user the next waiting question, if any (main thread); True if one was asked.
+
+    Raises:
+        Interrupted: a signal came during the question (which is denied on the way out).
+    """
+    question = questions.next() if questions is not None else None
+    if question is None:
+        return False
+    try:
+        question.answer(ask_on_terminal(question.request, read, say))
+    finally:
+        question.answer(Deny("No answer; denied."))  # a signal ended the question: deny it
+    return True
+
+
+def say(text: str) -> None:
+    """Show one line of a question on stderr."""
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # the terminal hung up; the read of the answer says so
 
 
 def describe(request: PermissionRequest) -> str:

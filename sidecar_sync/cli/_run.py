@@ -36,8 +36,7 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..messages import AgentMessage, CostContent, ErrorContent
-from ..permissions import Deny
-from ._ask import Questions, ask_on_terminal
+from ._ask import Questions, answer_next
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -354,7 +353,7 @@ class _Run:
             The state then, or None when a signal (or a lost stdout) came first.
         """
         while not self.signals.requested.is_set():
-            if self._answer_question():
+            if answer_next(self.questions, self.prompts.answer):
                 continue
             try:
                 self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
@@ -365,21 +364,6 @@ class _Run:
                 self.questions.deny_pending("The turn is over; denied.")
             return self.state
         return None
-
-    def _answer_question(self) -> bool:
-        """Ask the user the next ``--ask`` question, if one waits; True if one did.
-
-        Raises:
-            Interrupted: a signal came during the question (it is denied on the way out).
-        """
-        question = self.questions.next() if self.questions is not None else None
-        if question is None:
-            return False
-        try:
-            question.answer(ask_on_terminal(question.request, self.prompts.answer, _say))
-        finally:
-            question.answer(Deny("No answer; denied."))  # a signal ended the question: deny it
-        return True
 
     def _close(self) -> SessionState | None:
         """End the session if it still runs: ``stop``, a bounded wait, then a kill.
@@ -494,15 +478,6 @@ class _Run:
             )
         except OSError as exc:
             self.output_error = exc
-
-
-def _say(text: str) -> None:
-    """Show one line of an ``--ask`` question on stderr."""
-    try:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass  # the terminal hung up; the read of the answer says so
 
 
 def run_command(args: argparse.Namespace) -> int:
