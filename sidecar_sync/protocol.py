@@ -30,15 +30,17 @@ agent runs a tool::
 ``requestId`` (a non-empty string, unique in the session) and ``toolName`` and
 ``input`` (an object) are required; ``toolUseId``, ``suggestions`` (the agent's own
 permission suggestions) and ``raw`` (the agent's request as it came) are optional.
-The manager answers every request exactly once, in any order relative to other
-output, with ``permission_response``: ``"behavior": "allow"`` (with
+The manager answers each request at most once, later (the caller may take minutes;
+the runner keeps reading commands and writing output meanwhile), with
+``permission_response``: ``"behavior": "allow"`` (with
 ``"updatedInput"`` when the caller replaced the input; absent: run it as asked)
 or ``"behavior": "deny"`` with a ``"message"`` for the model. A stopped session,
 a callback that raised, an expired ``permission_timeout`` and a request that is
 malformed (but has a ``requestId``) are all answered ``deny``. ``permission_cancel``
 withdraws a request (the agent gave up waiting, e.g. on interrupt): the manager then
-sends no answer for it; an answer that crosses the cancel on the wire is ignored by
-the runner. A turn that ends withdraws whatever it left unanswered.
+sends no answer for it; an answer that crosses the cancel on the wire, or any answer
+to an id the runner does not know, is ignored by the runner. A turn that ends
+withdraws whatever it left unanswered.
 
 Keys are camelCase on the wire and snake_case in Python. The session options (their
 wire keys, rules and defaults) are defined once, in :mod:`sidecar_sync.options`; this
