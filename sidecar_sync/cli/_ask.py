@@ -116,8 +116,11 @@ def answer_next(questions: Questions | None, read: ReadAnswer) -> bool:
         return False
     try:
         question.answer(ask_on_terminal(question.request, read, say))
+    except BaseException:
+        say("")  # a signal ended the question: what follows starts on a line of its own
+        raise
     finally:
-        question.answer(Deny("No answer; denied."))  # a signal ended the question: deny it
+        question.answer(Deny("No answer; denied."))  # unanswered (a signal): deny it
     return True
 
 
