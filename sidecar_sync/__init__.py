@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .replay import FileSummary, Replay, ReplaySummary
     from .consumers import MessageIterator
     from .limits import Limits
+    from .permissions import Allow, Deny, PermissionRequest
     from .state import SessionState, StopStep
     from .turns import TurnResult
 
@@ -65,6 +66,9 @@ _LAZY = {
     "StopStep": ".state",
     "TurnResult": ".turns",
     "Limits": ".limits",
+    "PermissionRequest": ".permissions",
+    "Allow": ".permissions",
+    "Deny": ".permissions",
     "MessageIterator": ".consumers",
     "Replay": ".replay",
     "ReplaySummary": ".replay",
@@ -114,6 +118,9 @@ __all__ = [
     "StopStep",
     "TurnResult",
     "Limits",
+    "PermissionRequest",
+    "Allow",
+    "Deny",
     "MessageIterator",
     "Replay",
     "ReplaySummary",

@@ -23,6 +23,7 @@ from .errors import SidecarError
 from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
+from .permissions import PermissionCallback
 from .process import spawn
 from .recording import Recorder, open_recording
 from .registry import SessionRegistry
@@ -57,6 +58,8 @@ def launch_session(
     consumers: Consumers,
     limits: Limits,
     recorder: Recorder | None,
+    on_permission: PermissionCallback | None,
+    permission_timeout: float | None,
     on_final: Callable[[Session], None],
 ) -> Session:
     """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C.
@@ -87,6 +90,8 @@ def launch_session(
                 start_timeout=settings.start_timeout,
                 limits=limits,
                 recorder=recorder,
+                on_permission=on_permission,
+                permission_timeout=permission_timeout,
             )
             registered = registry.add(session)
         except BaseException:

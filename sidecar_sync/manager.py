@@ -36,6 +36,7 @@ from .launcher import SessionSettings, launch_session, open_recorder
 from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
+from .permissions import PermissionCallback
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
@@ -193,6 +194,8 @@ class SidecarManager:
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
         record: str | os.PathLike[str] | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -228,6 +231,21 @@ class SidecarManager:
                 output as received, the prompts, the timing, a header and how it ended
                 (see :mod:`sidecar_sync.recording`). ``Replay`` and the ``replay``
                 provider reproduce its messages.
+            on_permission: ``on_permission(session_id, request) -> bool | Allow | Deny``,
+                asked before the agent runs a tool its permission mode does not already
+                allow (``request`` is a :class:`~sidecar_sync.PermissionRequest`).
+                ``True``/``Allow(updated_input=None)`` lets it run (with the input
+                replaced when given); ``False``/``Deny(message=...)`` refuses it, with
+                that message for the model. It runs on the session's own permission
+                thread (never the one delivering messages: a person may take minutes),
+                one request at a time, in order; a raise (anything) denies and is
+                logged; once the session is stopping, what is pending is denied and a
+                late answer discarded. With it, ``permission_mode`` defaults to
+                ``default``. Providers whose runner cannot ask (codex, ollama, echo,
+                replay) refuse it.
+            permission_timeout: seconds from a request's arrival after which it is
+                denied unanswered (``None``: wait for ever). Needs ``on_permission``.
+                While a request waits, ``idle_timeout`` does not run.
 
         Returns:
             The new session's state (status ``running``).
@@ -249,6 +267,13 @@ class SidecarManager:
         self._check_prompt(prompt)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
+        check_callable("on_permission", on_permission)
+        if permission_timeout is not None:
+            permission_timeout = check_seconds(permission_timeout, "permission_timeout", positive=True)
+            if on_permission is None:
+                raise InvalidOptionError("permission_timeout needs on_permission (nothing would ask)")
+        if on_permission is not None and permission_mode is None:
+            permission_mode = "default"  # bypassPermissions would never ask
         limits = Limits(turn_timeout, idle_timeout, max_cost_usd, max_tokens)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
@@ -264,12 +289,15 @@ class SidecarManager:
             worktree_name=worktree_name,
             resume_session_id=resume_session_id,
             provider_config=provider_config,
+            permission_prompt=True if on_permission is not None else None,
         )
         with self._providers_lock:
             entry = self._providers.get(provider)
             known = list(self._providers)
         if entry is None:
             raise UnknownProviderError(provider, known)
+        if on_permission is not None:
+            entry.check_approvals()
         config = dict(options.provider_config) or None
         entry.check_config(config)
         launch = entry.launch(self._settings, config)
@@ -301,6 +329,8 @@ class SidecarManager:
                 consumers=consumers,
                 limits=limits,
                 recorder=recorder,
+                on_permission=on_permission,
+                permission_timeout=permission_timeout,
                 on_final=_weak_method(self, "_session_finished"),
             )
         except BaseException:

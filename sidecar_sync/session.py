@@ -3,7 +3,9 @@
 The session owns the runner (:class:`~sidecar_sync.process.RunnerProcess`), its stdin
 writer, its :class:`~sidecar_sync.pipeline.Pipeline`, its
 :class:`~sidecar_sync.consumers.Consumers`, its stop ladder, turn clock and deadlines,
-and its threads (:mod:`sidecar_sync.session_threads`: stdout, stderr, supervisor).
+and its threads (:mod:`sidecar_sync.session_threads`: stdout, stderr, supervisor, and
+with ``on_permission`` the permission thread of its
+:class:`~sidecar_sync.permission_relay.PermissionRelay`).
 
 Status (see :mod:`sidecar_sync.state`): ``running`` while a turn is in flight,
 ``idle`` once every prompt was answered and the last turn succeeded, ``error`` when
@@ -31,7 +33,9 @@ from .ladder import StopLadder
 from .limits import Deadlines, Limits, TurnClock
 from .messages import StreamAdapter
 from .outcome import EndFacts, final_status
-from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
+from .permission_relay import PermissionRelay
+from .permissions import PermissionCallback
+from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
 from .process import RunnerProcess, describe_exit
 from .recording import Recorder, trailer
 from .session_threads import READ_SIZE, SessionThreads
@@ -64,6 +68,9 @@ class Session:
             understands (``None``: no limit).
         limits: the session's harness limits (turn and idle timeouts, budgets).
         recorder: where the session is recorded, if it is (the session closes it).
+        on_permission: asked about the runner's tool requests, on a thread of its
+            own; None: every request is denied at once.
+        permission_timeout: seconds after which a request is denied unanswered.
     """
 
     def __init__(
@@ -82,6 +89,8 @@ class Session:
         start_timeout: float | None,
         limits: Limits | None = None,
         recorder: Recorder | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> None:
         self.session_id = session_id
         self.provider = provider
@@ -126,13 +135,18 @@ class Session:
         self._recorder = recorder
         self._final = threading.Event()
         self.kill_requested = False
+        name = session_id if len(session_id) <= 40 else session_id[:37] + "..."
+        self.permissions = PermissionRelay(
+            session_id, on_permission, permission_timeout, self._writer,
+            on_deadline=self.wake.set, thread_name=f"sidecar-permission-{name}",
+        )  # fmt: skip
         self._threads = SessionThreads(self)  # starts them all, or none and ends the runner
 
     # -- for the manager ------------------------------------------------------------------
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
-        """The session's three threads."""
+        """The session's threads: stdout, stderr, supervisor, and the permission thread if any."""
         return self._threads.all
 
     @property
@@ -238,6 +252,7 @@ class Session:
             self._exited_before_stop = self.process.has_exited()
             self._stop_reason = self._stop_reason or "stop requested"
             self._changed.notify_all()
+        self.permissions.close("the session is stopping")
         self.wake.set()
         return True
 
@@ -249,6 +264,7 @@ class Session:
             self._stop_requested = self._stopping = True
             self.kill_requested = True
         self.process.signal_group(signal.SIGKILL)
+        self.permissions.close("the session was killed")
         self.wake.set()
 
     def fail(self, reason: str, outcome: Outcome = FAILED_TURN) -> None:
@@ -267,6 +283,7 @@ class Session:
             self._error = reason
             self._changed.notify_all()
         log.warning("session %r: %s", self.session_id, reason)
+        self.permissions.close(reason)
         self.wake.set()
 
     def join(self, timeout: float) -> list[threading.Thread]:
@@ -324,23 +341,26 @@ class Session:
         self._settle(report=False)
 
     def _refuse_own_thread(self, what: str) -> None:
-        if threading.current_thread() is self._threads.stdout:
+        current = threading.current_thread()
+        if current is self._threads.stdout or current in self.permissions.threads:
             raise SidecarError(
                 f"{what}() on session {self.session_id!r} from its own callback would deadlock: "
-                "callbacks run on the thread that delivers that session's messages"
+                "callbacks run on threads the session needs to get there"
             )
 
     # -- for the supervisor ------------------------------------------------------------------
 
     def due_stop(self, now: float) -> tuple[str, bool] | None:
         """Why the runner must be stopped now, and whether with the polite step first; or None."""
+        self.permissions.expire(now)
+        idle_since = self.permissions.idle_since(self._last_output, now)
         with self._lock:
             due = self._deadlines.due(
                 now,
                 recognized=self.pipeline.recognized,
                 stopping=self._stopping,
                 stdout_closed=self.stdout_done.is_set(),
-                last_output=self._last_output,
+                last_output=idle_since,
             )
             if due is not None and due.kind == "closed":
                 self._stopping = True
@@ -356,10 +376,13 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """The next moment the supervisor must look again (monotonic), or None."""
+        idle_since = self.permissions.idle_since(self._last_output, time.monotonic())
+        permission = self.permissions.deadline()
         with self._lock:
-            return self._deadlines.next(
-                recognized=self.pipeline.recognized, stopping=self._stopping, last_output=self._last_output
+            deadline = self._deadlines.next(
+                recognized=self.pipeline.recognized, stopping=self._stopping, last_output=idle_since
             )
+        return deadline if permission is None else min(permission, deadline or permission)
 
     def send_stop(self) -> bool:
         """The ladder's polite step: the ``stop`` command, then end of input. True if either got through."""
@@ -407,8 +430,13 @@ class Session:
                 self._final.set()
                 self._changed.notify_all()
 
-    def turn_signal(self, turn: TurnSignal) -> None:
-        """Apply a turn boundary: agent_started, agent_stopped, agent_error."""
+    def turn_signal(self, turn: TurnSignal | PermissionSignal) -> None:
+        """Apply a turn boundary (agent_started, agent_stopped, agent_error) or a permission line."""
+        if isinstance(turn, PermissionSignal):
+            self.permissions.handle(turn)
+            return
+        if turn.kind != STARTED:
+            self.permissions.turn_ended()
         with self._lock:
             if turn.kind == STARTED:
                 if self._failure is None:
@@ -465,6 +493,7 @@ class Session:
             self._ended_at = time.time()
             self._outstanding = 0
             self._exit_step = self._exit_step or (StopStep.SIGKILL if self.kill_requested else StopStep.EXITED)
+        self.permissions.close("the session ended")
         self._writer.close("the session ended", timeout=0.0)
         if self._recorder is not None:
             self._recorder.close(trailer(self.snapshot()))

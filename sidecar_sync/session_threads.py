@@ -1,4 +1,4 @@
-"""The three threads of a session: started all or none, their bodies, and the fds they share.
+"""The threads of a session: started all or none, their bodies, and the fds they share.
 
 * **stdout** (``sidecar-stdout-<id>``) — the hot path: non-blocking ``os.read`` of up to
   :data:`READ_SIZE` bytes (``poll`` beside the *abandon* wake-up when the pipe is
@@ -7,9 +7,12 @@
   :meth:`Session.stdout_finished`, which waits for the reap and settles the final status.
 * **stderr** (``sidecar-stderr-<id>``) — :class:`~sidecar_sync.stderr.StderrReader`.
 * **supervisor** (``sidecar-watch-<id>``) — :class:`~sidecar_sync.supervisor.Supervisor`.
+* **permission** (``sidecar-permission-<id>``), only with ``on_permission`` — the
+  :class:`~sidecar_sync.permissions.PermissionDesk` that asks the callback about the
+  runner's tool requests, one at a time, so the stdout thread never waits for it.
 
 Every thread is a daemon (a forgotten manager never blocks interpreter exit) and is
-joined by the manager. The last one to end closes the wake-up pipes and the pidfd;
+joined by the manager. The last of the first three to end closes the wake-up pipes and the pidfd;
 each reader closes its own pipe, so no fd is closed (and reused) under a reader.
 """
 
@@ -23,7 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Final, cast
 
-from .pipeline import TurnSignal
+from .pipeline import PermissionSignal, TurnSignal
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ READ_SIZE: Final = 256 << 10
 
 
 class SessionThreads:
-    """Starts one session's three threads; if one cannot start, ends the runner and frees everything.
+    """Starts one session's threads; if one cannot start, ends the runner and frees everything.
 
     Raises:
         Whatever starting a thread raised (``RuntimeError: can't start new thread``),
@@ -59,7 +62,7 @@ class SessionThreads:
         started: list[threading.Thread] = []
         try:
             # The supervisor starts first: once it runs, the runner is always reaped.
-            for thread in (self.watch, self.stderr, self.stdout):
+            for thread in (self.watch, self.stderr, self.stdout, *session.permissions.threads):
                 thread.sidecar_session = session  # type: ignore[attr-defined]  # marks our threads
                 thread.start()
                 started.append(thread)
@@ -69,8 +72,8 @@ class SessionThreads:
 
     @property
     def all(self) -> tuple[threading.Thread, ...]:
-        """stdout, stderr, supervisor."""
-        return (self.stdout, self.stderr, self.watch)
+        """stdout, stderr, supervisor, and the permission thread if any."""
+        return (self.stdout, self.stderr, self.watch, *self._session.permissions.threads)
 
     def join(self, timeout: float) -> list[threading.Thread]:
         """Join the threads (except the calling one) within ``timeout``; return those still alive."""
@@ -88,6 +91,7 @@ class SessionThreads:
         process.signal_group(signal.SIGKILL)
         session.abandon.set()
         session.wake.set()
+        session.permissions.close("the session could not start")
         if self.watch not in started:
             process.wait_exit(5.0)
             process.reap()
@@ -138,7 +142,7 @@ class SessionThreads:
                             if budgeted:  # before a turn boundary that follows: the turn ends "budget"
                                 session.check_budget()
                         else:
-                            turn_signal(cast(TurnSignal, item))  # the only other output kind
+                            turn_signal(cast("TurnSignal | PermissionSignal", item))
                 except Exception:
                     log.exception("session %r: failed to process %d bytes of output", session.session_id, len(data))
                 # Drop the chunk now, while it is still in this core's caches, not after
@@ -148,7 +152,7 @@ class SessionThreads:
                 if type(item) is tuple:
                     deliver(*item)
                 else:
-                    turn_signal(cast(TurnSignal, item))
+                    turn_signal(cast("TurnSignal | PermissionSignal", item))
         except Exception:
             log.exception("session %r: stdout reader failed", session.session_id)
         finally:

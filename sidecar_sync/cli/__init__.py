@@ -2,7 +2,7 @@
 
 Usage::
 
-    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive]
+    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive] [--ask]
                      PROMPT
     sidecar-sync replay FILE|DIR... [--provider P] [--jobs N] [--json] [--summary]
                         [--engine local|dask] [--scheduler ADDR]

@@ -5,6 +5,10 @@ The main thread starts the session, waits for each turn, reads follow-up prompts
 (outcome, cost, tokens, duration). The session's reader thread writes the
 messages through the ``on_message``/``on_status`` callbacks.
 
+With ``--ask`` the main thread also asks the user, on the terminal, about each tool
+the agent wants to run (:mod:`._ask`): the session's permission thread hands it the
+question and waits, so a signal during the question is handled like any other.
+
 SIGINT, SIGTERM and SIGHUP only set a flag (:mod:`._signals`). The main thread
 waits in short slices, sees the flag, and stops the session cleanly: ``stop``, a
 bounded wait while the manager's stop ladder escalates (SIGTERM, then SIGKILL of
@@ -30,6 +34,7 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..messages import AgentMessage, CostContent, ErrorContent
+from ._ask import Questions, answer_next
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -133,6 +138,8 @@ class _Run:
         self.state: SessionState | None = None  # the latest snapshot
         self.running = False  # a turn is under way
         self.killed = False
+        # --ask: the session's permission thread queues questions for this thread
+        self.questions = Questions() if getattr(args, "ask", False) else None
 
     # -- output (called from the session's reader thread) --
 
@@ -184,6 +191,7 @@ class _Run:
                 prompt,
                 on_message=self.on_message,
                 on_status=None if self.args.json else self.on_status,
+                on_permission=self.questions,
                 **self.options,
             )
             self.running = True
@@ -233,11 +241,15 @@ class _Run:
             The state then, or None when a signal (or a lost stdout) came first.
         """
         while not self.signals.requested.is_set():
+            if answer_next(self.questions, self.prompts.answer):
+                continue
             try:
                 self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
             except TimeoutError:
                 continue
             self.running = False
+            if self.questions is not None:  # asked by a turn that is over: moot
+                self.questions.deny_pending("The turn is over; denied.")
             return self.state
         return None
 
@@ -249,6 +261,8 @@ class _Run:
         session never started).
         """
         hurry = min(self.signals.count + 1, 2)
+        if self.questions is not None:
+            self.questions.close()
         try:
             self.manager.stop_session(self.session_id)
         except SidecarError:

@@ -71,6 +71,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "(empty line or EOF ends)",
     )
     run.add_argument(
+        "--ask",
+        action="store_true",
+        help="ask on the terminal before the agent runs a tool its permission mode "
+        "does not allow (tool, input summary, y/N); the permission mode defaults to "
+        "'default'. Providers that cannot ask (echo, codex, ollama) refuse it",
+    )
+    run.add_argument(
         "--show-unknown",
         action="store_true",
         help="also show events no adapter mapping fits",

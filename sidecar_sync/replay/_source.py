@@ -20,7 +20,7 @@ from ..adapters import new_stream_adapter
 from ..errors import FramerError, InvalidOptionError, ReplayError
 from ..framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
 from ..messages import Adapter, AgentMessage
-from ..pipeline import Output, Pipeline, TurnSignal
+from ..pipeline import Output, PermissionSignal, Pipeline, TurnSignal
 from ._sources import DEFAULT_CHUNK_SIZE, ByteCounter, Source, read_source, source_name
 from ._summary import FileSummary, ordered_counts
 
@@ -124,7 +124,7 @@ class SourceReplay:
     def _messages(self, outputs: Iterable[Output]) -> Iterator[list[AgentMessage]]:
         count = self._counts.update
         for item in outputs:
-            if isinstance(item, TurnSignal):
+            if isinstance(item, (TurnSignal, PermissionSignal)):
                 continue
             messages = item[0]
             count(map(_get_type, messages))
