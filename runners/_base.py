@@ -34,6 +34,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from sidecar_sync.protocol import PermissionResponse
+
 from ._host import RunnerHost
 from ._options import InvalidOptionError, ProviderConfig, SessionOptions
 from ._output import OutputClosed
@@ -49,12 +51,15 @@ __all__ = [
     "RunnerHost",
     "InvalidOptionError",
     "OutputClosed",
+    "PermissionResponse",
     "ProviderConfig",
     "SessionOptions",
     "run",
     "CHILD_GRACE",
     "HOST_GONE_GRACE",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Grace between SIGTERM and SIGKILL for a runner's children at exit.
 CHILD_GRACE: Final = 0.5
@@ -79,7 +84,9 @@ class Runner:
        end early (``stop``, a signal, the host's death): wake whatever
        :meth:`run_turn` is blocked on (close a socket, send a CLI its interrupt).
        The default does nothing beyond the stop flag.
-    4. :meth:`close` at exit, on the control thread: the default ends every child
+    4. :meth:`permission_response` **on the control thread** when the manager
+       answers a :meth:`Turn.ask_permission` request (tool approval).
+    5. :meth:`close` at exit, on the control thread: the default ends every child
        started with :meth:`spawn`. When the host is gone (:attr:`host_gone`)
        nobody waits for a clean ending: keep every grace within
        :meth:`exit_grace`.
@@ -118,6 +125,15 @@ class Runner:
 
     def interrupt(self, turn: Turn) -> None:
         """Wake :meth:`run_turn` after ``turn`` was asked to stop (control thread)."""
+
+    def permission_response(self, response: PermissionResponse) -> None:
+        """The manager's answer to a :meth:`Turn.ask_permission` request (control thread).
+
+        Must not block: hand the answer to whatever waits for it (the agent CLI's
+        stdin, an event). The default logs it and does nothing: this runner asks no
+        permissions.
+        """
+        log.warning("%s runner: a permission answer for request %r, but it asked none", self.name, response.request_id)
 
     def close(self) -> None:
         """Release everything at exit: by default, end all children."""

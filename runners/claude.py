@@ -57,11 +57,32 @@ Protocol mapping
   interrupt, but the turn gets only a short grace, as does the CLI after its
   stdin is closed, before the runner ends its whole process tree and exits.
 
+Tool approval
+-------------
+When the caller gave ``on_permission`` (the first query carries
+``permissionPrompt: true``), the CLI runs with ``--permission-prompt-tool stdio``:
+before a tool that its permission mode does not already allow, it writes a
+``control_request`` ``can_use_tool`` (``tool_name``, ``input``, ``tool_use_id``,
+``permission_suggestions``) on stdout and waits for a ``control_response`` on stdin.
+The turn thread turns that into a ``permission_request`` line (``requestId`` = the
+CLI's ``request_id``, ``raw`` = the CLI's line) and goes on forwarding output (the
+CLI keeps running tools that need no approval meanwhile); the manager's
+``permission_response`` arrives on the control thread
+(:meth:`ClaudeRunner.permission_response`), which writes the CLI's
+``control_response``: ``{"behavior": "allow", "updatedInput": ...}`` (the original
+input when the caller did not replace it) or ``{"behavior": "deny", "message":
+...}``. ``AskUserQuestion`` arrives the same way; its answers travel in
+``updatedInput``. A ``control_cancel_request`` (the CLI gave up waiting, e.g. on
+interrupt) becomes ``permission_cancel``, and an answer that comes after it is
+dropped. Any other control request from the CLI is answered with an error, so it
+never waits for an answer that cannot come.
+
 Session options -> CLI
 ----------------------
 ``model`` ``--model``; ``systemPrompt`` ``--system-prompt`` (replaces Claude Code's
 default prompt); ``maxTurns`` ``--max-turns``; ``permissionMode``
-``--permission-mode`` (the CLI checks the value); ``additionalDirectories``
+``--permission-mode`` (the CLI checks the value); ``permissionPrompt``
+``--permission-prompt-tool stdio`` (above); ``additionalDirectories``
 ``--add-dir`` each (must exist); ``worktreeName`` ``--worktree`` (needs a git
 repository as cwd); ``resumeSessionId`` ``--resume``; ``cwd`` the CLI's working
 directory (must exist); ``claudeConfigDir`` ``CLAUDE_CONFIG_DIR`` of the CLI (the
@@ -105,7 +126,7 @@ import orjson
 
 from sidecar_sync.discovery import search_claude_cli
 
-from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
+from ._base import InvalidOptionError, PermissionResponse, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
 from ._options import existing_directory
@@ -129,6 +150,9 @@ _ROOT_REFUSAL: Final = re.compile(r"root/sudo|as root", re.IGNORECASE)
 
 _RESULT: Final = "result"
 _CONTROL_RESPONSE: Final = "control_response"
+_CONTROL_REQUEST: Final = "control_request"
+_CONTROL_CANCEL: Final = "control_cancel_request"
+_CAN_USE_TOOL: Final = "can_use_tool"
 
 
 class ClaudePlan:
@@ -180,6 +204,8 @@ def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None)
         if not _MODE_RE.match(options.permission_mode):
             raise InvalidOptionError(f"invalid option permission_mode: {options.permission_mode!r}")
         flags.append(f"--permission-mode={options.permission_mode}")
+    if options.permission_prompt:
+        flags.append("--permission-prompt-tool=stdio")
     for directory in options.additional_directories:
         flags.append(f"--add-dir={existing_directory('additional_directories', directory)}")
     if options.worktree_name:
@@ -283,6 +309,10 @@ class ClaudeRunner(CliRunner):
         self._answered_on_proc = 0  # turns the current CLI process answered
         self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
         self._request_ids = itertools.count(1)
+        # Tool requests asked of the manager and not answered yet: request id -> the
+        # tool's original input. The turn thread adds, the control thread answers.
+        self._asked: dict[str, dict[str, Any]] = {}
+        self._asked_lock = threading.Lock()
 
     # -- set-up ------------------------------------------------------------------
 
@@ -305,6 +335,8 @@ class ClaudeRunner(CliRunner):
         self._answered_on_proc = 0
         self._proc, self._tree, self._out = proc, ProcessTree(proc), CliOutput(proc, "claude")
         self._backlog.clear()
+        with self._asked_lock:
+            self._asked.clear()  # a new CLI: nothing it could still wait for
         return proc
 
     # -- turns -------------------------------------------------------------------
@@ -358,6 +390,16 @@ class ClaudeRunner(CliRunner):
             result: dict[str, Any] | None = None
             for index, (raw, event) in enumerate(batch):
                 kind = event.get("type")
+                if kind in (_CONTROL_REQUEST, _CONTROL_CANCEL):
+                    started = True
+                    if forward:  # in stream order: the tool call before the request about it
+                        turn.emit_lines(forward)
+                        forward = []
+                    if kind == _CONTROL_REQUEST:
+                        self._on_control_request(turn, event)
+                    else:
+                        self._on_control_cancel(turn, event)
+                    continue
                 if kind == _CONTROL_RESPONSE:
                     log.debug("control response: %s", raw[:200])
                     if turn.stopped and not started:
@@ -379,6 +421,79 @@ class ClaudeRunner(CliRunner):
                 turn.emit_lines(forward)
             if result is not None:
                 return result, True
+
+    # -- tool approval -------------------------------------------------------------
+
+    def _on_control_request(self, turn: Turn, event: dict[str, Any]) -> None:
+        """A control request from the CLI (turn thread): ask the manager about a tool, or refuse."""
+        request_id = event.get("request_id")
+        request = event.get("request")
+        if not isinstance(request_id, str) or not request_id or not isinstance(request, dict):
+            log.warning("malformed control request from the CLI: %.200r", event)
+            return
+        subtype = request.get("subtype")
+        tool_name = request.get("tool_name")
+        tool_input = request.get("input")
+        if subtype != _CAN_USE_TOOL:
+            log.warning("the CLI sent an unsupported control request %.40r; refusing it", subtype)
+            self._control_reply(request_id, {"subtype": "error", "request_id": request_id,
+                                             "error": f"unsupported control request: {subtype!r}"})  # fmt: skip
+            return
+        if not isinstance(tool_name, str) or not tool_name or not isinstance(tool_input, dict):
+            self._answer_tool(request_id, {"behavior": "deny", "message": "Malformed permission request; denied."})
+            return
+        if not turn.options.permission_prompt:
+            # Not asked for (no --permission-prompt-tool); nobody would answer.
+            self._answer_tool(request_id, {"behavior": "deny", "message": "No permission handler; denied."})
+            return
+        with self._asked_lock:
+            self._asked[request_id] = tool_input
+        tool_use_id = request.get("tool_use_id")
+        suggestions = request.get("permission_suggestions")
+        asked = turn.ask_permission(
+            request_id,
+            tool_name,
+            tool_input,
+            tool_use_id=tool_use_id if isinstance(tool_use_id, str) else None,
+            suggestions=suggestions if isinstance(suggestions, list) else None,
+            raw=event,
+        )
+        if not asked:  # the turn already ended: no answer will come
+            with self._asked_lock:
+                self._asked.pop(request_id, None)
+            self._answer_tool(request_id, {"behavior": "deny", "message": "The turn has ended; denied."})
+
+    def _on_control_cancel(self, turn: Turn, event: dict[str, Any]) -> None:
+        """The CLI no longer waits for an answer (turn thread): tell the manager."""
+        request_id = event.get("request_id")
+        if not isinstance(request_id, str):
+            return
+        with self._asked_lock:
+            asked = self._asked.pop(request_id, None) is not None
+        if asked:
+            turn.withdraw_permission(request_id)
+
+    def permission_response(self, response: PermissionResponse) -> None:
+        """The manager's answer (control thread): the CLI's ``control_response``."""
+        with self._asked_lock:
+            original = self._asked.pop(response.request_id, None)
+        if original is None:
+            log.info("permission answer for %r, which the CLI no longer waits for; dropped", response.request_id)
+            return
+        if response.allow:
+            updated = response.updated_input if response.updated_input is not None else original
+            self._answer_tool(response.request_id, {"behavior": "allow", "updatedInput": updated})
+        else:
+            self._answer_tool(response.request_id, {"behavior": "deny", "message": response.message or "denied"})
+
+    def _answer_tool(self, request_id: str, decision: dict[str, Any]) -> None:
+        self._control_reply(request_id, {"subtype": "success", "request_id": request_id, "response": decision})
+
+    def _control_reply(self, request_id: str, response: dict[str, Any]) -> None:
+        proc = self._proc
+        line = orjson.dumps({"type": _CONTROL_RESPONSE, "response": response}) + b"\n"
+        if proc is None or not self._write(proc, line):
+            log.info("control response %r not delivered: the CLI's stdin is closed", request_id)
 
     def _write(self, proc: ChildProcess, data: bytes) -> bool:
         """Write to the CLI's stdin; False if it is closed (the CLI exited)."""

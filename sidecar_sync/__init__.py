@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .replay import FileSummary, Replay, ReplaySummary
     from .consumers import MessageIterator
     from .limits import Limits
+    from .permissions import Allow, Deny, PermissionRequest
     from .state import SessionState, StopStep
     from .turns import TurnResult
 
@@ -65,6 +66,9 @@ _LAZY = {
     "StopStep": ".state",
     "TurnResult": ".turns",
     "Limits": ".limits",
+    "PermissionRequest": ".permissions",
+    "Allow": ".permissions",
+    "Deny": ".permissions",
     "MessageIterator": ".consumers",
     "Replay": ".replay",
     "ReplaySummary": ".replay",
@@ -88,7 +92,7 @@ def _registry_name(name: str) -> Any:
 _REGISTRY_NAMES = frozenset(
     {"parse_message", "new_stream_adapter", "register_adapter", "unregister_adapter", "adapter_names"}
 )
-_messages_module.__getattr__ = _registry_name  # type: ignore[attr-defined]  # PEP 562 hook
+vars(_messages_module)["__getattr__"] = _registry_name  # the module's PEP 562 hook
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +118,9 @@ __all__ = [
     "StopStep",
     "TurnResult",
     "Limits",
+    "PermissionRequest",
+    "Allow",
+    "Deny",
     "MessageIterator",
     "Replay",
     "ReplaySummary",

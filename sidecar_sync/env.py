@@ -246,7 +246,7 @@ def check_directory(option: str, value: Any) -> str:
         raise InvalidOptionError(f"{option} must be a str path, got bytes")
     if not path or "\0" in path:
         raise InvalidOptionError(f"{option} must be a non-empty path without NUL bytes, got {path!r}")
-    absolute = os.path.abspath(path)
+    absolute: str = os.path.abspath(path)
     if not os.path.isdir(absolute):
         what = "does not exist" if not os.path.exists(absolute) else "is not a directory"
         raise InvalidOptionError(f"{option} {absolute!r} {what}; give an existing directory")

@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 from . import protocol
 from ._interrupts import deferred_interrupts
@@ -31,14 +32,16 @@ from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallba
 from .env import build_runner_env, check_directory, validate_extra_env
 from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
 from .framer import MAX_LINE_SIZE, MAX_PENDING
+from .launcher import SessionSettings, launch_session, open_recorder
 from .limits import Limits
 from .messages import StreamAdapter
 from .options import SessionOptions
-from .process import spawn
+from .permissions import PermissionCallback
 from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
 from .state import SessionState
+from .teardown import finish_shutdown
 from .validation import check_callable, check_positive_int, check_seconds, check_text, check_timeout
 
 __all__ = ["SidecarManager"]
@@ -112,8 +115,8 @@ class SidecarManager:
         self._write_timeout = check_seconds(write_timeout, "write_timeout")
         self._start_timeout = None if start_timeout is None else check_seconds(start_timeout, "start_timeout")
         cleanup = check_seconds(cleanup_grace, "cleanup_grace")
-        self._max_line_size = check_positive_int("max_line_size", max_line_size)
-        self._max_pending = check_positive_int("max_pending", max_pending)
+        check_positive_int("max_line_size", max_line_size)
+        check_positive_int("max_pending", max_pending)
         if max_line_size > max_pending:
             raise InvalidOptionError(f"max_line_size ({max_line_size}) must not exceed max_pending ({max_pending})")
         self._backlog = check_positive_int("message_backlog", message_backlog, minimum=0)
@@ -123,6 +126,9 @@ class SidecarManager:
             if path is not None:
                 check_text(name, os.fspath(path), empty_ok=False)
         self._settings = LaunchSettings(python=python, claude_path=claude_path, codex_path=codex_path)
+        self._launch = SessionSettings(
+            max_line_size, max_pending, self._stop_grace, self._kill_grace, self._start_timeout
+        )
         self._owner_pid = os.getpid()
         self._providers_lock = threading.Lock()
         self._providers: dict[str, Provider] = dict(BUILTIN_PROVIDERS)
@@ -187,6 +193,9 @@ class SidecarManager:
         idle_timeout: float | None = None,
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
+        record: str | os.PathLike[str] | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -218,6 +227,25 @@ class SidecarManager:
                 ends with that outcome (``timeout``, ``idle_timeout``, ``budget``) and the
                 session ends ``error`` naming the limit and its value. They hold for
                 every provider, built-in or custom.
+            record: a file to record the session in (``.gz``: compressed): the runner's
+                output as received, the prompts, the timing, a header and how it ended
+                (see :mod:`sidecar_sync.recording`). ``Replay`` and the ``replay``
+                provider reproduce its messages.
+            on_permission: ``on_permission(session_id, request) -> bool | Allow | Deny``,
+                asked before the agent runs a tool its permission mode does not already
+                allow (``request`` is a :class:`~sidecar_sync.PermissionRequest`).
+                ``True``/``Allow(updated_input=None)`` lets it run (with the input
+                replaced when given); ``False``/``Deny(message=...)`` refuses it, with
+                that message for the model. It runs on the session's own permission
+                thread (never the one delivering messages: a person may take minutes),
+                one request at a time, in order; a raise (anything) denies and is
+                logged; once the session is stopping, what is pending is denied and a
+                late answer discarded. With it, ``permission_mode`` defaults to
+                ``default``. Providers whose runner cannot ask (codex, ollama, echo,
+                replay) refuse it.
+            permission_timeout: seconds from a request's arrival after which it is
+                denied unanswered (``None``: wait for ever). Needs ``on_permission``.
+                While a request waits, ``idle_timeout`` does not run.
 
         Returns:
             The new session's state (status ``running``).
@@ -239,6 +267,13 @@ class SidecarManager:
         self._check_prompt(prompt)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
+        check_callable("on_permission", on_permission)
+        if permission_timeout is not None:
+            permission_timeout = check_seconds(permission_timeout, "permission_timeout", positive=True)
+            if on_permission is None:
+                raise InvalidOptionError("permission_timeout needs on_permission (nothing would ask)")
+        if on_permission is not None and permission_mode is None:
+            permission_mode = "default"  # bypassPermissions would never ask
         limits = Limits(turn_timeout, idle_timeout, max_cost_usd, max_tokens)
         run_cwd = check_directory("cwd", cwd) if cwd is not None else None
         config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
@@ -254,19 +289,24 @@ class SidecarManager:
             worktree_name=worktree_name,
             resume_session_id=resume_session_id,
             provider_config=provider_config,
+            permission_prompt=True if on_permission is not None else None,
         )
         with self._providers_lock:
             entry = self._providers.get(provider)
             known = list(self._providers)
         if entry is None:
             raise UnknownProviderError(provider, known)
+        if on_permission is not None:
+            entry.check_approvals()
         config = dict(options.provider_config) or None
         entry.check_config(config)
         launch = entry.launch(self._settings, config)
         adapter = _stream_adapter(launch.adapter)
         first_line = protocol.encode(protocol.query_command(session_id, prompt, options))
         if len(first_line) > MAX_COMMAND_LINE:
-            raise PromptTooLargeError(f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}")
+            raise PromptTooLargeError(
+                f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}"
+            )
         env = build_runner_env(options.extra_env, config_dir)
         consumers = Consumers(
             session_id,
@@ -275,57 +315,30 @@ class SidecarManager:
             backlog_messages=self._backlog,
             max_buffered_bytes=self._max_buffered,
         )
-        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits)
-        session.send_first_query(first_line, self._write_timeout)
+        recorder = open_recorder(record, session_id, provider, options) if record is not None else None
+        try:
+            session = launch_session(
+                self._registry,
+                self._launch,
+                session_id=session_id,
+                provider=provider,
+                argv=launch.argv,
+                env=env,
+                cwd=run_cwd,
+                adapter=adapter,
+                consumers=consumers,
+                limits=limits,
+                recorder=recorder,
+                on_permission=on_permission,
+                permission_timeout=permission_timeout,
+                on_final=_weak_method(self, "_session_finished"),
+            )
+        except BaseException:
+            if recorder is not None:
+                recorder.close({"status": None, "error": "the session did not start"})
+            raise
+        session.send_first_query(first_line, self._write_timeout, prompt)
         return session.snapshot()
-
-    def _spawn(
-        self,
-        session_id: str,
-        provider: str,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: str | None,
-        adapter: StreamAdapter,
-        consumers: Consumers,
-        limits: Limits,
-    ) -> Session:
-        """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
-        registry = self._registry
-        with deferred_interrupts():
-            registry.reserve(session_id)
-            process = session = None
-            try:
-                process = spawn(argv, env, cwd)
-                registry.processes.add(process)
-                log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
-                session = Session(  # on failure it kills and reaps the runner itself
-                    session_id=session_id,
-                    provider=provider,
-                    process=process,
-                    adapter=adapter,
-                    on_final=_weak_method(self, "_session_finished"),
-                    consumers=consumers,
-                    max_line_size=self._max_line_size,
-                    max_pending=self._max_pending,
-                    stop_grace=self._stop_grace,
-                    kill_grace=self._kill_grace,
-                    start_timeout=self._start_timeout,
-                    limits=limits,
-                )
-                registered = registry.add(session)
-            except BaseException:
-                registry.release(session_id)
-                if process is not None and session is None:  # no session took it over
-                    registry.processes.discard(process)
-                    process.destroy()
-                raise
-        if not registered:  # shut down while we were spawning
-            session.detach(0.0)
-            session.kill()
-            session.join(self._stop_grace + self._kill_grace + 1.0)
-            raise SidecarError("the manager was shut down while the session was starting")
-        return session
 
     def stop_session(self, session_id: str) -> None:
         """Ask a session's runner to stop; escalate if it does not.
@@ -359,7 +372,8 @@ class SidecarManager:
         self._check_owner()
         self._check_prompt(prompt)
         session = self._registry.get(session_id)
-        session.write_prompt(protocol.encode(protocol.query_command(session_id, prompt)), self._write_timeout)
+        line = protocol.encode(protocol.query_command(session_id, prompt))
+        session.write_prompt(line, self._write_timeout, prompt)
 
     def list_sessions(self) -> list[SessionState]:
         """Snapshots of every registered session."""
@@ -415,7 +429,7 @@ class SidecarManager:
                 session.kill()
         budget = self._kill_grace + 1.0
         deadline = time.monotonic() + budget
-        if not session.detach(0.0 if own else budget):
+        if not session.consumers.detach(0.0 if own else budget):
             log.warning("session %r: a callback was still running %g s after removal", session_id, budget)
         if _session_thread() is None:
             stuck = session.join(max(0.0, deadline - time.monotonic()))
@@ -528,31 +542,11 @@ class SidecarManager:
             return  # another thread is shutting down and took the whole budget
         try:
             if not self._shutdown_done.is_set():
-                self._finish_shutdown(sessions, live, deadline)
+                if finish_shutdown(self._registry, sessions, live, deadline):
+                    self._finalizer.detach()  # nothing is left for it to kill
                 self._shutdown_done.set()
         finally:
             self._shutdown_lock.release()
-
-    def _finish_shutdown(self, sessions: list[Session], live: list[Session], deadline: float) -> None:
-        log.debug("shutting down %d sessions", len(sessions))
-        for session in live:
-            session.wait_final(max(0.0, deadline - 1.0 - time.monotonic()))
-        late = [s for s in live if not s.finished]
-        for session in late:
-            session.kill()
-        for session in late:
-            session.wait_final(max(0.0, deadline - 0.5 - time.monotonic()))
-        for session in late:
-            if not session.finished:
-                session.force_final("its stdout thread did not finish within the shutdown deadline")
-        stuck_timers = self._registry.timers.close(max(0.0, deadline - time.monotonic()))
-        stuck = [t for s in sessions for t in s.join(max(0.0, deadline - time.monotonic()))]
-        if stuck or stuck_timers:
-            log.warning("shutdown: threads still running at its deadline: %s", stuck + stuck_timers)
-        else:
-            self._registry.processes.clear()
-            self._finalizer.detach()
-        self._registry.forget_retired()
 
     def __enter__(self) -> SidecarManager:
         return self
@@ -569,6 +563,10 @@ class SidecarManager:
                 "(create a new manager in the child)"
             )
 
+    def _session_finished(self, session: Session) -> None:
+        """Called on the session's stdout thread once it is final."""
+        self._registry.finished(session)
+
     def _check_prompt(self, prompt: Any) -> None:
         check_text("prompt", prompt, nul_ok=True)
         size = len(prompt.encode("utf-8"))
@@ -577,13 +575,11 @@ class SidecarManager:
                 f"the prompt is {size} bytes (UTF-8); this manager takes at most max_prompt_size={self._max_prompt}"
             )
 
-    def _session_finished(self, session: Session) -> None:
-        """Called on the session's stdout thread once it is final."""
-        self._registry.finished(session)
 
 
-def _weak_method(obj: object, name: str) -> Any:
-    """A callable that calls ``obj.name(...)`` if ``obj`` is still alive, without keeping it alive."""
+def _weak_method(obj: object, name: str) -> Callable[..., None]:
+    """Calls ``obj.name(...)`` while ``obj`` lives, without keeping it alive (a dropped
+    manager's sessions must not keep its registry arming cleanup timers)."""
     ref = weakref.ref(obj)
 
     def call(*args: Any) -> None:

@@ -93,7 +93,7 @@ class Supervisor:
                         process.signal_group(signal.SIGKILL)
                     process.reap()
             finally:
-                session.runner_reaped()
+                session.reaped.set()
 
     # -- while the runner lives ---------------------------------------------------------
 

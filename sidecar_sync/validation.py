@@ -73,6 +73,9 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 
 def check_callable(name: str, value: Any) -> Callable[..., Any] | None:
     """``None`` or a callable."""
-    if value is not None and not callable(value):
+    if value is None:
+        return None
+    if not callable(value):
         raise InvalidOptionError(f"{name} must be callable, got {_describe(value)}")
-    return value
+    function: Callable[..., Any] = value
+    return function

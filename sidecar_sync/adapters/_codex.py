@@ -195,7 +195,7 @@ class CodexStreamAdapter(DispatchStreamAdapter):
         item = event.get("item")
         kind = item.get("type") if type(item) is dict else None
         handler = self._items.get(kind) if type(kind) is str else None
-        if handler is None:
+        if handler is None or type(item) is not dict:
             out.append(unknown_message(event, ts))
             return
         handler(item, _PHASES[event["type"]], out, ts)
