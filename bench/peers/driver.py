@@ -6,7 +6,7 @@ the same emitter (``bench/peers/emitter.c``): the emitter replays ``$SIDECAR_BEN
 
 Contenders (``--peer``):
 
-* ``sidecar`` — sidecar_sync's ``SidecarManager`` (DESIGN §4); the framer backend is picked
+* ``sidecar`` — sidecar_sync's ``SidecarManager`` (its public API); the framer backend is picked
   by ``SIDECAR_SYNC_FRAMER`` in the environment (``c`` or ``python``).
 * ``naive`` — a plain synchronous supervisor: ``subprocess.Popen`` + ``readline`` +
   ``json.loads`` + sidecar_sync's claude adapter, one thread per session.
@@ -91,7 +91,7 @@ class Tally:
 
 
 # ══ Peer 4: sidecar_sync — THE ADAPTER TO THE LIBRARY UNDER TEST ═════════════════════════
-# Uses only the public API of DESIGN §4: SidecarManager, register_provider(name, command,
+# Uses only the library's public API: SidecarManager, register_provider(name, command,
 # adapter="claude"), start_session(..., on_message=...), wait(), shutdown via `with`.
 # Until sidecar_sync.SidecarManager exists this raises ImportError and bench/peers.py reports
 # the peer as NOT AVAILABLE (it never substitutes anything).
@@ -333,7 +333,7 @@ class GcWatch:
     def __exit__(self, *exc: object) -> None:
         gc.callbacks.remove(self)
         stats = gc.get_stats()
-        self.collections = [b["collections"] - a["collections"] for a, b in zip(self._stats0, stats)]
+        self.collections = [b["collections"] - a["collections"] for a, b in zip(self._stats0, stats, strict=True)]
 
 
 def apply_gc_setting() -> str:
