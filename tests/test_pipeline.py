@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sidecar_sync import decoder as decoder_module
+from sidecar_sync import pipeline as pipeline_module
 from sidecar_sync.adapters import new_stream_adapter
 from sidecar_sync.messages import AgentMessage
 from sidecar_sync.pipeline import FAILED, PIECE_SIZE, STARTED, STOPPED, Pipeline, TurnSignal
+from tests.framer.twins import TWINS, patch_everywhere
 
 
 def lines(*objects: Any) -> bytes:
@@ -267,8 +272,18 @@ def _outputs(out: list[Any]) -> list[Any]:
     return flat
 
 
-@given(st.lists(_LINES, max_size=60), st.data())
-def test_a_reused_read_buffer_gives_the_results_of_one_line_at_a_time(raw: list[bytes], data: st.DataObject) -> None:
+@given(
+    st.lists(_LINES, max_size=60),
+    st.sampled_from(sorted(name for name, cls in TWINS.items() if cls is not None)),
+    st.sampled_from([1, 64, 700, pipeline_module.PIECE_SIZE]),
+    st.sampled_from([7, 256, None]),
+    st.data(),
+)
+def test_a_reused_read_buffer_gives_the_results_of_one_line_at_a_time(
+    raw: list[bytes], twin: str, piece_size: int, window: int | None, data: st.DataObject
+) -> None:
+    """Either framer twin, any piece size and framing window, reads cut anywhere into one
+    reused buffer: the outputs, counters and usage of feeding one line at a time."""
     stream = b"".join(line + b"\n" for line in raw)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12), label="cuts"))
     per_line = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=200)
@@ -276,14 +291,19 @@ def test_a_reused_read_buffer_gives_the_results_of_one_line_at_a_time(raw: list[
     for line in raw:
         want += per_line.receive_data(line + b"\n")
     want += per_line.receive_eof()
-    pipeline = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=200)
-    buffer = bytearray(len(stream))
-    got: list[Any] = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        buffer[: end - start] = stream[start:end]
-        got += pipeline.receive_data(memoryview(buffer)[: end - start])
-        buffer[:] = b"\x00" * len(buffer)  # the reader reads into it again
-    got += pipeline.receive_eof()
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(mock.patch.object(decoder_module, "LineFramer", TWINS[twin]))
+        patches.enter_context(mock.patch.object(pipeline_module, "PIECE_SIZE", piece_size))
+        if window:
+            patches.enter_context(patch_everywhere("FEED_WINDOW", window))
+        pipeline = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=200)
+        buffer = bytearray(len(stream))
+        got: list[Any] = []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            buffer[: end - start] = stream[start:end]
+            got += pipeline.receive_data(memoryview(buffer)[: end - start])
+            buffer[:] = b"\x00" * len(buffer)  # the reader reads into it again
+        got += pipeline.receive_eof()
     assert _outputs(got) == _outputs(want)
     assert pipeline.stats == per_line.stats
     assert pipeline.usage.cost_usd == per_line.usage.cost_usd

@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar_sync.decoder import Event, EventDecoder
-from sidecar_sync.framer import MAX_LINE_SIZE
+from sidecar_sync.framer import MAX_LINE_SIZE, MAX_PENDING
 from tests.decoder.conftest import MakeDecoder
 from tests.decoder.test_decoder import pieces, reference_decode
 from tests.framer.reference import cut, cut_points
@@ -80,3 +80,36 @@ def test_a_big_line_across_feeds_is_one_piece(make_decoder: MakeDecoder) -> None
     assert list(d.feed_pieces(line[100_000:], 1 << 14)) == []
     out = list(d.feed_pieces(b"\n" + b'{"n":1}\n', 1 << 14))
     assert [e for batch, _ in out for e in batch] == [orjson.loads(line), {"n": 1}]
+
+
+# ---- the real caps: a line of exactly 10 MiB is kept, one byte more is dropped ------------
+
+_SMALL = [orjson.dumps({"type": "stream_event", "n": i, "text": "é" * (i % 5)}) for i in range(40)]
+_AT_CAP = b'{"pad":"' + b"a" * (MAX_LINE_SIZE - 10) + b'"}'
+_OVER_CAP = b'{"pad":"' + b"b" * (MAX_LINE_SIZE - 9) + b'"}'
+_CAP_STREAM = b"\n".join([*_SMALL[:20], _AT_CAP, b'{"x":', *_SMALL[20:30], _OVER_CAP, b"\xff", *_SMALL[30:]]) + b"\n"
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    piece_size=st.sampled_from([1, 1 << 14]),
+    cuts=st.lists(st.integers(0, len(_CAP_STREAM)), max_size=6),
+    twin=st.sampled_from(sorted(name for name, cls in TWINS.items() if cls is not None)),
+)
+def test_default_caps_through_a_reused_buffer(piece_size: int, cuts: list[int], twin: str) -> None:
+    """With the default caps (10 MiB per line, 50 MiB pending) and feeds cut anywhere,
+    each at most 256 KiB of a reused buffer: the line of exactly the cap is one event,
+    the one a byte longer is dropped and counted, and the bad lines are counted."""
+    assert len(_AT_CAP) == MAX_LINE_SIZE == len(_OVER_CAP) - 1
+    cls = TWINS[twin]
+    assert cls is not None
+    d = EventDecoder(MAX_LINE_SIZE, MAX_PENDING, framer=cls(MAX_LINE_SIZE, MAX_PENDING))
+    chunks = [c[i : i + (256 << 10)] for c in cut(_CAP_STREAM, cuts) for i in range(0, max(len(c), 1), 256 << 10)]
+    out = pieces_of(d, chunks, piece_size)
+    events = [event for batch, _ in out for event in batch] + d.finish()
+    want = [orjson.loads(line) for line in _SMALL[:20]] + [orjson.loads(_AT_CAP)]
+    want += [orjson.loads(line) for line in _SMALL[20:]]
+    assert events == want
+    assert d.stats.oversized_lines == 1 and d.stats.invalid_lines == 2
+    assert d.stats.dropped_bytes == len(_OVER_CAP)
+    assert sum(nbytes for _, nbytes in out) <= len(_CAP_STREAM)
