@@ -12,6 +12,7 @@ Contenders (``--peers``, comma-separated):
 =============  ==========================================================================
 sidecar_c      sidecar_sync ``SidecarManager`` with the C framer (the baseline of every ratio)
 sidecar_py     the same with ``PyLineFramer`` (``SIDECAR_SYNC_FRAMER=python``)
+sidecar_ref    with ``--compare CHECKOUT``: ``sidecar_c`` from another checkout (before/after)
 seed_bun       the original TypeScript implementation's ``SidecarManager`` under Bun, with
                a bench-written message adapter (bench/peers/seed/message-adapter.ts);
                its source file is given with ``--seed-source PATH`` (or the environment
@@ -100,6 +101,7 @@ class Contender:
     line_cap: int | None = None  # lines longer than this are dropped by design
     counts_lines: bool = False  # delivers one item per line (SDK messages, plain loop)
     sdk: bool = False
+    src: str = ""  # another checkout of this repository to import sidecar_sync from (--compare)
 
 
 CONTENDERS = {
@@ -330,7 +332,7 @@ def spawn(c: Contender, s: Scenario, transcript: Path, pin: str) -> dict[str, An
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "ANTHROPIC_"))}
     env.update(SIDECAR_BENCH_TRANSCRIPT=str(transcript), SIDECAR_BENCH_REPEAT=str(s.repeat))
     env.update(dict(c.env))
-    env["PYTHONPATH"] = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), str(REPO)) if x)
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), c.src or str(REPO)) if x)
     if pin == "split":
         env["SIDECAR_BENCH_CPU"] = "1"
     if c.kind == "bun":
@@ -557,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pin", choices=("none", "split"), default="none",
                    help="split: supervisor on CPU 0, emitter on CPU 1 (default none)")  # fmt: skip
     p.add_argument("--baseline", default=BASELINE, help="contender every ratio is relative to")
+    p.add_argument("--compare", metavar="CHECKOUT",
+                   help="also run peer sidecar_ref: sidecar_c imported from another checkout of this "
+                        "repository (its C framer built in place), for a before/after in one run")  # fmt: skip
     p.add_argument("--seed-source", metavar="PATH",
                    help=f"the original TypeScript implementation's sidecar-manager.ts, for seed_bun "
                         f"(default: ${SEED_ENV}; without either seed_bun is not run)")  # fmt: skip
@@ -566,6 +571,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(versions(seed_source(args.seed_source)), indent=2))
         return 0
     names = [n.strip() for n in args.peers.split(",") if n.strip()]
+    if args.compare:
+        checkout = Path(args.compare).resolve()
+        commit = run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
+        CONTENDERS["sidecar_ref"] = dataclasses.replace(
+            CONTENDERS["sidecar_c"], name="sidecar_ref", label=f"sidecar_sync (C framer) at {commit}", src=str(checkout)
+        )
+        if "sidecar_ref" not in names:
+            names.insert(1, "sidecar_ref")
     for n in names:
         if n not in CONTENDERS:
             p.error(f"unknown peer {n!r}; choose from {', '.join(CONTENDERS)}")
