@@ -640,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "ok" if c.kind == "ref" else check(c, s, info, r)
                 cell.runs.append(r)
                 cell.verdicts.append(verdict)
-                raw.append({"run": run_i, "scenario": s.name, "peer": n, "verdict": verdict, **r})
+                raw.append({**r, "run": run_i, "scenario": s.name, "peer": n, "verdict": verdict})
                 if verdict != "ok":
                     loud(f"run {run_i + 1} {s.name} {n}: {verdict}")
                 else:
