@@ -127,7 +127,7 @@ class PipelineStats(NamedTuple):
     lines: int
     """Complete non-blank lines framed (oversized lines excluded)."""
     events: int
-    """Lines that were JSON objects."""
+    """Lines that were JSON objects (a recording's ``sidecar.*`` marker lines included)."""
     control_lines: int
     """Runner protocol lines other than ``agent_event`` (``ready``, ``agent_stopped``, ...)."""
     invalid_lines: int

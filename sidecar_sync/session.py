@@ -7,11 +7,7 @@ and its threads (:mod:`sidecar_sync.session_threads`: stdout, stderr, supervisor
 with ``on_permission`` the permission thread of its
 :class:`~sidecar_sync.permission_relay.PermissionRelay`).
 
-Status (see :mod:`sidecar_sync.state`): ``running`` while a turn is in flight,
-``idle`` once every prompt was answered and the last turn succeeded, ``error`` when
-the last turn failed while the runner lives (it still takes prompts), and at the end
-``done`` (exit 0, or stopped by the caller) or ``error`` (a non-zero exit, a signal
-nobody asked for, a crash before the stop was requested, a lost exit status, a limit).
+Status rules: :mod:`sidecar_sync.state`; the final status: :mod:`sidecar_sync.outcome`.
 All mutable state is guarded by one lock; ``_changed`` is notified on every change,
 and waiters loop on their own predicate. No lock is held while user code runs.
 """
@@ -39,6 +35,7 @@ from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
 from .process import RunnerProcess, describe_exit
 from .recording import Recorder, trailer
 from .session_threads import READ_SIZE, SessionThreads
+from .settings import SessionSettings
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
 from .turns import BUDGET, Outcome
@@ -62,10 +59,8 @@ class Session:
         adapter: this session's stream adapter (provider events -> messages).
         on_final: called (on the stdout thread) once the session is final.
         consumers: who gets its messages and statuses.
-        max_line_size, max_pending: the pipeline's caps.
-        stop_grace, kill_grace: the stop ladder (see :mod:`sidecar_sync.ladder`).
-        start_timeout: seconds the runner has to say something the session
-            understands (``None``: no limit).
+        settings: the pipeline's caps, the stop ladder (:mod:`sidecar_sync.ladder`)
+            and the start deadline.
         limits: the session's harness limits (turn and idle timeouts, budgets).
         recorder: where the session is recorded, if it is (the session closes it).
         on_permission: asked about the runner's tool requests, on a thread of its
@@ -82,11 +77,7 @@ class Session:
         adapter: StreamAdapter,
         on_final: Callable[[Session], None],
         consumers: Consumers,
-        max_line_size: int,
-        max_pending: int,
-        stop_grace: float,
-        kill_grace: float,
-        start_timeout: float | None,
+        settings: SessionSettings,
         limits: Limits | None = None,
         recorder: Recorder | None = None,
         on_permission: PermissionCallback | None = None,
@@ -96,13 +87,16 @@ class Session:
         self.provider = provider
         self.process = process
         self.consumers = consumers
-        self.stop_grace = stop_grace
+        self.stop_grace = stop_grace = settings.stop_grace
         self._on_final = on_final
         self.pipeline = Pipeline(
-            adapter, max_line_size=max_line_size, max_pending=max_pending, label=f"session {session_id!r}"
+            adapter,
+            max_line_size=settings.max_line_size,
+            max_pending=settings.max_pending,
+            label=f"session {session_id!r}",
         )
         self._writer = PipeWriter(process, session_id)
-        self.ladder = StopLadder(process, session_id, stop_grace, kill_grace)
+        self.ladder = StopLadder(process, session_id, stop_grace, settings.kill_grace)
         self.wake = Wakeup()  # wakes the supervisor
         self.abandon = Wakeup()  # tells the readers to stop reading
         self.stdout_done = threading.Event()
@@ -130,7 +124,7 @@ class Session:
         self.budgeted = self._limits.budgeted
         self._clock = TurnClock(self._limits, self.pipeline.usage)
         self._clock.begin()  # the first prompt goes with the first query
-        self._deadlines = Deadlines(self._clock, start_timeout=start_timeout, stop_grace=stop_grace)
+        self._deadlines = Deadlines(self._clock, start_timeout=settings.start_timeout, stop_grace=stop_grace)
         self._last_output = time.monotonic()  # when the runner last wrote to stdout
         self._recorder = recorder
         self._final = threading.Event()
@@ -303,8 +297,8 @@ class Session:
         self._refuse_own_thread("wait")
 
         def over() -> bool:
-            if self._final.is_set():
-                return True
+            if self._ended_at is not None:  # settling: over once the final callback ran
+                return self._final.is_set()
             return until == "turn" and not self._stopping and self._status in TURN_OVER
 
         with self._changed:
@@ -384,16 +378,24 @@ class Session:
             )
         return deadline if permission is None else min(permission, deadline or permission)
 
-    def send_stop(self) -> bool:
-        """The ladder's polite step: the ``stop`` command, then end of input. True if either got through."""
-        sent = False
+    def send_stop(self) -> None:
+        """The ladder's polite step: the ``stop`` command if the pipe takes it now, then end of input.
+
+        Closing stdin always gets through (a write in progress closes it when it ends),
+        so the polite step is always taken.
+        """
         try:
             self._writer.write(protocol.encode(protocol.stop_command(self.session_id)), 0.0)
-            sent = True
         except (RunnerGoneError, WaitTimeoutError, SidecarError) as exc:
             log.debug("session %r: stop command not delivered: %s", self.session_id, exc)
         self._writer.close("the session is stopping", timeout=0.0)
-        return sent or self._writer.broken is not None
+
+    def unkillable(self, reason: str) -> None:
+        """The ladder gave up: the runner outlived SIGKILL. Stop reading it and end ``error``."""
+        with self._lock:
+            self._stopping = True
+            self._failure = self._failure or reason
+        self.abandon.set()
 
     def note_exit(self) -> None:
         """The supervisor saw the runner exit: remember which ladder step ended it."""
@@ -478,7 +480,17 @@ class Session:
         with self._lock:
             if self._final.is_set() or self._ended_at is not None:
                 return
-            status, error = self._final_status()
+            status, error = final_status(
+                EndFacts(
+                    returncode=process.returncode,
+                    status_lost=process.status_lost,
+                    stop_requested=self._stop_requested,
+                    exited_before_stop=self._exited_before_stop,
+                    failure=self._failure,
+                    turn_error=self._turn_error,
+                    stderr_tail=self.stderr.tail(),
+                )
+            )
             if self._clock.open:  # the runner is gone and the turn never ended
                 self._clock.end(
                     self.pipeline.take_evidence(),
@@ -511,18 +523,3 @@ class Session:
                 self._changed.notify_all()
             self.consumers.end_iterators(final=True)
             self._on_final(self)
-
-    def _final_status(self) -> tuple[Status, str | None]:
-        """The final status and its reason (see :mod:`sidecar_sync.outcome`). Lock held."""
-        process = self.process
-        return final_status(
-            EndFacts(
-                returncode=process.returncode,
-                status_lost=process.status_lost,
-                stop_requested=self._stop_requested,
-                exited_before_stop=self._exited_before_stop,
-                failure=self._failure,
-                turn_error=self._turn_error,
-                stderr_tail=self.stderr.tail(),
-            )
-        )
