@@ -32,7 +32,8 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO, Final, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import IO, Final
 
 from ._proctree import descendants, kill_known
 from .errors import RunnerNotFoundError, RunnerStartError
