@@ -29,6 +29,7 @@ from .process import spawn
 from .recording import Recorder, open_recording
 from .registry import SessionRegistry
 from .session import Session
+from .session_threads import SessionThreads
 from .settings import SessionSettings
 
 __all__ = ["launch_session", "open_recorder", "weak_method"]
@@ -73,6 +74,7 @@ def launch_session(
                 process=process,
                 adapter=adapter,
                 on_final=on_final,
+                start_threads=SessionThreads,
                 consumers=consumers,
                 settings=settings,
                 limits=limits,

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from . import protocol
 from ._wakeup import Wakeup
@@ -32,9 +32,8 @@ from .outcome import EndFacts, final_status
 from .permission_relay import PermissionRelay
 from .permissions import PermissionCallback
 from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
-from .process import RunnerProcess, describe_exit
+from .process import READ_SIZE, RunnerProcess, describe_exit
 from .recording import Recorder, trailer
-from .session_threads import READ_SIZE, SessionThreads
 from .settings import SessionSettings
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
@@ -49,6 +48,17 @@ log = logging.getLogger(__name__)
 WaitUntil = Literal["turn", "final"]
 
 
+class Threads(Protocol):
+    """What a session needs of its running threads."""
+
+    stdout: threading.Thread
+
+    @property
+    def all(self) -> tuple[threading.Thread, ...]: ...
+
+    def join(self, timeout: float) -> list[threading.Thread]: ...
+
+
 class Session:
     """A running session. Created by :class:`~sidecar_sync.SidecarManager`; not public API.
 
@@ -58,6 +68,8 @@ class Session:
         process: the spawned runner.
         adapter: this session's stream adapter (provider events -> messages).
         on_final: called (on the stdout thread) once the session is final.
+        start_threads: starts the session's threads, all or none (ending the
+            runner if one cannot start): :class:`~sidecar_sync.session_threads.SessionThreads`.
         consumers: who gets its messages and statuses.
         settings: the pipeline's caps, the stop ladder (:mod:`sidecar_sync.ladder`)
             and the start deadline.
@@ -76,6 +88,7 @@ class Session:
         process: RunnerProcess,
         adapter: StreamAdapter,
         on_final: Callable[[Session], None],
+        start_threads: Callable[[Session], Threads],
         consumers: Consumers,
         settings: SessionSettings,
         limits: Limits | None = None,
@@ -134,7 +147,7 @@ class Session:
             session_id, on_permission, permission_timeout, self._writer,
             on_deadline=self.wake.set, thread_name=f"sidecar-permission-{name}",
         )  # fmt: skip
-        self._threads = SessionThreads(self)  # starts them all, or none and ends the runner
+        self._threads = start_threads(self)
 
     # -- for the manager ------------------------------------------------------------------
 
@@ -147,11 +160,6 @@ class Session:
     def finished(self) -> bool:
         """True once the final status is set."""
         return self._final.is_set()
-
-    @property
-    def status(self) -> Status:
-        """The current status (no lock: a str read is atomic)."""
-        return self._status
 
     def snapshot(self) -> SessionState:
         """A consistent copy of the session's state."""

@@ -24,9 +24,10 @@ import select
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, cast
 
 from .pipeline import PermissionSignal, TurnSignal
+from .process import READ_SIZE
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -36,10 +37,6 @@ __all__ = ["READ_SIZE", "SessionThreads", "current_session"]
 
 log = logging.getLogger("sidecar_sync.session")
 
-#: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
-#: a bigger read means fewer hand-overs between their threads; the pipe is widened too
-#: (``process.PIPE_SIZE``) so the runner can run ahead (bench/README.md, "Hot path").
-READ_SIZE: Final = 256 << 10
 
 
 def current_session() -> Session | None:

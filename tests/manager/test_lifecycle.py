@@ -1,4 +1,4 @@
-"""Sessions on real runner processes: the API, protocol routing (§2), lifecycle (§4), accounting."""
+"""Sessions on real runner processes: the API, protocol routing, lifecycle, accounting."""
 
 from __future__ import annotations
 
