@@ -1,6 +1,6 @@
 """The runner's control loop: commands in, turns out, and every way a runner ends.
 
-:class:`RunnerHost` serves one :class:`~runners._base.Runner` over a command fd
+:class:`RunnerHost` serves one :class:`~runners._runner.Runner` over a command fd
 (the runner's stdin) and a protocol fd (its stdout). Its class docstring is the
 runner side of the wire protocol.
 """
@@ -48,7 +48,7 @@ from ._output import MAX_COMMAND_LINE, CommandReader, OutputClosed, ProtocolWrit
 from ._turn import Turn, TurnError
 
 if TYPE_CHECKING:
-    from ._base import Runner
+    from ._runner import Runner
 
 __all__ = ["RunnerHost", "STOP_TURN_GRACE", "HOST_GONE_TURN_GRACE"]
 
@@ -71,7 +71,7 @@ _EXIT_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class RunnerHost:
-    """Runs a :class:`~runners._base.Runner` over a command fd and a protocol fd.
+    """Runs a :class:`~runners._runner.Runner` over a command fd and a protocol fd.
 
     Threads: the **control thread** (the caller of :meth:`serve`, the main thread
     in a runner process) reads commands (``select`` on the command fd and a

@@ -80,7 +80,7 @@ class RecordingPlayer:
             except orjson.JSONDecodeError:
                 obj = None
             kind = obj.get("type") if isinstance(obj, dict) else None
-            if kind == RECORD_TIME or kind == RECORD_PROMPT:
+            if kind in (RECORD_TIME, RECORD_PROMPT):
                 moment = obj.get("t") if isinstance(obj, dict) else None
                 if not isinstance(moment, (int, float)):
                     continue
@@ -102,7 +102,7 @@ class RecordingPlayer:
                 continue
             if kind in _DROPPED:
                 continue
-            if kind == AGENT_STOPPED or kind == AGENT_ERROR:
+            if kind in (AGENT_STOPPED, AGENT_ERROR):
                 self._turns += 1
                 if pending and not turn.write(b"".join(pending)):
                     return

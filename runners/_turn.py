@@ -1,7 +1,7 @@
 """One turn of a runner: the query being answered, its stop flag and its output.
 
 A :class:`Turn` is built by the host for each query and handed to
-:meth:`runners._base.Runner.run_turn` on the turn thread. Every write of a turn
+:meth:`runners._runner.Runner.run_turn` on the turn thread. Every write of a turn
 goes through it, so nothing of the turn can be written after its final line
 (``agent_stopped`` / ``agent_error``), even when the host had to end it by force
 from the control thread.
@@ -167,7 +167,7 @@ class Turn:
         Only when the session's options have ``permission_prompt`` (the caller gave
         ``on_permission``); otherwise the manager denies at once. The answer comes
         later, on the control thread, as :meth:`Runner.permission_response
-        <runners._base.Runner.permission_response>`; this call does not wait for it.
+        <runners._runner.Runner.permission_response>`; this call does not wait for it.
 
         Args:
             request_id: unique in the session; the answer carries it back.

@@ -348,7 +348,8 @@ class ReplayRunner(Runner):
         if fmt == "recording":
             if self._recording is None:
                 source = _Transcript(self.path)
-                self._recording = (source, RecordingPlayer(source.lines(_Counts()), self.pace, self.speed, self.max_gap))
+                player = RecordingPlayer(source.lines(_Counts()), self.pace, self.speed, self.max_gap)
+                self._recording = (source, player)
             self._recording[1].play_turn(turn)
             return
         counts = _Counts()

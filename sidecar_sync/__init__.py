@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import messages as _messages_module
 from .errors import (
     ExtraEnvRejectedError,
     FramerBusyError,
@@ -29,7 +30,6 @@ from .errors import (
     UnknownProviderError,
     WaitTimeoutError,
 )
-from . import messages as _messages_module
 from .messages import (
     AgentMessage,
     CompactionContent,
@@ -46,11 +46,11 @@ from .messages import (
 
 if TYPE_CHECKING:
     from .adapters import new_stream_adapter, parse_message, register_adapter
-    from .manager import SidecarManager
-    from .replay import FileSummary, Replay, ReplaySummary
     from .consumers import MessageIterator
     from .limits import Limits
+    from .manager import SidecarManager
     from .permissions import Allow, Deny, PermissionRequest
+    from .replay import FileSummary, Replay, ReplaySummary
     from .state import SessionState, StopStep
     from .turns import TurnResult
 

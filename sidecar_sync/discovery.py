@@ -89,7 +89,7 @@ def claude_candidates(home: Path | None = None) -> list[str]:
 def _npm_global_bins(home: Path) -> list[Path]:
     """The usual ``bin`` directories of ``npm install -g`` (prefix from env, user and system)."""
     bins: list[Path] = []
-    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")
+    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")  # noqa: SIM112 - npm exports it in lower case
     if prefix:
         bins.append(Path(prefix) / "bin")
     bins += [

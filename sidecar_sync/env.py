@@ -40,7 +40,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 from .errors import ExtraEnvRejectedError, InvalidOptionError
 
@@ -62,7 +63,10 @@ KEEP_PREFIXES: Final = ("CLAUDE_CODE_EXPERIMENTAL_",)
 
 #: ``extra_env`` keys refused outright (compared upper-cased), with the reason.
 _DENIED_KEYS: Final[dict[str, str]] = {
-    **dict.fromkeys(("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "TMPDIR"), "changes where programs and their settings are found"),
+    **dict.fromkeys(
+        ("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "TMPDIR"),
+        "changes where programs and their settings are found",
+    ),
     **dict.fromkeys(
         ("BASH_ENV", "ENV", "ZDOTDIR", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "SHELL",
          "INPUTRC", "HISTFILE"),
@@ -124,8 +128,11 @@ _DENIED_SUFFIXES: Final = (("_PROXY", "network proxy; set it in the parent's env
 
 #: Go's own variables (the go command runs programs and downloads code they name).
 _GO_VARIABLES: Final = frozenset(
-    "GOFLAGS GOPROXY GONOPROXY GOPRIVATE GOSUMDB GONOSUMDB GOINSECURE GOVCS GOPATH GOROOT GOBIN GOENV "
-    "GOTOOLCHAIN GOTOOLDIR GOEXPERIMENT GOCACHE GOMODCACHE GOWORK GO111MODULE GODEBUG GOTMPDIR GOEXE".split()
+    (
+        "GOFLAGS", "GOPROXY", "GONOPROXY", "GOPRIVATE", "GOSUMDB", "GONOSUMDB", "GOINSECURE", "GOVCS",
+        "GOPATH", "GOROOT", "GOBIN", "GOENV", "GOTOOLCHAIN", "GOTOOLDIR", "GOEXPERIMENT", "GOCACHE",
+        "GOMODCACHE", "GOWORK", "GO111MODULE", "GODEBUG", "GOTMPDIR", "GOEXE",
+    )
 )
 
 # A portable, shell-safe environment variable name.

@@ -5,15 +5,16 @@ builds the :class:`~sidecar_sync.session.Session` (which starts its threads) and
 registers it, inside one section that a Ctrl-C cannot cut in two. Whatever fails
 on the way leaves nothing registered and nothing running: a runner no session took
 over is killed and reaped, the id is released. :func:`open_recorder` opens a
-session's recording with its header.
+session's recording with its header; :func:`weak_method` is how a session reports
+its end to a manager without keeping it alive.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
@@ -28,21 +29,12 @@ from .process import spawn
 from .recording import Recorder, open_recording
 from .registry import SessionRegistry
 from .session import Session
+from .session_threads import SessionThreads
+from .settings import SessionSettings
 
-__all__ = ["SessionSettings", "launch_session", "open_recorder"]
+__all__ = ["launch_session", "open_recorder", "weak_method"]
 
 log = logging.getLogger("sidecar_sync.manager")
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """The manager-wide settings every session gets: pipeline caps, stop ladder, start deadline."""
-
-    max_line_size: int
-    max_pending: int
-    stop_grace: float
-    kill_grace: float
-    start_timeout: float | None
 
 
 def launch_session(
@@ -82,12 +74,9 @@ def launch_session(
                 process=process,
                 adapter=adapter,
                 on_final=on_final,
+                start_threads=SessionThreads,
                 consumers=consumers,
-                max_line_size=settings.max_line_size,
-                max_pending=settings.max_pending,
-                stop_grace=settings.stop_grace,
-                kill_grace=settings.kill_grace,
-                start_timeout=settings.start_timeout,
+                settings=settings,
                 limits=limits,
                 recorder=recorder,
                 on_permission=on_permission,
@@ -125,3 +114,17 @@ def open_recorder(record: Any, session_id: str, provider: str, options: SessionO
         "sidecar_sync": __version__,
     }
     return Recorder(open_recording(record), header)
+
+
+def weak_method(obj: object, name: str) -> Callable[..., None]:
+    """Calls ``obj.name(...)`` while ``obj`` lives, without keeping it alive (a dropped
+    manager's sessions must not keep its registry arming cleanup timers)."""
+    ref = weakref.ref(obj)
+
+    def call(*args: Any) -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, name)(*args)
+
+    return call
+

@@ -56,8 +56,9 @@ CPU caches when the consumer delivers them (bench/README.md, "Hot path").
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from itertools import repeat
-from typing import Any, Final, Iterator, NamedTuple, Union
+from typing import Any, Final, NamedTuple
 
 from . import protocol
 from .accounting import Usage
@@ -116,7 +117,7 @@ class PermissionSignal(NamedTuple):
 #: A batch of messages and the bytes of input it was made from.
 Batch = tuple[list[AgentMessage], int]
 #: One unit of pipeline output: a :data:`Batch`, a :class:`TurnSignal` or a :class:`PermissionSignal`.
-Output = Union[Batch, TurnSignal, PermissionSignal]
+Output = Batch | TurnSignal | PermissionSignal
 
 
 class PipelineStats(NamedTuple):
@@ -127,7 +128,7 @@ class PipelineStats(NamedTuple):
     lines: int
     """Complete non-blank lines framed (oversized lines excluded)."""
     events: int
-    """Lines that were JSON objects."""
+    """Lines that were JSON objects (a recording's ``sidecar.*`` marker lines included)."""
     control_lines: int
     """Runner protocol lines other than ``agent_event`` (``ready``, ``agent_stopped``, ...)."""
     invalid_lines: int
@@ -280,7 +281,7 @@ class Pipeline:
                 continue
             self._runner_output = self.recognized = True
             self._control_lines += 1
-            if kind == _READY or kind == _PONG:
+            if kind in (_READY, _PONG):
                 continue
             if batch:
                 adapted = self._adapt(batch)

@@ -44,8 +44,9 @@ import re
 import shutil
 import site
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Mapping, Sequence, Union
+from typing import Any, Final
 
 from .errors import InvalidOptionError, ProviderUnavailableError, RunnerNotFoundError
 from .messages import AgentMessage
@@ -64,7 +65,7 @@ __all__ = [
 
 #: An adapter: a built-in provider name (``"claude"``, ``"codex"``, ...) or a callable
 #: ``(event: dict) -> list[AgentMessage]``.
-AdapterSpec = Union[str, Callable[[dict[str, Any]], "list[AgentMessage]"]]
+AdapterSpec = str | Callable[[dict[str, Any]], "list[AgentMessage]"]
 
 #: The package holding the built-in runners.
 RUNNER_PACKAGE: Final = "sidecar_sync.runners"

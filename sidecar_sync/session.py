@@ -7,11 +7,7 @@ and its threads (:mod:`sidecar_sync.session_threads`: stdout, stderr, supervisor
 with ``on_permission`` the permission thread of its
 :class:`~sidecar_sync.permission_relay.PermissionRelay`).
 
-Status (see :mod:`sidecar_sync.state`): ``running`` while a turn is in flight,
-``idle`` once every prompt was answered and the last turn succeeded, ``error`` when
-the last turn failed while the runner lives (it still takes prompts), and at the end
-``done`` (exit 0, or stopped by the caller) or ``error`` (a non-zero exit, a signal
-nobody asked for, a crash before the stop was requested, a lost exit status, a limit).
+Status rules: :mod:`sidecar_sync.state`; the final status: :mod:`sidecar_sync.outcome`.
 All mutable state is guarded by one lock; ``_changed`` is notified on every change,
 and waiters loop on their own predicate. No lock is held while user code runs.
 """
@@ -23,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from . import protocol
 from ._wakeup import Wakeup
@@ -36,9 +32,9 @@ from .outcome import EndFacts, final_status
 from .permission_relay import PermissionRelay
 from .permissions import PermissionCallback
 from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
-from .process import RunnerProcess, describe_exit
+from .process import READ_SIZE, RunnerProcess, describe_exit
 from .recording import Recorder, trailer
-from .session_threads import READ_SIZE, SessionThreads
+from .settings import SessionSettings
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
 from .turns import BUDGET, Outcome
@@ -52,6 +48,17 @@ log = logging.getLogger(__name__)
 WaitUntil = Literal["turn", "final"]
 
 
+class Threads(Protocol):
+    """What a session needs of its running threads."""
+
+    stdout: threading.Thread
+
+    @property
+    def all(self) -> tuple[threading.Thread, ...]: ...
+
+    def join(self, timeout: float) -> list[threading.Thread]: ...
+
+
 class Session:
     """A running session. Created by :class:`~sidecar_sync.SidecarManager`; not public API.
 
@@ -61,11 +68,11 @@ class Session:
         process: the spawned runner.
         adapter: this session's stream adapter (provider events -> messages).
         on_final: called (on the stdout thread) once the session is final.
+        start_threads: starts the session's threads, all or none (ending the
+            runner if one cannot start): :class:`~sidecar_sync.session_threads.SessionThreads`.
         consumers: who gets its messages and statuses.
-        max_line_size, max_pending: the pipeline's caps.
-        stop_grace, kill_grace: the stop ladder (see :mod:`sidecar_sync.ladder`).
-        start_timeout: seconds the runner has to say something the session
-            understands (``None``: no limit).
+        settings: the pipeline's caps, the stop ladder (:mod:`sidecar_sync.ladder`)
+            and the start deadline.
         limits: the session's harness limits (turn and idle timeouts, budgets).
         recorder: where the session is recorded, if it is (the session closes it).
         on_permission: asked about the runner's tool requests, on a thread of its
@@ -81,12 +88,9 @@ class Session:
         process: RunnerProcess,
         adapter: StreamAdapter,
         on_final: Callable[[Session], None],
+        start_threads: Callable[[Session], Threads],
         consumers: Consumers,
-        max_line_size: int,
-        max_pending: int,
-        stop_grace: float,
-        kill_grace: float,
-        start_timeout: float | None,
+        settings: SessionSettings,
         limits: Limits | None = None,
         recorder: Recorder | None = None,
         on_permission: PermissionCallback | None = None,
@@ -96,13 +100,16 @@ class Session:
         self.provider = provider
         self.process = process
         self.consumers = consumers
-        self.stop_grace = stop_grace
+        self.stop_grace = stop_grace = settings.stop_grace
         self._on_final = on_final
         self.pipeline = Pipeline(
-            adapter, max_line_size=max_line_size, max_pending=max_pending, label=f"session {session_id!r}"
+            adapter,
+            max_line_size=settings.max_line_size,
+            max_pending=settings.max_pending,
+            label=f"session {session_id!r}",
         )
         self._writer = PipeWriter(process, session_id)
-        self.ladder = StopLadder(process, session_id, stop_grace, kill_grace)
+        self.ladder = StopLadder(process, session_id, stop_grace, settings.kill_grace)
         self.wake = Wakeup()  # wakes the supervisor
         self.abandon = Wakeup()  # tells the readers to stop reading
         self.stdout_done = threading.Event()
@@ -130,7 +137,7 @@ class Session:
         self.budgeted = self._limits.budgeted
         self._clock = TurnClock(self._limits, self.pipeline.usage)
         self._clock.begin()  # the first prompt goes with the first query
-        self._deadlines = Deadlines(self._clock, start_timeout=start_timeout, stop_grace=stop_grace)
+        self._deadlines = Deadlines(self._clock, start_timeout=settings.start_timeout, stop_grace=stop_grace)
         self._last_output = time.monotonic()  # when the runner last wrote to stdout
         self._recorder = recorder
         self._final = threading.Event()
@@ -140,7 +147,7 @@ class Session:
             session_id, on_permission, permission_timeout, self._writer,
             on_deadline=self.wake.set, thread_name=f"sidecar-permission-{name}",
         )  # fmt: skip
-        self._threads = SessionThreads(self)  # starts them all, or none and ends the runner
+        self._threads = start_threads(self)
 
     # -- for the manager ------------------------------------------------------------------
 
@@ -153,11 +160,6 @@ class Session:
     def finished(self) -> bool:
         """True once the final status is set."""
         return self._final.is_set()
-
-    @property
-    def status(self) -> Status:
-        """The current status (no lock: a str read is atomic)."""
-        return self._status
 
     def snapshot(self) -> SessionState:
         """A consistent copy of the session's state."""
@@ -303,8 +305,8 @@ class Session:
         self._refuse_own_thread("wait")
 
         def over() -> bool:
-            if self._final.is_set():
-                return True
+            if self._ended_at is not None:  # settling: over once the final callback ran
+                return self._final.is_set()
             return until == "turn" and not self._stopping and self._status in TURN_OVER
 
         with self._changed:
@@ -384,16 +386,24 @@ class Session:
             )
         return deadline if permission is None else min(permission, deadline or permission)
 
-    def send_stop(self) -> bool:
-        """The ladder's polite step: the ``stop`` command, then end of input. True if either got through."""
-        sent = False
+    def send_stop(self) -> None:
+        """The ladder's polite step: the ``stop`` command if the pipe takes it now, then end of input.
+
+        Closing stdin always gets through (a write in progress closes it when it ends),
+        so the polite step is always taken.
+        """
         try:
             self._writer.write(protocol.encode(protocol.stop_command(self.session_id)), 0.0)
-            sent = True
         except (RunnerGoneError, WaitTimeoutError, SidecarError) as exc:
             log.debug("session %r: stop command not delivered: %s", self.session_id, exc)
         self._writer.close("the session is stopping", timeout=0.0)
-        return sent or self._writer.broken is not None
+
+    def unkillable(self, reason: str) -> None:
+        """The ladder gave up: the runner outlived SIGKILL. Stop reading it and end ``error``."""
+        with self._lock:
+            self._stopping = True
+            self._failure = self._failure or reason
+        self.abandon.set()
 
     def note_exit(self) -> None:
         """The supervisor saw the runner exit: remember which ladder step ended it."""
@@ -478,7 +488,17 @@ class Session:
         with self._lock:
             if self._final.is_set() or self._ended_at is not None:
                 return
-            status, error = self._final_status()
+            status, error = final_status(
+                EndFacts(
+                    returncode=process.returncode,
+                    status_lost=process.status_lost,
+                    stop_requested=self._stop_requested,
+                    exited_before_stop=self._exited_before_stop,
+                    failure=self._failure,
+                    turn_error=self._turn_error,
+                    stderr_tail=self.stderr.tail(),
+                )
+            )
             if self._clock.open:  # the runner is gone and the turn never ended
                 self._clock.end(
                     self.pipeline.take_evidence(),
@@ -511,18 +531,3 @@ class Session:
                 self._changed.notify_all()
             self.consumers.end_iterators(final=True)
             self._on_final(self)
-
-    def _final_status(self) -> tuple[Status, str | None]:
-        """The final status and its reason (see :mod:`sidecar_sync.outcome`). Lock held."""
-        process = self.process
-        return final_status(
-            EndFacts(
-                returncode=process.returncode,
-                status_lost=process.status_lost,
-                stop_requested=self._stop_requested,
-                exited_before_stop=self._exited_before_stop,
-                failure=self._failure,
-                turn_error=self._turn_error,
-                stderr_tail=self.stderr.tail(),
-            )
-        )

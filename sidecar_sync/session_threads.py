@@ -24,22 +24,24 @@ import select
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, cast
 
 from .pipeline import PermissionSignal, TurnSignal
+from .process import READ_SIZE
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["READ_SIZE", "SessionThreads"]
+__all__ = ["READ_SIZE", "SessionThreads", "current_session"]
 
 log = logging.getLogger("sidecar_sync.session")
 
-#: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
-#: a bigger read means fewer hand-overs between their threads; the pipe is widened too
-#: (``process.PIPE_SIZE``) so the runner can run ahead (bench/README.md, "Hot path").
-READ_SIZE: Final = 256 << 10
+
+
+def current_session() -> Session | None:
+    """The session whose thread is running this code (a callback's caller), if any."""
+    return cast("Session | None", getattr(threading.current_thread(), "sidecar_session", None))
 
 
 class SessionThreads:

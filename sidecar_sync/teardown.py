@@ -1,5 +1,7 @@
-"""The end of a manager: every session stopped within one deadline.
+"""The end of sessions and of a manager, each within one deadline.
 
+:func:`remove_session` is ``SidecarManager.remove_session`` after the session left
+the registry: kill a live runner, detach the consumers, join the threads.
 :func:`finish_shutdown` is the waiting half of ``SidecarManager.shutdown`` (the
 stops themselves were requested already): each session's stop ladder runs on its own
 supervisor thread, so waiting for them is one wait to a shared deadline, not one per
@@ -13,10 +15,14 @@ from __future__ import annotations
 import logging
 import time
 
+from ._interrupts import deferred_interrupts
+from .errors import InvalidOptionError
 from .registry import SessionRegistry
 from .session import Session
+from .session_threads import current_session
+from .validation import check_seconds
 
-__all__ = ["finish_shutdown"]
+__all__ = ["begin_shutdown", "finish_shutdown", "remove_session", "shutdown_deadline"]
 
 log = logging.getLogger("sidecar_sync.manager")
 
@@ -46,3 +52,53 @@ def finish_shutdown(registry: SessionRegistry, sessions: list[Session], live: li
         return False
     registry.processes.clear()
     return True
+
+
+def remove_session(registry: SessionRegistry, session_id: str, budget: float) -> None:
+    """Take the session out of ``registry``, kill a live runner, and wait for its
+    callbacks and threads for at most ``budget`` seconds (not at all from its own callback).
+
+    Raises:
+        SessionNotFoundError: no such session.
+    """
+    with deferred_interrupts():
+        session = registry.pop(session_id)
+        own = current_session() is session
+        if not session.finished:
+            log.info("session %r: removed while running; killing its runner", session_id)
+            session.kill()
+    deadline = time.monotonic() + budget
+    if not session.consumers.detach(0.0 if own else budget):
+        log.warning("session %r: a callback was still running %g s after removal", session_id, budget)
+    if current_session() is None:
+        stuck = session.join(max(0.0, deadline - time.monotonic()))
+        if stuck:
+            log.warning("session %r: threads still running after removal: %s", session_id, stuck)
+    registry.forget_retired()
+
+
+def begin_shutdown(registry: SessionRegistry) -> tuple[list[Session], list[Session]]:
+    """Close ``registry``, ask every live runner to stop and end every iterator.
+
+    Returns:
+        Every session and the live ones, for :func:`finish_shutdown`.
+    """
+    with deferred_interrupts():
+        _, sessions = registry.close()
+        live = [s for s in sessions if not s.finished]
+        for session in live:
+            session.request_stop()
+        for session in sessions:
+            session.consumers.close_iterators()
+    return sessions, live
+
+
+def shutdown_deadline(timeout: object, default: float) -> float:
+    """The monotonic deadline of a shutdown given ``timeout`` (seconds; a bad value is logged and ignored)."""
+    budget = default
+    if timeout is not None:
+        try:
+            budget = check_seconds(timeout, "timeout")
+        except InvalidOptionError:
+            log.warning("shutdown: ignoring timeout=%r (not a number of seconds >= 0)", timeout)
+    return time.monotonic() + budget

@@ -11,7 +11,8 @@ was wrong, so a bad call fails before a runner exists, not halfway through.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InvalidOptionError
 
