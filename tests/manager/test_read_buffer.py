@@ -17,7 +17,7 @@ from sidecar_sync import SidecarManager, decoder
 from sidecar_sync.adapters import new_stream_adapter
 from sidecar_sync.framer import MAX_LINE_SIZE, Framer
 from sidecar_sync.pipeline import Pipeline, TurnSignal
-from sidecar_sync.session_threads import READ_SIZE
+from sidecar_sync.process import READ_SIZE
 from tests.framer.twins import TWINS
 from tests.manager.conftest import RUNNERS, TIMEOUT, Recorder
 
