@@ -130,12 +130,18 @@ UPTO = ("frame", "parse", "route", "adapt", "deliver")
 def run_whole(chunks: list[bytes], upto: str = "deliver") -> tuple[float, Counting, int]:
     """One pass over ``chunks``; returns (thread CPU seconds, the consumer, the pipeline's message count)."""
     callback = Counting()
-    if upto in ("frame", "parse"):
-        feed = LineFramer().feed_segments if upto == "frame" else EventDecoder(label="bench").feed
+    if upto == "frame":
+        views = LineFramer().feed_views
         t0 = time.thread_time()
         for chunk in chunks:
-            for start in range(0, len(chunk), PIECE_SIZE):
-                feed(chunk[start : start + PIECE_SIZE])
+            views(chunk, PIECE_SIZE)
+        return time.thread_time() - t0, callback, 0
+    if upto == "parse":
+        pieces = EventDecoder(label="bench").feed_pieces
+        t0 = time.thread_time()
+        for chunk in chunks:
+            for _ in pieces(chunk, PIECE_SIZE):
+                pass
         return time.thread_time() - t0, callback, 0
     adapter = NoMessages("claude") if upto == "route" else new_stream_adapter("claude")
     pipeline = Pipeline(adapter, label="bench")
@@ -159,15 +165,15 @@ def _nothing(_session_id: str, _messages: Any) -> None:
 def run_stages(chunks: list[bytes]) -> tuple[dict[str, float], Counting, int]:
     """The same path, split by stage (see the module docstring)."""
     clock = time.perf_counter_ns
-    framer = LineFramer()
-    decoder = EventDecoder(label="bench")
-    pieces = [c[i : i + PIECE_SIZE] for c in chunks for i in range(0, len(c), PIECE_SIZE)]
+    views = LineFramer().feed_views
+    pieces = EventDecoder(label="bench").feed_pieces
     t0 = clock()
-    for piece in pieces:
-        framer.feed_segments(piece)
+    for chunk in chunks:
+        views(chunk, PIECE_SIZE)
     t1 = clock()
-    for piece in pieces:
-        decoder.feed(piece)
+    for chunk in chunks:
+        for _ in pieces(chunk, PIECE_SIZE):
+            pass
     t2 = clock()
     callback = Counting()
     adapter = TimedAdapter(new_stream_adapter("claude"))

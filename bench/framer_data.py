@@ -1,7 +1,7 @@
 """Seeded, realistic agent stdout for the framer benchmarks.
 
 Two inputs, both compact NDJSON as the agent CLIs print it (shapes taken from the
-Claude Code stream-json recordings in ../shared/fixtures/claude/):
+Claude Code stream-json recordings in tests/data/claude/):
 
 * ``small``: ~300 B lines, mostly ``stream_event`` text/thinking deltas with some
   status, assistant and short tool-result lines: a streaming turn.
@@ -25,14 +25,15 @@ import orjson
 
 __all__ = ["small_lines", "big_mix", "INPUTS"]
 
-_WORDS = (
+_WORD_TEXT = (
     "the a to of and in is for that with on this it as be are by file function return value "
     "error test session line buffer stream chunk parse json object event tool result message "
     "read write path config option default thread lock process signal exit status output input "
     "import from class def self None True False raise except try while if else elif for range "
     "len list dict str bytes int print log warning info debug data index count size limit cap "
     "framer decoder reader writer manager runner provider adapter callback timeout retry close"
-).split()
+)
+_WORDS = _WORD_TEXT.split()
 
 _CODE_LINES = [
     "def {w}_{v}(self, {x}: int) -> list[bytes]:",
@@ -63,18 +64,38 @@ def _small_event(rnd: random.Random, session: str, msg: str) -> bytes:
         delta_type, field = ("text_delta", "text") if rnd.random() < 0.8 else ("thinking_delta", "thinking")
         event = {
             "type": "stream_event",
-            "event": {"type": "content_block_delta", "index": 0, "delta": {"type": delta_type, field: _words(rnd, rnd.randint(1, 12))}},
+            "event": {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": delta_type, field: _words(rnd, rnd.randint(1, 12))},
+            },
             "session_id": session,
             "parent_tool_use_id": None,
             "uuid": _uuid(rnd),
             "api_message_id": msg,
         }
     elif kind < 0.85:
-        event = {"type": "system", "subtype": "status", "status": "requesting", "session_id": session, "uuid": _uuid(rnd)}
+        event = {
+            "type": "system",
+            "subtype": "status",
+            "status": "requesting",
+            "session_id": session,
+            "uuid": _uuid(rnd),
+        }
     elif kind < 0.95:
         event = {
             "type": "user",
-            "message": {"role": "user", "content": [{"tool_use_id": "toolu_" + _uuid(rnd)[:20], "type": "tool_result", "content": _words(rnd, 6), "is_error": False}]},
+            "message": {
+                "role": "user",
+                "content": [
+                    {
+                        "tool_use_id": "toolu_" + _uuid(rnd)[:20],
+                        "type": "tool_result",
+                        "content": _words(rnd, 6),
+                        "is_error": False,
+                    }
+                ],
+            },
             "parent_tool_use_id": None,
             "session_id": session,
             "uuid": _uuid(rnd),
@@ -82,7 +103,11 @@ def _small_event(rnd: random.Random, session: str, msg: str) -> bytes:
     else:
         event = {
             "type": "stream_event",
-            "event": {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": rnd.randint(1, 900)}},
+            "event": {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": rnd.randint(1, 900)},
+            },
             "session_id": session,
             "parent_tool_use_id": None,
             "uuid": _uuid(rnd),
@@ -107,12 +132,16 @@ def _big_event(rnd: random.Random, session: str, size: int) -> bytes:
         content: object = _source_file(rnd, size)
     elif kind == "image":
         raw = rnd.randbytes(size * 3 // 4)
-        content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(raw).decode()}}]
+        source = {"type": "base64", "media_type": "image/png", "data": base64.b64encode(raw).decode()}
+        content = [{"type": "image", "source": source}]
     else:
         content = _words(rnd, size // 6)
     event = {
         "type": "user",
-        "message": {"role": "user", "content": [{"tool_use_id": "toolu_" + _uuid(rnd)[:20], "type": "tool_result", "content": content}]},
+        "message": {
+            "role": "user",
+            "content": [{"tool_use_id": "toolu_" + _uuid(rnd)[:20], "type": "tool_result", "content": content}],
+        },
         "parent_tool_use_id": None,
         "session_id": session,
         "uuid": _uuid(rnd),
@@ -137,7 +166,8 @@ def big_mix(count: int = 14, seed: int = 2) -> bytes:
     """``count`` lines of 50 KB to 5 MB (log-uniform, both ends included), each after 1-60 small lines."""
     rnd = random.Random(seed)
     session, msg = _uuid(rnd), "msg_" + _uuid(rnd)[:20]
-    sizes = [50_000, 5_000_000] + [int(math.exp(rnd.uniform(math.log(50_000), math.log(5_000_000)))) for _ in range(count - 2)]
+    low, high = math.log(50_000), math.log(5_000_000)
+    sizes = [50_000, 5_000_000] + [int(math.exp(rnd.uniform(low, high))) for _ in range(count - 2)]
     rnd.shuffle(sizes)
     out: list[bytes] = []
     for size in sizes:

@@ -12,8 +12,11 @@ Contenders (``--peers``, comma-separated):
 =============  ==========================================================================
 sidecar_c      sidecar_sync ``SidecarManager`` with the C framer (the baseline of every ratio)
 sidecar_py     the same with ``PyLineFramer`` (``SIDECAR_SYNC_FRAMER=python``)
-seed_bun       the original: the seed's TypeScript ``SidecarManager`` under Bun, with a
-               bench-written message adapter (bench/peers/seed/message-adapter.ts)
+sidecar_ref    with ``--compare CHECKOUT``: ``sidecar_c`` from another checkout (before/after)
+seed_bun       the original TypeScript implementation's ``SidecarManager`` under Bun, with
+               a bench-written message adapter (bench/peers/seed/message-adapter.ts);
+               its source file is given with ``--seed-source PATH`` (or the environment
+               variable ``SIDECAR_SYNC_BENCH_SEED``), else this peer is not run
 naive          ``subprocess.Popen`` + ``readline`` + ``json.loads`` + sidecar_sync's adapter
 sdk            the official ``claude-agent-sdk`` (``query()`` with ``cli_path``), own venv
 plain          reference: the best plain Python loop (os.read + split + orjson.loads)
@@ -31,6 +34,7 @@ are installed on first use into ``bench/.cache/`` (gitignored), never into the p
 
 Options: ``--quick`` (small sizes, 1 run: a smoke test), ``--runs N`` (default 3; medians),
 ``--peers a,b``, ``--json FILE``, ``--versions`` (print tool versions and exit),
+``--seed-source PATH`` (the original implementation's ``sidecar-manager.ts``),
 ``--pin split`` (supervisor on CPU 0, emitter on CPU 1; default ``none``, see README).
 
 Exit status: 1 if a sidecar_sync run failed its correctness check (other peers' failures,
@@ -63,7 +67,7 @@ from bench.transcript import TranscriptInfo, ensure  # noqa: E402
 
 CACHE = BENCH / ".cache"
 PEERS_DIR = BENCH / "peers"
-SEED_SOURCE = Path(os.environ.get("SIDECAR_BENCH_SEED", "/work/shared/seed/sidecar-manager.ts.txt"))
+SEED_ENV = "SIDECAR_SYNC_BENCH_SEED"  # the original implementation's sidecar-manager.ts, when not given by option
 BUN_VERSION = "1.4.5"
 SDK_VERSION = "0.2.187"
 EMITTER = CACHE / "bin" / "sidecar-bench-emit"
@@ -72,7 +76,7 @@ SDK_PYTHON = CACHE / "sdk-venv" / "bin" / "python"
 SEED_DIR = CACHE / "seed"
 SEED_DRIVER = SEED_DIR / "ui-electrobun" / "src" / "bun" / "driver.ts"
 MiB = 2**20
-LINE_CAP = 10 * MiB  # sidecar_sync's and the seed's default line cap
+LINE_CAP = 10 * MiB  # sidecar_sync's and the original's default line cap
 SPAWN_TIMEOUT = 1200.0
 
 
@@ -97,6 +101,7 @@ class Contender:
     line_cap: int | None = None  # lines longer than this are dropped by design
     counts_lines: bool = False  # delivers one item per line (SDK messages, plain loop)
     sdk: bool = False
+    src: str = ""  # another checkout of this repository to import sidecar_sync from (--compare)
 
 
 CONTENDERS = {
@@ -106,7 +111,7 @@ CONTENDERS = {
         Contender(
             "sidecar_py", "sidecar_sync (PyLineFramer)", "py", "sidecar", (("SIDECAR_SYNC_FRAMER", "python"),), LINE_CAP
         ),
-        Contender("seed_bun", f"original: seed under Bun {BUN_VERSION}", "bun", line_cap=LINE_CAP),
+        Contender("seed_bun", f"original TypeScript implementation under Bun {BUN_VERSION}", "bun", line_cap=LINE_CAP),
         Contender("naive", "naive Popen+readline+json.loads", "py", "naive"),
         Contender("sdk", f"claude-agent-sdk {SDK_VERSION}", "py", "sdk", (("SIDECAR_BENCH_END", "none"),),
                   counts_lines=True, sdk=True),  # fmt: skip
@@ -155,7 +160,7 @@ def scenarios(quick: bool) -> list[Scenario]:
     ]
 
 
-# ── Setup: emitter, transcripts, Bun + seed layout, SDK venv ─────────────────
+# ── Setup: emitter, transcripts, Bun + the original's layout, SDK venv ───────
 
 
 def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -209,8 +214,14 @@ def _pin_preexec(pin: str) -> Callable[[], None] | None:
     return preexec
 
 
-def setup_bun() -> str | None:
-    """Install Bun and lay out the seed so its runner and 'node' lookups find the emitter."""
+def seed_source(option: str | None) -> Path | None:
+    """The original implementation's ``sidecar-manager.ts``: the option, else the environment, else none."""
+    given = option or os.environ.get(SEED_ENV)
+    return Path(given) if given else None
+
+
+def setup_bun(source: Path | None) -> str | None:
+    """Install Bun and lay out the original implementation so its runner and 'node' lookups find the emitter."""
     if not BUN.exists():
         log(f"installing bun {BUN_VERSION} from npm into {BUN.parent.parent.parent} ...")
         if not shutil.which("npm"):
@@ -219,25 +230,27 @@ def setup_bun() -> str | None:
                  f"bun@{BUN_VERSION}"])  # fmt: skip
         if r.returncode or not BUN.exists():
             return f"npm install bun@{BUN_VERSION} failed: {r.stderr[-500:]}"
-    if not SEED_SOURCE.exists():
-        return f"seed not found at {SEED_SOURCE} (set SIDECAR_BENCH_SEED)"
+    if source is None:
+        return f"not run: no source for the original implementation (give --seed-source PATH or set {SEED_ENV})"
+    if not source.is_file():
+        return f"not run: {source} (--seed-source or {SEED_ENV}) is not a file"
     src_dir = SEED_DRIVER.parent
     src_dir.mkdir(parents=True, exist_ok=True)
-    text = SEED_SOURCE.read_text()
+    text = source.read_text()
     start = text.find("// Sidecar Manager")  # the .txt export carries a commit header before the code
     (src_dir / "sidecar-manager.ts").write_text(text[start:] if start >= 0 else text)
     for name in ("message-adapter.ts", "driver.ts"):
         shutil.copyfile(PEERS_DIR / "seed" / name, src_dir / name)
     runner = SEED_DIR / "sidecar" / "dist" / "bench-runner.mjs"  # resolveRunnerPath("bench")
     runner.parent.mkdir(parents=True, exist_ok=True)
-    runner.write_text("// bench: exists for the seed's existsSync(runnerPath); the emitter ignores it\n")
+    runner.write_text("// bench: exists for the original's existsSync(runnerPath); the emitter ignores it\n")
     node = SEED_DIR / "bin" / "node"  # findNodeRuntime(): `which node` -> the emitter
     node.parent.mkdir(parents=True, exist_ok=True)
     if node.is_symlink() or node.exists():
         node.unlink()
     node.symlink_to(EMITTER)
     if shutil.which("deno"):
-        return "deno is on PATH: the seed's findNodeRuntime() would pick it over the emitter"
+        return "deno is on PATH: the original's findNodeRuntime() would pick it over the emitter"
     return None
 
 
@@ -266,7 +279,7 @@ def sidecar_available() -> str | None:
     return None
 
 
-def versions() -> dict[str, Any]:
+def versions(source: Path | None = None) -> dict[str, Any]:
     v: dict[str, Any] = {
         "python": platform.python_version(),
         "kernel": platform.release(),
@@ -292,8 +305,8 @@ def versions() -> dict[str, Any]:
         pass
     if BUN.exists():
         v["bun"] = run([str(BUN), "--version"]).stdout.strip()
-    if SEED_SOURCE.exists():
-        v["seed_sha256"] = hashlib.sha256(SEED_SOURCE.read_bytes()).hexdigest()[:16]
+    if source is not None and source.is_file():
+        v["seed_sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     cc = run([os.environ.get("CC", "cc"), "--version"]).stdout.splitlines()
     v["cc"] = cc[0] if cc else "?"
     git = run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).stdout.strip()
@@ -319,7 +332,7 @@ def spawn(c: Contender, s: Scenario, transcript: Path, pin: str) -> dict[str, An
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "ANTHROPIC_"))}
     env.update(SIDECAR_BENCH_TRANSCRIPT=str(transcript), SIDECAR_BENCH_REPEAT=str(s.repeat))
     env.update(dict(c.env))
-    env["PYTHONPATH"] = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), str(REPO)) if x)
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (os.environ.get("PYTHONPATH"), c.src or str(REPO)) if x)
     if pin == "split":
         env["SIDECAR_BENCH_CPU"] = "1"
     if c.kind == "bun":
@@ -546,12 +559,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pin", choices=("none", "split"), default="none",
                    help="split: supervisor on CPU 0, emitter on CPU 1 (default none)")  # fmt: skip
     p.add_argument("--baseline", default=BASELINE, help="contender every ratio is relative to")
+    p.add_argument("--compare", metavar="CHECKOUT",
+                   help="also run peer sidecar_ref: sidecar_c imported from another checkout of this "
+                        "repository (its C framer built in place), for a before/after in one run")  # fmt: skip
+    p.add_argument("--seed-source", metavar="PATH",
+                   help=f"the original TypeScript implementation's sidecar-manager.ts, for seed_bun "
+                        f"(default: ${SEED_ENV}; without either seed_bun is not run)")  # fmt: skip
     args = p.parse_args(argv)
 
     if args.versions:
-        print(json.dumps(versions(), indent=2))
+        print(json.dumps(versions(seed_source(args.seed_source)), indent=2))
         return 0
     names = [n.strip() for n in args.peers.split(",") if n.strip()]
+    if args.compare:
+        checkout = Path(args.compare).resolve()
+        commit = run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
+        CONTENDERS["sidecar_ref"] = dataclasses.replace(
+            CONTENDERS["sidecar_c"], name="sidecar_ref", label=f"sidecar_sync (C framer) at {commit}", src=str(checkout)
+        )
+        if "sidecar_ref" not in names:
+            names.insert(1, "sidecar_ref")
     for n in names:
         if n not in CONTENDERS:
             p.error(f"unknown peer {n!r}; choose from {', '.join(CONTENDERS)}")
@@ -560,13 +587,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenarios:
         keep = set(args.scenarios.split(","))
         if unknown := keep - {s.name for s in scen_list}:
-            p.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(s.name for s in scen_list)}")
+            known = ", ".join(s.name for s in scen_list)
+            p.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {known}")
         scen_list = [s for s in scen_list if s.name in keep]
 
     # setup
     build_emitter()
     unavailable: dict[str, str] = {}
-    if "seed_bun" in names and (why := setup_bun()):
+    if "seed_bun" in names and (why := setup_bun(seed_source(args.seed_source))):
         unavailable["seed_bun"] = why
     if "sdk" in names and (why := setup_sdk()):
         unavailable["sdk"] = why
@@ -582,8 +610,9 @@ def main(argv: list[str] | None = None) -> int:
         transcripts[s.name] = ensure(s.variant, s.size, seed=1, big_line=s.big_line)
     flood_path = transcripts.get("flood", next(iter(transcripts.values())))[0]
     speed = emitter_speed(flood_path, max(1, 1024 * MiB // flood_path.stat().st_size), args.pin)
-    log(f"emitter alone: {speed['devnull_gbps']:.1f} GB/s to /dev/null, {speed['pipe_gbps']:.2f} GB/s through a pipe to cat")
-    ver = versions()
+    log(f"emitter alone: {speed['devnull_gbps']:.1f} GB/s to /dev/null, "
+        f"{speed['pipe_gbps']:.2f} GB/s through a pipe to cat")
+    ver = versions(seed_source(args.seed_source))
 
     table: dict[str, dict[str, Cell]] = {n: {} for n in names}
     raw: list[dict[str, Any]] = []
@@ -611,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "ok" if c.kind == "ref" else check(c, s, info, r)
                 cell.runs.append(r)
                 cell.verdicts.append(verdict)
-                raw.append({"run": run_i, "scenario": s.name, "peer": n, "verdict": verdict, **r})
+                raw.append({**r, "run": run_i, "scenario": s.name, "peer": n, "verdict": verdict})
                 if verdict != "ok":
                     loud(f"run {run_i + 1} {s.name} {n}: {verdict}")
                 else:

@@ -2,7 +2,7 @@
 
 The lines have the exact shapes the real CLI prints with ``--output-format stream-json
 --verbose --include-partial-messages`` (see the recordings in
-``/work/shared/fixtures/claude/``): ``system/init`` (~2.9 KB), ``system/status`` and the
+``tests/data/claude/``): ``system/init`` (~2.9 KB), ``system/status`` and the
 occasional ``system/api_retry``; per model call a ``stream_event`` sequence
 (message_start, content_block_start, many ~300 B deltas, content_block_stop,
 message_delta, message_stop) with one ``assistant`` line per content block (thinking,
@@ -219,7 +219,7 @@ def _meta_path(path: str | os.PathLike[str]) -> str:
 
 # ── Text: prose for deltas, a pre-escaped corpus for tool results ──────────────
 
-_WORDS: Final = (
+_WORD_TEXT: Final = (
     "the a an of to in for on with as by at from into over under between after before "
     "file files function functions module class method test tests error errors value values "
     "config parser buffer stream line lines event events session sessions runner process "
@@ -235,13 +235,15 @@ _WORDS: Final = (
     "messages payload JSON NDJSON UTF-8 newline framing decoder adapter callback handler "
     "refactor rename extract inline simplify measure profile benchmark regression memory "
     "peak RSS latency throughput concurrency deadlock race condition cleanup shutdown"
-).split()
+)
+_WORDS: Final = _WORD_TEXT.split()
 
-_IDENTS: Final = (
+_IDENT_TEXT: Final = (
     "session_id buffer framer decoder line_count max_line_size pending events chunk data "
     "result state status callback handler runner proc env path cwd options timeout retries "
     "total_cost input_tokens output_tokens message parent_id tool_use_id payload offset"
-).split()
+)
+_IDENTS: Final = _IDENT_TEXT.split()
 
 _ODD: Final = ('"quoted"', "C:\\\\temp\\\\x", "tab\there", "naïve", "café", "—", "✓", "日本語", "→", "€5", "\\n")
 
@@ -295,7 +297,8 @@ def _log_line(rng: random.Random, n: int) -> str:
         return f"src/{rng.choice(_IDENTS)}/{rng.choice(_IDENTS)}.py:{n % 900 + 1}:    {rng.choice(_IDENTS)} = None"
     if r < 0.9:
         return f"\x1b[32m✓\x1b[0m {rng.choice(_IDENTS)} ({n % 300} ms)"
-    return f"-rw-r--r-- 1 dev dev {n * 37 % 99999:6d} Nov 24 01:34 {rng.choice(_IDENTS)}.{rng.choice(('py', 'ts', 'json', 'md'))}"
+    name = f"{rng.choice(_IDENTS)}.{rng.choice(('py', 'ts', 'json', 'md'))}"
+    return f"-rw-r--r-- 1 dev dev {n * 37 % 99999:6d} Nov 24 01:34 {name}"
 
 
 class _Corpus:
@@ -391,7 +394,12 @@ _PLUGINS: Final = [
     {"name": f"cc-plugin-{p}", "path": "builtin", "source": f"cc-plugin-{p}@builtin"}
     for p in ("agents-md", "privacy", "plugin-authoring")
 ]
-_MSG_USAGE: Final = {"input_tokens": 12, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+_MSG_USAGE: Final = {
+    "input_tokens": 12,
+    "output_tokens": 1,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+}
 _PAYLOAD: Final = "\x00PAYLOAD\x00"
 _PAYLOAD_ESC: Final = orjson.dumps(_PAYLOAD)[1:-1]
 
@@ -533,7 +541,7 @@ def _split_deltas(rng: random.Random, text: str, n: int) -> list[str]:
     n = max(1, min(n, len(text)))
     cuts = sorted(rng.sample(range(1, len(text)), n - 1)) if n > 1 else []
     bounds = [0, *cuts, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _render_call(r: _Renderer, v: _Variant, use_tool: bool) -> _Call:

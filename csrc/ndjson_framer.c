@@ -23,6 +23,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define MIN_CAP ((size_t)4096)
 #define SHRINK_ABOVE ((size_t)1 << 20) /* idle buffers above 1 MiB are given back */
@@ -34,7 +37,8 @@ typedef struct {
 } buffer;
 
 struct ndjson_framer {
-    size_t max_line; /* fixed at creation */
+    size_t max_line;  /* fixed at creation */
+    size_t max_batch; /* the most bytes of one array segment; 0: no limit */
 
     /* cumulative counters */
     uint64_t lines;
@@ -132,6 +136,14 @@ void ndjson_framer_free(ndjson_framer *f)
     free(f);
 }
 
+int ndjson_set_batch_size(ndjson_framer *f, size_t max_batch)
+{
+    if (f == NULL)
+        return NDJSON_EINVAL;
+    f->max_batch = max_batch;
+    return NDJSON_OK;
+}
+
 int ndjson_stats(const ndjson_framer *f, ndjson_counters *out)
 {
     if (f == NULL || out == NULL)
@@ -146,22 +158,38 @@ int ndjson_stats(const ndjson_framer *f, ndjson_counters *out)
 
 /* ---- the JSON object check -------------------------------------------------- */
 
+/* The index of the first '"' or '\\' in p[i:n], or n. Sixteen bytes at a time where
+ * SSE2 is there (every x86-64), since the strings of a typical line are short and many:
+ * a library call per string costs more than its scan. */
+static inline size_t quote_or_backslash(const unsigned char *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < n && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
+}
+
 /* Where the string whose body starts at p[i] ends: the index of its closing quote,
- * or n if it never closes. A backslash escapes the byte after it, so a quote is
- * escaped exactly when an odd run of backslashes precedes it; memchr jumps from
- * quote to quote instead of looking at every byte of the string. */
+ * or n if it never closes. A backslash escapes the byte after it. */
 static size_t string_end(const unsigned char *p, size_t i, size_t n)
 {
-    const unsigned char *q;
-    while ((q = memchr(p + i, '"', n - i)) != NULL) {
-        size_t quote = (size_t)(q - p), run = quote;
-        while (run > i && p[run - 1] == '\\')
-            run--;
-        if ((quote - run) % 2 == 0)
-            return quote;
-        i = quote + 1;
+    for (;;) {
+        i = quote_or_backslash(p, i, n);
+        if (i >= n || p[i] == '"')
+            return i;
+        if (n - i <= 2)
+            return n; /* the escaped byte is the last one, or there is none: no closing quote */
+        i += 2;
     }
-    return n;
 }
 
 int ndjson_is_single_object(const char *line, size_t n)
@@ -463,6 +491,8 @@ static int segment_line(ndjson_framer *f, batch_state *b, uint64_t kind, const c
         /* "[" or "\n," then the line: a '\n' never occurs inside a line, so a
          * batch that fails to parse splits back into its lines exactly at "\n,". */
         buffer *out = &f->out;
+        if (b->open && f->max_batch && out->len - b->start + n + 3 > f->max_batch && close_batch(f, b))
+            return NDJSON_ENOMEM;
         if (reserve(out, out->len + n + 2))
             return NDJSON_ENOMEM;
         if (b->open) {

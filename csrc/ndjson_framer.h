@@ -118,6 +118,12 @@ int ndjson_feed_segments(ndjson_framer *f, const char *data, size_t n, ndjson_se
  * over-long line is counted. The framer then starts a new stream (counters go on). */
 int ndjson_finish(ndjson_framer *f, ndjson_lines *out);
 
+/* Close an array segment before it would grow past max_batch bytes (brackets and separators
+ * included), so that one call's arrays can be parsed and handed on one piece at a time; a
+ * single line longer than that still makes an array of its own. 0, the default, means no
+ * limit. The setting holds for every later ndjson_feed_segments call. */
+int ndjson_set_batch_size(ndjson_framer *f, size_t max_batch);
+
 /* Fill *out with the framer's counters. Like any call, not while another thread is
  * inside a call on the same framer: the caller serialises them. */
 int ndjson_stats(const ndjson_framer *f, ndjson_counters *out);

@@ -39,6 +39,7 @@ from ._framing import (
     FramerStats,
     Segment,
     busy,
+    byte_view,
     check_limits,
     segment_chunk,
     windows,
@@ -46,7 +47,7 @@ from ._framing import (
 from .errors import FramerError
 
 if TYPE_CHECKING:
-    from ._framer import _FramerPtr, _LinesPtr, _SegmentsPtr
+    from ._framer import _CData, _FramerPtr, _LinesPtr, _SegmentsPtr
 
 __all__ = ["BATCH_MAX_LINE", "CLineFramer"]
 
@@ -66,7 +67,10 @@ _feed_segments = lib.ndjson_feed_segments
 _finish = lib.ndjson_finish
 _unpack = ffi.unpack
 _cast = ffi.cast
+_buffer = ffi.buffer
+_from_buffer = ffi.from_buffer
 _U64_PTR = ffi.typeof("uint64_t *")
+_EMPTY: Final = memoryview(b"")
 
 
 def _error(rc: int, call: str) -> Exception:
@@ -135,6 +139,33 @@ def _segments(f: _FramerPtr, r: _SegmentsPtr, data: bytes) -> list[Segment]:
     return segments
 
 
+def _views(f: _FramerPtr, r: _SegmentsPtr, data: bytes | memoryview, ptr: bytes | _CData) -> list[Segment]:
+    """:func:`_segments` without copies: views of C's buffers and of ``data``; the caller holds the lock."""
+    rc = _feed_segments(f, ptr, len(data), r)
+    if rc:
+        raise _error(rc, "ndjson_feed_segments")
+    n = r.nsegs
+    if not n:
+        return []
+    fields = _unpack(_cast(_U64_PTR, r.segs), 4 * n)
+    size = r.out_len
+    out = memoryview(_buffer(r.out, size)) if size else _EMPTY
+    if n == 1 and fields[0] == _SEG_ARRAY:
+        return [(out, fields[3])]
+    size = r.head_len
+    head = memoryview(_buffer(r.head, size)) if size else _EMPTY
+    view = memoryview(data)
+    segments: list[Segment] = []
+    for i in range(0, 4 * n, 4):
+        kind, offset, length, count = fields[i : i + 4]
+        if kind == _SEG_ARRAY:
+            segments.append((out[offset : offset + length], count))
+        else:
+            base = view if kind == _SEG_DATA else head
+            segments.append((base[offset : offset + length], 0))
+    return segments
+
+
 class CLineFramer:
     """Line framer backed by the C implementation in ``csrc/ndjson_framer.c``.
 
@@ -158,6 +189,7 @@ class CLineFramer:
         "_max_line_size",
         "_max_pending",
         "_segments_out",
+        "_batch_size",
     )
 
     def __init__(self, max_line_size: int = MAX_LINE_SIZE, max_pending: int = MAX_PENDING) -> None:
@@ -172,6 +204,7 @@ class CLineFramer:
         self._counters = ffi.new("ndjson_counters *")
         self._max_line_size = max_line_size
         self._max_pending = max_pending
+        self._batch_size = 0  # no limit, as C starts
         # The busy guard: held for a whole feed, taken without blocking.
         self._lock = threading.Lock()
         # Held around each C call that updates the counters, and by `stats` while C reads
@@ -265,6 +298,43 @@ class CLineFramer:
         counting.acquire()  # one try for both locks: this is the hot path
         try:
             return _segments(self._f, self._segments_out, data)
+        finally:
+            counting.release()
+            lock.release()
+
+    def feed_views(self, data: Buffer, batch_size: int = 0) -> list[Segment]:
+        """:meth:`feed_segments` without copying: the segments are views, valid only until
+        the next call on this framer (and while ``data`` stays unchanged).
+
+        The arrays are views of the framer's own buffer, the other lines views of
+        ``data`` or of that buffer; ``data`` itself is read in place when it is a flat
+        buffer (a ``bytearray`` a reader fills again and again, a view of one). With
+        ``batch_size`` > 0 no array is longer than that many bytes, unless one line alone
+        is, so that a big feed comes back as arrays of about that size.
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerError: ``data`` is longer than :data:`~sidecar_sync.framer.FEED_WINDOW`.
+            FramerBusyError: another thread is using this framer right now.
+            MemoryError: the C framer could not grow its buffers; discard the framer.
+        """
+        if type(data) is bytes:
+            ptr: bytes | _CData = data
+        else:
+            data = byte_view(data)
+            ptr = _from_buffer(data)
+        if len(data) > FEED_WINDOW:
+            data = segment_chunk(data)  # raises
+        lock, counting = self._lock, self._counting
+        if not lock.acquire(False):
+            raise busy()
+        counting.acquire()  # one try for both locks: this is the hot path
+        try:
+            if batch_size != self._batch_size:
+                if batch_size < 0 or lib.ndjson_set_batch_size(self._f, batch_size):
+                    raise FramerError(f"batch_size must be an int >= 0, got {batch_size!r}")
+                self._batch_size = batch_size
+            return _views(self._f, self._segments_out, data, ptr)
         finally:
             counting.release()
             lock.release()

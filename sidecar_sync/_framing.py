@@ -91,6 +91,11 @@ class Framer(Protocol):
         """Frame at most :data:`FEED_WINDOW` bytes into segments for batched JSON parsing."""
         ...
 
+    def feed_views(self, data: Buffer, batch_size: int = 0) -> list[Segment]:
+        """:meth:`feed_segments` without copies: views valid until the next call; arrays of
+        at most ``batch_size`` bytes when it is > 0 (unless one line alone is longer)."""
+        ...
+
     def finish_segments(self) -> list[Segment]:
         """Batch form of :meth:`finish`."""
         ...

@@ -23,6 +23,7 @@ from ._framing import (
     segment_chunk,
     windows,
 )
+from .errors import FramerError
 
 __all__ = ["PyLineFramer"]
 
@@ -173,6 +174,19 @@ class PyLineFramer:
             FramerBusyError: another thread is using this framer right now.
         """
         return [(line, 0) for line in self.feed(segment_chunk(data))]
+
+    def feed_views(self, data: Buffer, batch_size: int = 0) -> list[Segment]:
+        """:meth:`feed_segments` (this twin makes no arrays, so ``batch_size`` changes nothing).
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerError: ``data`` is longer than :data:`~sidecar_sync.framer.FEED_WINDOW`,
+                or ``batch_size`` is negative.
+            FramerBusyError: another thread is using this framer right now.
+        """
+        if batch_size < 0:
+            raise FramerError(f"batch_size must be an int >= 0, got {batch_size!r}")
+        return self.feed_segments(data)
 
     def finish_segments(self) -> list[Segment]:
         """Batch form of :meth:`finish`."""

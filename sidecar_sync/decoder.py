@@ -15,11 +15,12 @@ costs the good ones around it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final, NamedTuple
 
 import orjson
 
+from ._framing import byte_view
 from .framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING, Buffer, Framer, LineFramer, Segment
 
 __all__ = ["INVALID_LOG_LIMIT", "DecoderStats", "Event", "EventDecoder"]
@@ -70,7 +71,7 @@ class EventDecoder:
     Not thread-safe: a decoder belongs to one reader thread, like its framer.
     """
 
-    __slots__ = ("_events", "_framer", "_invalid", "_last_invalid", "_segments", "label")
+    __slots__ = ("_events", "_framer", "_invalid", "_last_invalid", "_segments", "_views", "label")
 
     def __init__(
         self,
@@ -84,6 +85,7 @@ class EventDecoder:
         self._framer: Framer = framer if framer is not None else LineFramer(max_line_size, max_pending)
         # Bound once: the hot path calls it once per chunk.
         self._segments: Callable[[Buffer], list[Segment]] = self._framer.feed_segments
+        self._views: Callable[[Buffer, int], list[Segment]] = self._framer.feed_views
         self._events = 0
         self._invalid = 0
         self._last_invalid: str | None = None
@@ -112,6 +114,55 @@ class EventDecoder:
             return []
         return self._decode(segments)
 
+    def feed_pieces(self, data: Buffer, piece_size: int) -> Iterator[tuple[list[Event], int]]:
+        """Decode ``data`` a piece at a time: yield ``(events, nbytes)`` for each run of
+        complete lines of about ``piece_size`` bytes, ``nbytes`` being those lines' bytes.
+
+        The framer is called once per :data:`~sidecar_sync.framer.FEED_WINDOW` and its
+        arrays are parsed in place, where they lie, one piece per ``next()``: a piece's
+        objects are made just before the caller uses them. ``data`` may be a view of a
+        buffer the caller fills again once this iterator is exhausted; the iterator is
+        spent by the next call on this decoder (do not resume it then).
+
+        Raises:
+            TypeError: ``data`` is not bytes, bytearray or memoryview.
+            FramerBusyError: another thread is using this decoder's framer right now.
+        """
+        if len(data) <= FEED_WINDOW:
+            yield from self._pieces(data, piece_size)
+            return
+        view = byte_view(data)
+        for start in range(0, len(view), FEED_WINDOW):
+            yield from self._pieces(view[start : start + FEED_WINDOW], piece_size)
+
+    def _pieces(self, data: Buffer, piece_size: int) -> Iterator[tuple[list[Event], int]]:
+        events: list[Event] = []
+        nbytes = 0
+        for text, count in self._views(data, piece_size):
+            if count:  # an array of at most piece_size bytes: a piece of its own
+                try:
+                    batch: list[Event] = _loads(text)
+                except _JSONDecodeError:
+                    self._split(text, events)
+                else:
+                    self._events += count
+                    if events:
+                        events += batch
+                    else:
+                        events = batch
+                yield events, nbytes + len(text) - count  # the lines and their newlines
+                events = []
+                nbytes = 0
+                continue
+            self._decode_line(text, events)
+            nbytes += len(text) + 1
+            if nbytes >= piece_size:
+                yield events, nbytes
+                events = []
+                nbytes = 0
+        if events or nbytes:
+            yield events, nbytes
+
     def _feed_windows(self, data: Buffer) -> list[Event]:
         """Decode a feed larger than the framer's batch window, one window at a time."""
         view = memoryview(data)
@@ -132,16 +183,20 @@ class EventDecoder:
                 try:
                     batch: list[Event] = _loads(text)
                 except _JSONDecodeError:
-                    # A '\n' never occurs inside a line, so "\n," splits the array
-                    # back into exactly its lines; each is judged alone.
-                    for line in bytes(text)[1:-1].split(b"\n,"):
-                        self._decode_line(line, events)
+                    self._split(text, events)
                 else:
                     events += batch
                     self._events += count
             else:
                 self._decode_line(text, events)
         return events
+
+    def _split(self, text: bytes | memoryview, events: list[Event]) -> None:
+        """An array that failed to parse: judge each of its lines alone."""
+        # A '\n' never occurs inside a line, so "\n," splits the array back into
+        # exactly its lines.
+        for line in bytes(text)[1:-1].split(b"\n,"):
+            self._decode_line(line, events)
 
     def _decode_line(self, line: bytes | memoryview, events: list[Event]) -> None:
         try:

@@ -32,7 +32,8 @@ Rules shared by both twins (the :class:`Framer` protocol):
 Both twins also have a batch form for :mod:`sidecar_sync.decoder`, ``feed_segments``:
 the C framer returns each run of lines that are one JSON object apiece as a single
 JSON array (one ``orjson.loads`` per chunk instead of one per line); the Python twin
-returns every line alone.
+returns every line alone. ``feed_views`` is the same without copies (views valid until
+the next call, arrays cut to a batch size), for a reader that parses each piece at once.
 
 A framer belongs to one reader thread: feeding one framer from two threads at
 once raises :class:`~sidecar_sync.errors.FramerBusyError`.

@@ -47,10 +47,10 @@ Every step of the stdout path lives here, once:
 4. **account** — messages, and cost and tokens per agent session
    (:class:`~sidecar_sync.accounting.Usage`).
 
-Input is handled in pieces of :data:`PIECE_SIZE` bytes, and :meth:`receive_data`
-yields each piece's outputs before it decodes the next, so that a piece's bytes,
-parsed objects and messages are still in the CPU caches when the consumer
-delivers them (bench/README.md, "Hot path").
+Input is framed once per call and handled in pieces of about :data:`PIECE_SIZE`
+bytes of lines, and :meth:`receive_data` yields each piece's outputs before it
+parses the next, so that a piece's parsed objects and messages are still in the
+CPU caches when the consumer delivers them (bench/README.md, "Hot path").
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bytes decoded, adapted and handed out at a time (see the module docstring).
-PIECE_SIZE: Final = 32 << 10
+PIECE_SIZE: Final = 16 << 10
 #: Malformed ``agent_event`` wrappers logged at WARNING per stream; later ones at DEBUG.
 BAD_ENVELOPE_LOG_LIMIT: Final = 20
 
@@ -176,6 +176,7 @@ class Pipeline:
         "usage",
         "recognized",
         "_decoder",
+        "_pieces",
         "_adapt",
         "_bytes",
         "_unbilled",
@@ -202,6 +203,7 @@ class Pipeline:
         #: provider event its adapter could map (anything but ``unknown``).
         self.recognized = False
         self._decoder = EventDecoder(max_line_size, max_pending, label=label)
+        self._pieces = self._decoder.feed_pieces
         self._adapt = adapter.adapt_batch
         self._bytes = 0
         self._unbilled = 0  # bytes received that no batch was charged with yet
@@ -222,26 +224,19 @@ class Pipeline:
     def receive_data(self, data: Buffer) -> Iterator[Output]:
         """Feed stdout bytes; yield the outputs of every line they complete, piece by piece.
 
-        ``data`` is only read during the call (it may be a view of a buffer that the
-        caller reuses afterwards).
+        ``data`` is only read while the iterator runs (it may be a view of a buffer that
+        the caller fills again once the iterator is exhausted).
         """
         size = len(data)
         self._bytes += size
-        feed = self._decoder.feed
         process = self._process
-        if size <= PIECE_SIZE:
+        for events, nbytes in self._pieces(data, PIECE_SIZE):
+            size -= nbytes
+            self._unbilled += nbytes
+            if events:
+                yield from process(events)
+        if size > 0:  # blank lines and the start of a line: billed with the next batch
             self._unbilled += size
-            events = feed(data)
-            if events:
-                yield from process(events)
-            return
-        source = data if type(data) is bytes else memoryview(data)
-        for start in range(0, size, PIECE_SIZE):
-            piece = source[start : start + PIECE_SIZE]
-            self._unbilled += len(piece)
-            events = feed(piece)
-            if events:
-                yield from process(events)
 
     def receive_eof(self) -> list[Output]:
         """End of stream: the outputs of an unterminated last line, if any."""

@@ -415,11 +415,11 @@ class Session:
 
     # -- for the threads (sidecar_sync.session_threads) -------------------------------------
 
-    def output_arrived(self, data: bytes) -> None:
-        """The stdout thread read ``data`` (idle timeouts count from here; the recording gets it)."""
+    def output_arrived(self, data: bytes | memoryview) -> None:
+        """The stdout thread read ``data`` (idle timeouts count from here; the recording gets a copy)."""
         self._last_output = time.monotonic()
         if self._recorder is not None:
-            self._recorder.output(data)
+            self._recorder.output(bytes(data))
 
     def check_budget(self) -> None:
         """After a batch: stop the runner if the session went over a budget."""

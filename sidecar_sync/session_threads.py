@@ -1,7 +1,7 @@
 """The threads of a session: started all or none, their bodies, and the fds they share.
 
-* **stdout** (``sidecar-stdout-<id>``) — the hot path: non-blocking ``os.read`` of up to
-  :data:`READ_SIZE` bytes (``poll`` beside the *abandon* wake-up when the pipe is
+* **stdout** (``sidecar-stdout-<id>``) — the hot path: non-blocking ``os.readv`` of up to
+  :data:`READ_SIZE` bytes into one reused buffer (``poll`` beside the *abandon* wake-up when the pipe is
   empty), the session's pipeline, each batch to the consumers and each turn signal to
   the session; callbacks run here, in order. At end of file it hands over to
   :meth:`Session.stdout_finished`, which waits for the reap and settles the final status.
@@ -110,7 +110,9 @@ class SessionThreads:
 
     def _read_stdout(self) -> None:
         session = self._session
-        read = os.read
+        buffer = bytearray(READ_SIZE)  # filled again only once the pipeline is done with a view of it
+        view = memoryview(buffer)
+        readv = os.readv
         fd = session.process.stdout_fd
         pipeline = session.pipeline
         receive = pipeline.receive_data
@@ -125,7 +127,7 @@ class SessionThreads:
         try:
             while True:
                 try:
-                    data = read(fd, READ_SIZE)
+                    size = readv(fd, (buffer,))
                 except BlockingIOError:
                     if abandon.is_set():
                         break
@@ -134,8 +136,9 @@ class SessionThreads:
                 except OSError as exc:
                     log.error("session %r: reading stdout failed: %s", session.session_id, exc)
                     break
-                if not data:
+                if not size:
                     break
+                data = view[:size]
                 output_arrived(data)
                 try:
                     for item in receive(data):
@@ -146,10 +149,7 @@ class SessionThreads:
                         else:
                             turn_signal(cast("TurnSignal | PermissionSignal", item))
                 except Exception:
-                    log.exception("session %r: failed to process %d bytes of output", session.session_id, len(data))
-                # Drop the chunk now, while it is still in this core's caches, not after
-                # the next read (bench/README.md, "Hot path").
-                data = None  # type: ignore[assignment]
+                    log.exception("session %r: failed to process %d bytes of output", session.session_id, size)
             for item in pipeline.receive_eof():
                 if type(item) is tuple:
                     deliver(*item)

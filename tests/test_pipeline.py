@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sidecar_sync import decoder as decoder_module
+from sidecar_sync import pipeline as pipeline_module
 from sidecar_sync.adapters import new_stream_adapter
 from sidecar_sync.messages import AgentMessage
 from sidecar_sync.pipeline import FAILED, PIECE_SIZE, STARTED, STOPPED, Pipeline, TurnSignal
+from tests.framer.twins import TWINS, patch_everywhere
 
 
 def lines(*objects: Any) -> bytes:
@@ -218,3 +225,86 @@ def test_each_turn_signal_carries_what_its_messages_said() -> None:
     assert second.outcome == "api_error"
     assert second.evidence.messages == 2  # the cost and the error the failed result makes
     assert second.evidence.outcome("failed") == ("api_error", "API Error: 529 overloaded")
+
+
+# ---- a reader's reused buffer, any chunking: exactly the line-by-line results ----------------
+
+_LINES = st.one_of(
+    st.builds(
+        lambda i, text: orjson.dumps(
+            {
+                "type": "stream_event",
+                "uuid": f"d{i}",
+                "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            }
+        ),
+        st.integers(0, 10**6),
+        st.text(max_size=40),
+    ),
+    st.builds(lambda i: orjson.dumps(envelope(text_event(f"t{i}", f"u{i}"))), st.integers(0, 10**6)),
+    st.sampled_from(
+        [
+            orjson.dumps({"type": "agent_started"}),
+            orjson.dumps({"type": "agent_stopped"}),
+            orjson.dumps({"type": "ready"}),
+            orjson.dumps({"type": "agent_event", "event": [1]}),
+            orjson.dumps(envelope({**result(0.5, 3, 4), "uuid": "r1"})),
+            b'{"type":"x","uuid":"odd"',
+            b"null",
+            b'{"a":"\xff"}',
+            b"   ",
+            b"x" * 300,  # over the cap below
+        ]
+    ),
+)
+
+
+def _outputs(out: list[Any]) -> list[Any]:
+    """Batches as their messages without timestamps (and not split by batch), signals as they are."""
+    flat: list[Any] = []
+    for item in out:
+        if isinstance(item, TurnSignal):
+            evidence = item.evidence
+            said = None if evidence is None else [getattr(evidence, name) for name in evidence.__slots__]
+            flat.append((item.kind, item.message, item.outcome, said))
+        else:
+            flat += [{**m.to_dict(), "timestamp": None} for m in item[0]]
+    return flat
+
+
+@given(
+    st.lists(_LINES, max_size=60),
+    st.sampled_from(sorted(name for name, cls in TWINS.items() if cls is not None)),
+    st.sampled_from([1, 64, 700, pipeline_module.PIECE_SIZE]),
+    st.sampled_from([7, 256, None]),
+    st.data(),
+)
+def test_a_reused_read_buffer_gives_the_results_of_one_line_at_a_time(
+    raw: list[bytes], twin: str, piece_size: int, window: int | None, data: st.DataObject
+) -> None:
+    """Either framer twin, any piece size and framing window, reads cut anywhere into one
+    reused buffer: the outputs, counters and usage of feeding one line at a time."""
+    stream = b"".join(line + b"\n" for line in raw)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12), label="cuts"))
+    per_line = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=200)
+    want: list[Any] = []
+    for line in raw:
+        want += per_line.receive_data(line + b"\n")
+    want += per_line.receive_eof()
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(mock.patch.object(decoder_module, "LineFramer", TWINS[twin]))
+        patches.enter_context(mock.patch.object(pipeline_module, "PIECE_SIZE", piece_size))
+        if window:
+            patches.enter_context(patch_everywhere("FEED_WINDOW", window))
+        pipeline = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=200)
+        buffer = bytearray(len(stream))
+        got: list[Any] = []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            buffer[: end - start] = stream[start:end]
+            got += pipeline.receive_data(memoryview(buffer)[: end - start])
+            buffer[:] = b"\x00" * len(buffer)  # the reader reads into it again
+        got += pipeline.receive_eof()
+    assert _outputs(got) == _outputs(want)
+    assert pipeline.stats == per_line.stats
+    assert pipeline.usage.cost_usd == per_line.usage.cost_usd
+    assert pipeline.usage.input_tokens == per_line.usage.input_tokens

@@ -6,7 +6,7 @@ the same emitter (``bench/peers/emitter.c``): the emitter replays ``$SIDECAR_BEN
 
 Contenders (``--peer``):
 
-* ``sidecar`` — sidecar_sync's ``SidecarManager`` (DESIGN §4); the framer backend is picked
+* ``sidecar`` — sidecar_sync's ``SidecarManager`` (its public API); the framer backend is picked
   by ``SIDECAR_SYNC_FRAMER`` in the environment (``c`` or ``python``).
 * ``naive`` — a plain synchronous supervisor: ``subprocess.Popen`` + ``readline`` +
   ``json.loads`` + sidecar_sync's claude adapter, one thread per session.
@@ -62,6 +62,13 @@ def cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def switches() -> tuple[int, int, float, float]:
+    """Context switches of this process so far (voluntary: a thread blocked, on the GIL, a read or
+    a poll; involuntary: preempted), and its user and system CPU seconds."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_nvcsw, ru.ru_nivcsw, ru.ru_utime, ru.ru_stime
+
+
 class Tally:
     """Per-session message counts and first-message latencies (each slot written by one thread)."""
 
@@ -84,7 +91,7 @@ class Tally:
 
 
 # ══ Peer 4: sidecar_sync — THE ADAPTER TO THE LIBRARY UNDER TEST ═════════════════════════
-# Uses only the public API of DESIGN §4: SidecarManager, register_provider(name, command,
+# Uses only the library's public API: SidecarManager, register_provider(name, command,
 # adapter="claude"), start_session(..., on_message=...), wait(), shutdown via `with`.
 # Until sidecar_sync.SidecarManager exists this raises ImportError and bench/peers.py reports
 # the peer as NOT AVAILABLE (it never substitutes anything).
@@ -326,7 +333,7 @@ class GcWatch:
     def __exit__(self, *exc: object) -> None:
         gc.callbacks.remove(self)
         stats = gc.get_stats()
-        self.collections = [b["collections"] - a["collections"] for a, b in zip(self._stats0, stats)]
+        self.collections = [b["collections"] - a["collections"] for a, b in zip(self._stats0, stats, strict=True)]
 
 
 def apply_gc_setting() -> str:
@@ -350,6 +357,7 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     run = PEERS[peer]
     tally = Tally(n)
     base_rss = proc_status_kb("VmRSS")
+    sw0 = switches()
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     with GcWatch() as gcw:
@@ -360,6 +368,7 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
     t_end = tally.extra.pop("t_end", None) or max(tally.extra.pop("t_ends", None) or [time.perf_counter()])
     tally.extra.pop("t_ends", None)
     cpu = cpu_seconds() - cpu0
+    sw = [b - a for a, b in zip(sw0, switches(), strict=True)]
     t_start = min((t for t in tally.started if t > 0), default=t0)
     return {
         "available": True,
@@ -369,6 +378,10 @@ def measure(peer: str, n: int, emitter: str) -> dict[str, Any]:
         "cpu_s": cpu,
         "base_rss_kb": base_rss,
         "gc_s": gcw.seconds,
+        "voluntary_switches": sw[0],
+        "involuntary_switches": sw[1],
+        "user_s": sw[2],
+        "system_s": sw[3],
         "gc_collections": gcw.collections,
         "errors": tally.errors,
         **tally.extra,

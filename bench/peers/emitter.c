@@ -3,7 +3,8 @@
  * runner (or for the `claude` CLI) that replays a transcript file at full speed.
  *
  * It speaks just enough of each protocol to be driven unchanged by every peer:
- *   - sidecar protocol (DESIGN §2, the seed's runners): waits for a line on stdin; a
+ *   - sidecar runner protocol (as sidecar_sync and the original TypeScript
+ *     implementation drive their runners): waits for a line on stdin; a
  *     "query" line starts a turn, "stop" exits, "ping" answers "pong";
  *   - Claude Code stream-json input (the official SDK): answers every control_request
  *     with a success control_response, and a "user" line starts a turn.
@@ -17,7 +18,8 @@
  *                             "none": nothing (the transcript's own result line ends it)
  *   SIDECAR_BENCH_CPU         pin this process to that CPU
  * `-v` / `--version` anywhere in argv prints a Claude-like version (the SDK checks it).
- * Every other argument is ignored (the seed passes its runner .mjs path, the SDK its flags).
+ * Every other argument is ignored (the original implementation passes its runner .mjs path, the
+ * SDK its flags).
  */
 #define _GNU_SOURCE
 #include <errno.h>

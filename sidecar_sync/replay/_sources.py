@@ -2,8 +2,9 @@
 
 A source is a path or a binary stream. :func:`read_source` turns one into the
 NDJSON bytes it holds, chunk by chunk, and nothing more: lines, JSON and messages
-are the pipeline's business. A path is read with :func:`os.read` (sequential
-read-ahead advised), a stream with ``read1`` when it has one, so a pipe is replayed
+are the pipeline's business. A path is read with :func:`os.readv` into one buffer
+that every read fills again (sequential read-ahead advised), a stream with ``read1``
+when it has one, so a pipe is replayed
 as it arrives instead of when it closes. Either is gunzipped when its first bytes
 are the gzip magic, whatever its name, member after member, with the output of each
 step bounded by the chunk size; a ``.gz`` name on data that is not gzip is an error.
@@ -92,8 +93,13 @@ def total_size(sources: list[Source]) -> int | None:
     return total
 
 
-def read_source(source: Source, name: str, chunk_size: int, progress: ByteCounter | None) -> Iterator[bytes]:
+def read_source(
+    source: Source, name: str, chunk_size: int, progress: ByteCounter | None
+) -> Iterator[bytes | memoryview]:
     """Yield the NDJSON bytes of a source, gunzipped when it starts with the gzip magic.
+
+    A chunk may be a view of a buffer that the next read fills again: use each one
+    before asking for the next.
 
     Args:
         source: a path or a binary stream.
@@ -118,7 +124,7 @@ def read_source(source: Source, name: str, chunk_size: int, progress: ByteCounte
     if not first:
         return
     if first.startswith(_GZIP_MAGIC):
-        yield from _gunzip(_chain(first, raw), name, chunk_size)
+        yield from _gunzip(_chain(first, map(bytes, raw)), name, chunk_size)
         return
     if name.endswith(".gz"):
         raise ReplayError(
@@ -130,7 +136,7 @@ def read_source(source: Source, name: str, chunk_size: int, progress: ByteCounte
 
 def _read_path(
     path: str | os.PathLike[str], name: str, chunk_size: int, progress: ByteCounter | None
-) -> Iterator[bytes]:
+) -> Iterator[bytes | memoryview]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -140,17 +146,21 @@ def _read_path(
         if hasattr(os, "posix_fadvise"):
             with contextlib.suppress(OSError):  # advice only: some files (pipes, FIFOs) refuse it
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        read = os.read
+        # One buffer for the whole file: no allocation (and no fresh mapping of a
+        # large block) per read.
+        buffer = bytearray(chunk_size)
+        view = memoryview(buffer)
+        readv = os.readv
         while True:
             try:
-                data = read(fd, chunk_size)
+                size = readv(fd, (buffer,))
             except OSError as exc:
                 raise ReplayError(f"{name}: cannot read: {exc.strerror or exc}", source=name) from exc
-            if not data:
+            if not size:
                 return
             if progress is not None:
-                progress(len(data))
-            yield data
+                progress(size)
+            yield view[:size]
     finally:
         os.close(fd)
 

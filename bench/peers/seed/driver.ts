@@ -1,7 +1,7 @@
-// Bench driver for the seed's SidecarManager under Bun (bench/peers.py, peer "seed_bun").
+// Bench driver for the original TypeScript implementation's SidecarManager under Bun (bench/peers.py, peer "seed_bun").
 //
-// bench/peers.py copies this file, the seed's sidecar-manager.ts and message-adapter.ts into
-// <cache>/seed/ui-electrobun/src/bun/, so the seed's resolveRunnerPath() finds the runner at
+// bench/peers.py copies this file, the original's sidecar-manager.ts (--seed-source) and message-adapter.ts into
+// <cache>/seed/ui-electrobun/src/bun/, so its resolveRunnerPath() finds the runner at
 // <cache>/seed/sidecar/dist/bench-runner.mjs, and puts <cache>/seed/bin (where `node` is the
 // bench emitter) first on PATH, so findNodeRuntime() picks the emitter. The emitter ignores
 // its argument (the .mjs path) and replays $SIDECAR_BENCH_TRANSCRIPT.

@@ -1,7 +1,7 @@
-// Message adapter for benchmarking the seed's SidecarManager (bench/peers.py, peer "seed_bun").
+// Message adapter for benchmarking the original TypeScript implementation's SidecarManager (bench/peers.py, peer "seed_bun").
 //
-// The seed imports `./message-adapter.ts` for `parseMessage(provider, event)` and the
-// `AgentMessage` / `ProviderId` types, but that file is not part of the seed. This one is
+// That implementation imports `./message-adapter.ts` for `parseMessage(provider, event)` and the
+// `AgentMessage` / `ProviderId` types, but that file is not part of it. This one is
 // written for the bench: it maps Claude Code stream-json events the way sidecar_sync's
 // claude adapter does (sidecar_sync/adapters/_claude.py), so both sides do comparable work
 // per event — one message per content block, typed content objects, ids, a timestamp.
