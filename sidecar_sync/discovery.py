@@ -88,7 +88,7 @@ def claude_candidates(home: Path | None = None) -> list[str]:
 def _npm_global_bins(home: Path) -> list[Path]:
     """The usual ``bin`` directories of ``npm install -g`` (prefix from env, user and system)."""
     bins: list[Path] = []
-    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")
+    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")  # noqa: SIM112 - npm reads both
     if prefix:
         bins.append(Path(prefix) / "bin")
     bins += [
@@ -146,7 +146,11 @@ def _check_path(search: CliSearch, path_env: str | None) -> bool:
 
 
 def search_claude_cli(
-    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+    explicit: str | None = None,
+    *,
+    home: Path | None = None,
+    path_env: str | None = None,
+    candidates: list[str] | None = None,
 ) -> CliSearch:
     """Search for the Claude Code CLI and record where it looked.
 
@@ -155,6 +159,9 @@ def search_claude_cli(
             (a wrong explicit path must fail loudly, not fall back to another binary).
         home: the home directory for the well-known locations (default: the user's).
         path_env: the ``PATH`` string to search (default: ``os.environ["PATH"]``).
+        candidates: the locations checked before ``PATH`` (default:
+            :func:`claude_candidates` of ``home``); tests pass their own, so that a
+            system-wide install cannot change what they see.
 
     Returns:
         The search record; ``path`` is None if nothing executable was found.
@@ -162,14 +169,18 @@ def search_claude_cli(
     search = CliSearch("claude")
     if explicit:
         return _check_explicit(search, explicit)
-    if _check_candidates(search, claude_candidates(home)):
+    if _check_candidates(search, claude_candidates(home) if candidates is None else candidates):
         return search
     _check_path(search, path_env)
     return search
 
 
 def search_codex_cli(
-    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+    explicit: str | None = None,
+    *,
+    home: Path | None = None,
+    path_env: str | None = None,
+    candidates: list[str] | None = None,
 ) -> CliSearch:
     """Search for the Codex CLI (``PATH`` first, then npm global bins) and record where it looked.
 
@@ -177,6 +188,8 @@ def search_codex_cli(
         explicit: a path given by the caller; when set, it is the only place checked.
         home: the home directory for the npm locations (default: the user's).
         path_env: the ``PATH`` string to search (default: ``os.environ["PATH"]``).
+        candidates: the locations checked after ``PATH`` (default:
+            :func:`codex_candidates` of ``home``); tests pass their own.
 
     Returns:
         The search record; ``path`` is None if nothing executable was found.
@@ -186,7 +199,7 @@ def search_codex_cli(
         return _check_explicit(search, explicit)
     if _check_path(search, path_env):
         return search
-    _check_candidates(search, codex_candidates(home))
+    _check_candidates(search, codex_candidates(home) if candidates is None else candidates)
     return search
 
 
