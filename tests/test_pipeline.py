@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 import pytest
 
 from sidecar_sync.adapters import new_stream_adapter
-from sidecar_sync.messages import AgentMessage
-from sidecar_sync.pipeline import FAILED, PIECE_SIZE, STARTED, STOPPED, Pipeline, TurnSignal
+from sidecar_sync.messages import AgentMessage, ErrorContent
+from sidecar_sync.pipeline import (
+    BAD_ENVELOPE_LOG_LIMIT,
+    FAILED,
+    PIECE_SIZE,
+    STARTED,
+    STOPPED,
+    Pipeline,
+    TurnSignal,
+)
 
 
 def lines(*objects: Any) -> bytes:
@@ -218,3 +227,55 @@ def test_each_turn_signal_carries_what_its_messages_said() -> None:
     assert second.outcome == "api_error"
     assert second.evidence.messages == 2  # the cost and the error the failed result makes
     assert second.evidence.outcome("failed") == ("api_error", "API Error: 529 overloaded")
+
+
+# -- an agent_event line without an object event (found unchecked by mutation testing) ----
+#
+# Such a line still proves a runner speaks the protocol, and its warnings stop after a
+# limit so a broken runner cannot flood the log.
+
+
+def run_labelled(data: bytes, label: str = "stream") -> tuple[list[Any], Pipeline]:
+    pipeline = Pipeline(new_stream_adapter("claude"), label=label)
+    out = list(pipeline.receive_data(data)) + list(pipeline.receive_eof())
+    return out, pipeline
+
+
+def test_a_bad_envelope_is_runner_output_so_a_later_error_line_is_the_runners() -> None:
+    bad = {"type": "agent_event", "event": "not an object"}
+    out, pipeline = run_labelled(lines(bad, {"type": "error", "message": "boom"}))
+    assert pipeline.recognized
+    ((messages, _bill),) = out
+    assert [(m.type, m.content) for m in messages] == [("error", ErrorContent("boom"))]
+    assert (pipeline.stats.invalid_lines, pipeline.stats.control_lines) == (1, 1)
+    # the same error line from a stream that never spoke the protocol is the provider's event
+    out, pipeline = run_labelled(lines({"type": "error", "message": "boom"}))
+    assert not pipeline.recognized
+    ((messages, _bill),) = out
+    assert [(m.type, m.content) for m in messages] == [("unknown", {"type": "error", "message": "boom"})]
+
+
+def test_a_bad_envelope_alone_marks_the_stream_recognized() -> None:
+    _, pipeline = run_labelled(lines({"type": "agent_event"}))
+    assert pipeline.recognized
+    assert pipeline.stats.invalid_lines == 1
+
+
+def test_bad_envelopes_warn_up_to_the_limit_then_go_to_debug(caplog: pytest.LogCaptureFixture) -> None:
+    events = [{"type": "agent_event", "event": n} for n in range(BAD_ENVELOPE_LOG_LIMIT + 2)]
+    with caplog.at_level(logging.DEBUG, logger="sidecar_sync.pipeline"):
+        _, pipeline = run_labelled(lines(*events), label="s-7")
+    records = [r for r in caplog.records if r.name == "sidecar_sync.pipeline"]
+    assert [r.levelno for r in records] == [logging.WARNING] * BAD_ENVELOPE_LOG_LIMIT + [logging.DEBUG] * 2
+    assert [r.getMessage() for r in records] == [
+        f"s-7: skipped agent_event without an object 'event': {event!r}" for event in events
+    ]
+    assert pipeline.stats.invalid_lines == len(events)
+
+
+def test_a_bad_envelopes_log_line_is_cut_at_120_characters(caplog: pytest.LogCaptureFixture) -> None:
+    event = {"type": "agent_event", "event": ["x" * 300]}
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.pipeline"):
+        run_labelled(lines(event))
+    (record,) = [r for r in caplog.records if r.name == "sidecar_sync.pipeline"]
+    assert record.getMessage() == "stream: skipped agent_event without an object 'event': " + repr(event)[:120]
