@@ -310,6 +310,7 @@ def _interrupt(*args: str, ready: Callable[[int], bool], stdin: int | None = Non
         start_new_session=True,
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
     )
+    workers_seen: set[int] = set()
     try:
 
         def running() -> bool:
@@ -320,18 +321,25 @@ def _interrupt(*args: str, ready: Callable[[int], bool], stdin: int | None = Non
         workers_seen = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
+        left_behind = wait_gone(workers_seen, timeout=10)
     finally:
         if proc.poll() is None:  # the whole group: workers too, never left behind
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        # Workers the CLI failed to end (the assert below says so) outlive it, blocked on
+        # the FIFO: end them too, checking each is still in the CLI's process group.
+        for pid in wait_gone(workers_seen, timeout=0):
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == proc.pid:
+                    os.kill(pid, signal.SIGKILL)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
     assert proc.returncode == 130, err
     assert b"interrupted" in err
     assert b"Traceback" not in err, err.decode()
-    assert not wait_gone(workers_seen, timeout=10)
+    assert not left_behind, f"workers outlived the CLI: {sorted(left_behind)}"
 
 
 def test_ctrl_c_while_reading_a_pipe() -> None:
