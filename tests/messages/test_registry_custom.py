@@ -9,19 +9,21 @@ log says which adapter misbehaved and how.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 
 from sidecar_sync.adapters import (
     _registry,
+    adapter_names,
     new_stream_adapter,
+    parse_message,
     register_adapter,
     unregister_adapter,
 )
-from sidecar_sync.errors import InvalidOptionError
-from sidecar_sync.messages import AgentMessage, TextContent
+from sidecar_sync.errors import InvalidOptionError, UnknownProviderError
+from sidecar_sync.messages import AgentMessage, StreamAdapter, TextContent
 
 CLOCK = 1_700_000_000_123  # a clock reading no real now_ms() returns during the test
 
@@ -155,3 +157,30 @@ def test_register_refusals_say_why(name: Any, adapter: Any, message: str) -> Non
     with pytest.raises(InvalidOptionError) as caught:
         register_adapter(name, adapter)
     assert str(caught.value) == message
+
+
+class Prefixing(StreamAdapter):
+    """A stream adapter class: each message names the provider it was made for."""
+
+    __slots__ = ()
+
+    def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        return [say({"say": f"{self.provider}:{event['say']}"}) for event in events]
+
+
+def test_a_registered_stream_adapter_class_is_made_for_its_name() -> None:
+    register_adapter("class-test", Prefixing)
+    try:
+        assert new_stream_adapter("class-test").provider == "class-test"
+        assert [m.content for m in new_stream_adapter("class-test").adapt({"say": "a"})] == [TextContent("class-test:a")]
+        assert [m.content for m in parse_message("class-test", {"say": "b"})] == [TextContent("class-test:b")]
+    finally:
+        unregister_adapter("class-test")
+
+
+def test_unregistering_an_unknown_name_names_it_and_the_known_ones() -> None:
+    with pytest.raises(UnknownProviderError) as caught:
+        unregister_adapter("never-registered")
+    assert caught.value.provider == "never-registered"
+    assert caught.value.known == adapter_names()
+    assert str(caught.value) == f"unknown provider 'never-registered'; known providers: {', '.join(adapter_names())}"
