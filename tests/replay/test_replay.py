@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -13,7 +14,15 @@ import pytest
 
 from sidecar_sync.errors import InvalidOptionError, ReplayError, UnknownProviderError
 from sidecar_sync.replay import Replay, ReplaySummary, replay
-from tests.replay.conftest import ALL_FILES, CLAUDE_FILES, DATA, as_runner_output, expected_messages, load_events, shape
+from tests.replay.conftest import (
+    ALL_FILES,
+    CLAUDE_FILES,
+    DATA,
+    as_runner_output,
+    expected_messages,
+    load_events,
+    shape,
+)
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -238,6 +247,17 @@ def test_errors_skip_goes_on(tmp_path: Path) -> None:
     # the truncated gzip still contributes what it decoded before the error
     assert summary.events >= 2 * single.events
     assert summary.files[0] == single.files[0]
+
+
+def test_skipped_sources_are_logged_as_errors_word_for_word(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = DATA / "claude_tool_bash.jsonl"
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(gzip.compress(good.read_bytes())[:-30])
+    with caplog.at_level(logging.DEBUG, logger="sidecar_sync.replay"):
+        summary = replay([tmp_path / "nope.jsonl", broken], errors="skip")
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("sidecar_sync.replay")]
+    assert len(summary.errors) == 2
+    assert records == [(logging.ERROR, text) for text in summary.errors]
 
 
 def test_iteration_error_keeps_what_was_read(tmp_path: Path) -> None:
