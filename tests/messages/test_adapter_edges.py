@@ -125,3 +125,30 @@ def test_after_an_error_the_next_reply_is_a_new_one_with_its_own_id() -> None:
     assert [t[2] for t in texts] == [first, first, first, second, second] and first != second
     assert [m.type for m in messages].index("error") == 3
     assert messages[-1].type == "cost" and messages[-1].content.result == "Again"  # not "HelloAgain"
+
+
+def test_ollama_thinking_is_assembled_per_reply_with_the_replys_id() -> None:
+    def thinking(text: str) -> dict[str, Any]:
+        return {"type": "chunk", "message": {"role": "assistant", "thinking": text}, "done": False}
+
+    adapter = new_stream_adapter("ollama")
+    replies = [adapter.adapt_batch([thinking("a"), thinking("b"), chunk("", done=True)]) for _ in range(2)]
+    whole = []
+    for messages in replies:
+        assert all(type(m.id) is str and m.id and type(m.timestamp) is int for m in messages)
+        deltas = [m.content for m in messages if m.type == "thinking" and m.content.delta]
+        (assembled,) = [m.content for m in messages if m.type == "thinking" and not m.content.delta]
+        assert (assembled.text, assembled.delta) == ("ab", False)
+        assert type(assembled.message_id) is str and {d.message_id for d in deltas} == {assembled.message_id}
+        whole.append(assembled)
+    assert whole[0].message_id != whole[1].message_id
+
+
+# -- claude: a result's errors ----------------------------------------------------------------
+
+
+def test_a_results_errors_are_strings_whatever_they_were() -> None:
+    event = {"type": "result", "subtype": "error_during_execution", "is_error": True, "errors": ["lost", 5, None]}
+    cost, error = parse_message("claude", event)
+    assert cost.content.errors == ["lost", "5", "None"]
+    assert error.content.message == "lost; 5; None"
