@@ -14,6 +14,7 @@ import pytest
 from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     AgentMessage,
+    ErrorContent,
     TextContent,
     ToolCallContent,
     ToolResultContent,
@@ -152,3 +153,22 @@ def test_a_results_errors_are_strings_whatever_they_were() -> None:
     cost, error = parse_message("claude", event)
     assert cost.content.errors == ["lost", "5", "None"]
     assert error.content.message == "lost; 5; None"
+
+
+# -- auto: an error line before the provider is known -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "text"),
+    [
+        ({"type": "error", "message": "no such model"}, "no such model"),
+        ({"type": "error", "message": ""}, "error"),
+        ({"type": "error", "message": 3}, "error"),
+        ({"type": "error"}, "error"),
+    ],
+)
+def test_an_error_before_detection_keeps_its_message_or_says_error(event: dict[str, Any], text: str) -> None:
+    auto = new_stream_adapter("auto")
+    for messages in (auto.adapt(event), parse_message("auto", event)):
+        assert [(m.type, m.content) for m in messages] == [("error", ErrorContent(text))]
+    assert auto.detected is None  # type: ignore[attr-defined]
