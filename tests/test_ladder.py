@@ -17,7 +17,7 @@ from sidecar_sync.process import RunnerProcess
 from sidecar_sync.state import StopStep
 
 STOP_GRACE = 3.0
-KILL_GRACE = 2.0
+KILL_GRACE = 1.5  # not FINAL_WAIT (2 s): a mix-up of the two shows
 
 
 class FakeProcess:
@@ -144,3 +144,14 @@ def test_a_gone_group_takes_the_step_but_logs_no_signal(caplog: pytest.LogCaptur
         ladder.start("x", polite=False, now=0.0)
     assert step(ladder) is StopStep.SIGTERM and process.signals == []
     assert not [r for r in caplog.records if "sent" in r.getMessage()]
+
+
+def test_a_signal_without_a_reason_is_logged_as_a_stop(caplog: pytest.LogCaptureFixture) -> None:
+    ladder = ladder_for(FakeProcess())
+    with caplog.at_level(logging.INFO, logger="sidecar_sync.session"):
+        ladder.start("", polite=False, now=0.0)
+        ladder.kill("")
+    assert [r.getMessage() for r in caplog.records] == [
+        "session 's1': sent SIGTERM to the runner's process group (stop)",
+        "session 's1': sent SIGKILL to the runner's process group (stop)",
+    ]
