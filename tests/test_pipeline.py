@@ -279,3 +279,22 @@ def test_a_bad_envelopes_log_line_is_cut_at_120_characters(caplog: pytest.LogCap
         run_labelled(lines(event))
     (record,) = [r for r in caplog.records if r.name == "sidecar_sync.pipeline"]
     assert record.getMessage() == "stream: skipped agent_event without an object 'event': " + repr(event)[:120]
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ({"type": "error", "message": 5}, "the runner reported an error"),
+        ({"type": "error", "message": ""}, "the runner reported an error"),
+        ({"type": "error", "message": "no such session"}, "no such session"),
+        ({"type": "agent_error", "message": ["x"]}, "the turn failed"),
+        ({"type": "agent_error"}, "the turn failed"),
+    ],
+)
+def test_the_runners_error_lines_become_error_messages_with_text_id_and_time(line: dict[str, Any], text: str) -> None:
+    out, _ = run(lines({"type": "ready"}, line))
+    (messages, _bill), *_signals = out
+    (message,) = messages
+    assert (message.type, message.content, message.parent_id) == ("error", ErrorContent(text), None)
+    assert type(message.id) is str and message.id
+    assert type(message.timestamp) is int and message.timestamp > 0
