@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from sidecar_sync.errors import InvalidOptionError, ReplayError, UnknownProviderError
+from sidecar_sync.framer import FEED_WINDOW
 from sidecar_sync.replay import Replay, ReplaySummary, replay
 from tests.replay.conftest import (
     ALL_FILES,
@@ -430,3 +431,30 @@ def test_summary_during_iteration() -> None:
         assert now.messages == seen == sum(now.by_type.values())
         assert now.events <= now.lines and now.bytes <= len(data)
     assert seen > 1000 and rep.summary == replay(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("chunk_size", [True, "4", 0, FEED_WINDOW + 1])
+def test_a_chunk_size_that_is_no_int_in_range_is_refused_by_name(chunk_size: object) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        replay(DATA / "claude_tool_bash.jsonl", chunk_size=chunk_size)  # type: ignore[arg-type]
+    assert str(caught.value) == f"chunk_size must be an int between 1 and {FEED_WINDOW}, got {chunk_size!r}"
+
+
+def test_the_largest_chunk_size_is_allowed() -> None:
+    path = DATA / "claude_tool_bash.jsonl"
+    assert replay(path, chunk_size=FEED_WINDOW) == replay(path, chunk_size=1)
+
+
+def test_a_sources_bad_lines_are_logged_under_its_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_bytes(b"not json\n")
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.decoder"):
+        assert replay(path).invalid_lines == 1
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "sidecar_sync.decoder"]
+    assert message.startswith(f"{path}: skipped invalid line 1 (")
+
+
+def test_a_merge_took_no_time_unless_told() -> None:
+    part = replay(DATA / "claude_tool_bash.jsonl").files[0]
+    assert ReplaySummary.merge([part]).elapsed == 0.0
+    assert ReplaySummary.merge([part], elapsed=2.5).elapsed == 2.5
