@@ -95,7 +95,7 @@ def test_a_streamed_text_delta_with_every_field(fields: dict[str, Any], want: tu
 
 
 def test_a_streamed_delta_with_an_odd_index_or_text() -> None:
-    inner = {"type": "content_block_delta", "index": "2", "delta": {"type": "text_delta", "text": None}}
+    inner: dict[str, Any] = {"type": "content_block_delta", "index": "2", "delta": {"type": "text_delta", "text": None}}
     (message,) = parse_message("claude", {"type": "stream_event", "uuid": "u", "event": inner})
     assert message.content == TextContent("", True, None, None)
     inner = {"type": "content_block_delta", "index": 2.0, "delta": {"type": "text_delta", "text": "x"}}
