@@ -155,3 +155,11 @@ def test_a_signal_without_a_reason_is_logged_as_a_stop(caplog: pytest.LogCapture
         "session 's1': sent SIGTERM to the runner's process group (stop)",
         "session 's1': sent SIGKILL to the runner's process group (stop)",
     ]
+
+
+def test_the_polite_step_is_logged_at_debug_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="sidecar_sync.session"):
+        ladder_for(FakeProcess()).start("idle_timeout", now=0.0)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.DEBUG, "session 's1': stopping (idle_timeout)")
+    ]

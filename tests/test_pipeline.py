@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
+from sidecar_sync.accounting import Usage
 from sidecar_sync.adapters import new_stream_adapter
-from sidecar_sync.messages import AgentMessage, ErrorContent
+from sidecar_sync.messages import AgentMessage, CostContent, ErrorContent, InitContent
 from sidecar_sync.pipeline import (
     BAD_ENVELOPE_LOG_LIMIT,
     FAILED,
@@ -298,3 +299,17 @@ def test_the_runners_error_lines_become_error_messages_with_text_id_and_time(lin
     assert (message.type, message.content, message.parent_id) == ("error", ErrorContent(text), None)
     assert type(message.id) is str and message.id
     assert type(message.timestamp) is int and message.timestamp > 0
+
+
+# -- usage: costs belong to the agent session the last init named --------------------------
+
+
+@pytest.mark.parametrize("content", [object(), InitContent(None), InitContent(5)])  # type: ignore[arg-type]
+def test_an_init_without_a_session_id_adds_no_session(content: object) -> None:
+    usage = Usage()
+    usage.note_init(InitContent("s1"))
+    usage.note_cost(CostContent(total_cost_usd=0.5))
+    usage.note_init(content)  # costs from here on belong to no named session
+    usage.note_cost(CostContent(total_cost_usd=0.25))
+    assert usage.sessions == {"s1"}
+    assert usage.cost_usd == 0.75

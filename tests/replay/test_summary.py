@@ -213,3 +213,32 @@ def test_file_copy_shares_no_counts() -> None:
     assert copy == first and copy is not first
     copy.by_type["init"] = 5
     assert first.by_type == {"init": 1, "text": 2}
+
+
+# -- counts per type: the known ones in report order, the others after them, sorted -----------
+
+
+def test_ordered_counts_drops_zeros_and_puts_unknown_types_last_sorted() -> None:
+    from sidecar_sync.replay._summary import ordered_counts
+
+    counts = {"zz_custom": 1, "text": 2, "error": 0, "aa_custom": 3, "gone_custom": 0, "init": 1}
+    ordered = ordered_counts(counts)
+    assert ordered == {"init": 1, "text": 2, "aa_custom": 3, "zz_custom": 1}
+    assert list(ordered) == ["init", "text", "aa_custom", "zz_custom"]
+
+
+# -- options: a bad limit is the caller's error, named as the pipeline names it ----------------
+
+
+def test_a_bad_limit_is_an_invalid_option_with_the_pipelines_words(tmp_path: Path) -> None:
+    from sidecar_sync.adapters import new_stream_adapter
+    from sidecar_sync.errors import FramerError, InvalidOptionError
+    from sidecar_sync.pipeline import Pipeline
+
+    with pytest.raises(FramerError) as direct:
+        Pipeline(new_stream_adapter("claude"), max_line_size=0)
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidOptionError) as caught:
+        replay(path, max_line_size=0)
+    assert str(caught.value) == str(direct.value) and str(direct.value)
