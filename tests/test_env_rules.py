@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sidecar_sync import InvalidOptionError
-from sidecar_sync.env import check_directory, extra_env_rejection
+from sidecar_sync.env import check_directory, extra_env_rejection, validate_extra_env
 
 PROVIDER = "provider credentials and endpoints (CLAUDE*, CODEX*, OLLAMA*, ANTHROPIC_*, OPENAI_*) are not allowed"
 NOT_A_NAME = "not a plain variable name (letters, digits and '_', not starting with a digit)"
@@ -68,3 +68,31 @@ def test_check_directory_messages(tmp_path: Path) -> None:
         assert str(info.value) == message
     assert check_directory("cwd", tmp_path) == str(tmp_path)
     assert check_directory("cwd", os.path.relpath(tmp_path)) == str(tmp_path)  # made absolute
+
+
+def test_validate_extra_env_names_every_refused_key_and_logs_them(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from sidecar_sync import ExtraEnvRejectedError
+
+    extra: dict[object, object] = {"OK_KEY": "fine", 7: "x", "LD_PRELOAD": "evil.so"}
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.env"), pytest.raises(ExtraEnvRejectedError) as caught:
+        validate_extra_env(extra)  # type: ignore[arg-type]
+    rejected = {"7": "key is int, not str", "LD_PRELOAD": "dynamic loader variable; LD_* keys are not allowed"}
+    assert caught.value.rejected == rejected
+    detail = "; ".join(f"{k!r}: {r}" for k, r in rejected.items())
+    assert [r.getMessage() for r in caplog.records if r.name == "sidecar_sync.env"] == [f"rejected extra_env keys: {detail}"]
+
+
+@pytest.mark.parametrize(("extra", "kind"), [(["A=1"], "list"), ("A=1", "str"), (3, "int")])
+def test_validate_extra_env_wants_a_mapping(extra: object, kind: str) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        validate_extra_env(extra)  # type: ignore[arg-type]
+    assert str(caught.value) == f"extra_env must be a mapping of str to str, got {kind}"
+
+
+def test_validate_extra_env_returns_a_plain_copy() -> None:
+    extra = {"A": "1"}
+    assert validate_extra_env(None) == {}
+    copy = validate_extra_env(extra)
+    assert copy == extra and copy is not extra

@@ -313,3 +313,19 @@ def test_an_init_without_a_session_id_adds_no_session(content: object) -> None:
     usage.note_cost(CostContent(total_cost_usd=0.25))
     assert usage.sessions == {"s1"}
     assert usage.cost_usd == 0.75
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "outcome"),
+    [
+        ({"type": "agent_error", "message": 5, "outcome": 5}, "the turn failed", None),
+        ({"type": "agent_error", "message": "", "outcome": "limit"}, "the turn failed", "limit"),
+        ({"type": "agent_error", "message": "quota", "outcome": ""}, "quota", ""),
+    ],
+)
+def test_a_failed_turns_signal_keeps_only_string_messages_and_outcomes(
+    line: dict[str, Any], message: str, outcome: str | None
+) -> None:
+    out, _ = run(lines({"type": "ready"}, {"type": "agent_started"}, line))
+    signals = [item for item in out if isinstance(item, TurnSignal)]
+    assert [(s.kind, s.message, s.outcome) for s in signals] == [(STARTED, None, None), (FAILED, message, outcome)]
