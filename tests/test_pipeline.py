@@ -329,3 +329,37 @@ def test_a_failed_turns_signal_keeps_only_string_messages_and_outcomes(
     out, _ = run(lines({"type": "ready"}, {"type": "agent_started"}, line))
     signals = [item for item in out if isinstance(item, TurnSignal)]
     assert [(s.kind, s.message, s.outcome) for s in signals] == [(STARTED, None, None), (FAILED, message, outcome)]
+
+
+def test_messages_before_a_run_of_events_are_kept_when_the_run_is_adapted() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "error", "message": "first the runner's error"},
+        envelope(text_event("then the agent's text", "u1")),
+        {"type": "agent_stopped"},
+    )
+    out, _ = run(data)
+    assert flatten(out) == [
+        ("error", "first the runner's error"),
+        ("text", "then the agent's text"),
+        TurnSignal(STOPPED),
+    ]
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_the_bills_add_up_to_the_bytes_received(chunk: int | None) -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(text_event("one", "u1")),
+        {"type": "agent_stopped"},
+        {"type": "agent_started"},
+        envelope(text_event("two", "u2")),
+        envelope(result(0.25, 30, 7)),
+        {"type": "agent_stopped"},
+        envelope(text_event("three", "u3")),  # a last batch, billed with everything before it
+    )
+    out, pipeline = run(data, chunk)
+    bills = [item[1] for item in out if not isinstance(item, TurnSignal)]
+    assert len(bills) >= 3  # in one piece, the first batch carries the whole bill, the others 0
+    assert sum(bills) == len(data) == pipeline.stats.bytes
