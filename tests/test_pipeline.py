@@ -311,8 +311,9 @@ def test_an_init_without_a_session_id_adds_no_session(content: object) -> None:
     usage.note_cost(CostContent(total_cost_usd=0.5))
     usage.note_init(content)  # costs from here on belong to no named session
     usage.note_cost(CostContent(total_cost_usd=0.25))
+    usage.note_cost(object())  # not a cost at all: nothing counted, nothing raised
     assert usage.sessions == {"s1"}
-    assert usage.cost_usd == 0.75
+    assert (usage.cost_usd, usage.cost_reports, usage.invalid_values) == (0.75, 2, 0)
 
 
 @pytest.mark.parametrize(
@@ -363,3 +364,17 @@ def test_the_bills_add_up_to_the_bytes_received(chunk: int | None) -> None:
     bills = [item[1] for item in out if not isinstance(item, TurnSignal)]
     assert len(bills) >= 3  # in one piece, the first batch carries the whole bill, the others 0
     assert sum(bills) == len(data) == pipeline.stats.bytes
+
+
+def test_a_turns_evidence_counts_the_error_messages_the_runner_made() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(text_event("working", "u1")),
+        {"type": "error", "message": "a tool relay broke"},
+        {"type": "agent_error", "message": "claude exited with code 1"},
+    )
+    out, pipeline = run(data)
+    (failed,) = [item for item in out if isinstance(item, TurnSignal) and item.kind == FAILED]
+    assert failed.evidence is not None and failed.evidence.messages == 3  # the text and both errors
+    assert pipeline.stats.messages == 3
