@@ -7,6 +7,7 @@ import. The test suite refuses to run on that fallback, so CI fails if C is not 
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.editable_wheel import editable_wheel
 from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 BANNER = """
@@ -30,4 +31,21 @@ class ForgivingBuildExt(build_ext):
             self.warn(BANNER.format(rule="=" * 76, error=exc))
 
 
-setup(cffi_modules=["csrc/framer_build.py:ffibuilder"], cmdclass={"build_ext": ForgivingBuildExt})
+class PathEditableWheel(editable_wheel):
+    """Editable installs as a path entry ("compat" mode) unless another mode is asked for.
+
+    Setuptools' default editable install for this flat layout is an import hook,
+    which static analysers (mypy) cannot see: with a path entry they find the
+    package and its ``py.typed``.
+    """
+
+    def finalize_options(self) -> None:
+        if not self.mode:
+            self.mode = "compat"
+        super().finalize_options()
+
+
+setup(
+    cffi_modules=["csrc/framer_build.py:ffibuilder"],
+    cmdclass={"build_ext": ForgivingBuildExt, "editable_wheel": PathEditableWheel},
+)

@@ -17,7 +17,7 @@
   before the first signal and while waiting, and whatever is still alive at the
   end is SIGKILLed.
 
-Children are started through :meth:`runners._base.Runner.spawn`, in the runner's
+Children are started through :meth:`runners._runner.Runner.spawn`, in the runner's
 process group (no new session): the manager's group kill reaches them too.
 """
 

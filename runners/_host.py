@@ -1,6 +1,6 @@
 """The runner's control loop: commands in, turns out, and every way a runner ends.
 
-:class:`RunnerHost` serves one :class:`~runners._base.Runner` over a command fd
+:class:`RunnerHost` serves one :class:`~runners._runner.Runner` over a command fd
 (the runner's stdin) and a protocol fd (its stdout). Its class docstring is the
 runner side of the wire protocol.
 """
@@ -25,12 +25,15 @@ from sidecar_sync.protocol import (
     AGENT_STARTED,
     AGENT_STOPPED,
     ERROR,
+    PERMISSION_RESPONSE,
     PING,
     PONG,
     QUERY,
     READY,
     STOP,
+    PermissionWireError,
     encode,
+    read_permission_response,
 )
 
 from ._lifeline import (
@@ -45,7 +48,7 @@ from ._output import MAX_COMMAND_LINE, CommandReader, OutputClosed, ProtocolWrit
 from ._turn import Turn, TurnError
 
 if TYPE_CHECKING:
-    from ._base import Runner
+    from ._runner import Runner
 
 __all__ = ["RunnerHost", "STOP_TURN_GRACE", "HOST_GONE_TURN_GRACE"]
 
@@ -68,7 +71,7 @@ _EXIT_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class RunnerHost:
-    """Runs a :class:`~runners._base.Runner` over a command fd and a protocol fd.
+    """Runs a :class:`~runners._runner.Runner` over a command fd and a protocol fd.
 
     Threads: the **control thread** (the caller of :meth:`serve`, the main thread
     in a runner process) reads commands (``select`` on the command fd and a
@@ -88,6 +91,9 @@ class RunnerHost:
                               {"type":"agent_event","event":{...}}   (any number)
                               {"type":"agent_stopped"} | {"type":"agent_error","message":...}
         query during a turn   queued; runs after the current and earlier queued turns
+        (a turn asks)         {"type":"permission_request","requestId":..,...}  (Turn.ask_permission)
+        {"type":"permission_response",..}
+                              Runner.permission_response(...) on this thread, at once
         {"type":"stop",..}    the running turn is interrupted and ends with agent_stopped
                               (forced after STOP_TURN_GRACE); queued queries are dropped;
                               children ended; exit 0
@@ -223,6 +229,8 @@ class RunnerHost:
         elif kind == STOP:
             self._on_stop()
             return True
+        elif kind == PERMISSION_RESPONSE:
+            self._on_permission_response(command)
         elif isinstance(kind, str):
             self._complain(f"unknown command type {kind[:80]!r}")
         else:
@@ -251,6 +259,18 @@ class RunnerHost:
                 return
             self._queue.append((session_id, prompt))
             self._cond.notify_all()
+
+    def _on_permission_response(self, command: dict[str, Any]) -> None:
+        """Hand the manager's answer to a tool request to the runner (it must not block)."""
+        try:
+            response = read_permission_response(command)
+        except PermissionWireError as exc:
+            self._complain(str(exc))
+            return
+        try:
+            self.runner.permission_response(response)
+        except Exception:
+            log.exception("%s runner: handling the permission answer %r failed", self.runner.name, response.request_id)
 
     def _on_stop(self) -> None:
         """Interrupt the running turn, drop queued ones, and let it end (bounded)."""

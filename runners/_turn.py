@@ -1,7 +1,7 @@
 """One turn of a runner: the query being answered, its stop flag and its output.
 
 A :class:`Turn` is built by the host for each query and handed to
-:meth:`runners._base.Runner.run_turn` on the turn thread. Every write of a turn
+:meth:`runners._runner.Runner.run_turn` on the turn thread. Every write of a turn
 goes through it, so nothing of the turn can be written after its final line
 (``agent_stopped`` / ``agent_error``), even when the host had to end it by force
 from the control thread.
@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from sidecar_sync.options import SessionOptions
+from sidecar_sync.protocol import encode, permission_cancel_line, permission_request_line
 
 from ._output import ProtocolWriter
 
@@ -148,6 +149,44 @@ class Turn:
             elif line.strip():
                 log.warning("skipping a non-object output line: %r", line[:200])
         return self.write(b"".join(out)) if out else not self._ended
+
+    # -- tool approval ------------------------------------------------------------
+
+    def ask_permission(
+        self,
+        request_id: str,
+        tool_name: str,
+        tool_input: Mapping[str, Any],
+        *,
+        tool_use_id: str | None = None,
+        suggestions: list[Any] | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Ask the manager whether a tool may run (a ``permission_request`` line).
+
+        Only when the session's options have ``permission_prompt`` (the caller gave
+        ``on_permission``); otherwise the manager denies at once. The answer comes
+        later, on the control thread, as :meth:`Runner.permission_response
+        <runners._runner.Runner.permission_response>`; this call does not wait for it.
+
+        Args:
+            request_id: unique in the session; the answer carries it back.
+            tool_name, tool_input: the tool and the input the agent gave it.
+            tool_use_id: the tool call's id in the agent's stream, if it has one.
+            suggestions: the agent's own permission suggestions, if any.
+            raw: the agent's request as it came, for the caller.
+
+        Returns:
+            False if the turn had already ended and nothing was written.
+        """
+        line = permission_request_line(
+            request_id, tool_name, tool_input, tool_use_id=tool_use_id, suggestions=suggestions, raw=raw
+        )
+        return self.write(encode(line))
+
+    def withdraw_permission(self, request_id: str) -> bool:
+        """Tell the manager the runner no longer waits for that answer (``permission_cancel``)."""
+        return self.write(encode(permission_cancel_line(request_id)))
 
     def finish(self, line: bytes, timeout: float | None = None) -> bool:
         """Write the turn's final line once (for the host); False if it had already ended.

@@ -57,25 +57,30 @@ Protocol mapping
   interrupt, but the turn gets only a short grace, as does the CLI after its
   stdin is closed, before the runner ends its whole process tree and exits.
 
+Tool approval
+-------------
+When the caller gave ``on_permission`` (the first query carries
+``permissionPrompt: true``), the CLI runs with ``--permission-prompt-tool stdio``:
+before a tool that its permission mode does not already allow, it writes a
+``control_request`` ``can_use_tool`` (``tool_name``, ``input``, ``tool_use_id``,
+``permission_suggestions``) on stdout and waits for a ``control_response`` on stdin.
+The turn thread turns that into a ``permission_request`` line (``requestId`` = the
+CLI's ``request_id``, ``raw`` = the CLI's line) and goes on forwarding output (the
+CLI keeps running tools that need no approval meanwhile); the manager's
+``permission_response`` arrives on the control thread
+(:meth:`ClaudeRunner.permission_response`), which writes the CLI's
+``control_response``: ``{"behavior": "allow", "updatedInput": ...}`` (the original
+input when the caller did not replace it) or ``{"behavior": "deny", "message":
+...}``. ``AskUserQuestion`` arrives the same way; its answers travel in
+``updatedInput``. A ``control_cancel_request`` (the CLI gave up waiting, e.g. on
+interrupt) becomes ``permission_cancel``, and an answer that comes after it is
+dropped. Any other control request from the CLI is answered with an error, so it
+never waits for an answer that cannot come.
+
 Session options -> CLI
 ----------------------
-``model`` ``--model``; ``systemPrompt`` ``--system-prompt`` (replaces Claude Code's
-default prompt); ``maxTurns`` ``--max-turns``; ``permissionMode``
-``--permission-mode`` (the CLI checks the value); ``additionalDirectories``
-``--add-dir`` each (must exist); ``worktreeName`` ``--worktree`` (needs a git
-repository as cwd); ``resumeSessionId`` ``--resume``; ``cwd`` the CLI's working
-directory (must exist); ``claudeConfigDir`` ``CLAUDE_CONFIG_DIR`` of the CLI (the
-manager also puts it in the runner's environment). Values go as ``--flag=value``,
-so a value starting with ``-`` can never be read as another flag; the prompt goes
-on stdin, never on the command line. ``extraEnv`` is not re-applied here: the
-manager already put the validated variables in the runner's environment, which
-the CLI inherits.
-
-``providerConfig`` keys (all optional): ``settings`` (a settings file path or JSON
-string, ``--settings``), ``allowedTools`` / ``disallowedTools`` (lists of tool rules),
-``appendSystemPrompt`` (text added to the default system prompt),
-``includePartialMessages`` (bool: also forward ``stream_event`` deltas),
-``effort`` (``low|medium|high|xhigh|max``), ``maxBudgetUsd`` (number).
+:mod:`sidecar_sync.runners._claude_cli` maps the session options and the
+``providerConfig`` keys to the CLI's flags, working directory and environment.
 
 Configuring Claude Code for the library
 ---------------------------------------
@@ -93,8 +98,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import math
-import os
 import re
 import sys
 import threading
@@ -105,163 +108,27 @@ import orjson
 
 from sidecar_sync.discovery import search_claude_cli
 
-from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
+from ._base import PermissionResponse, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
+from ._claude_cli import ClaudePlan, claude_argv, plan_claude, result_error, user_line
 from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
-from ._options import existing_directory
 
 __all__ = ["ClaudeRunner", "ClaudePlan", "plan_claude", "claude_argv", "main"]
 
 log = logging.getLogger(__name__)
 
-#: The flags that put the CLI in long-lived stream-json mode.
-STREAM_FLAGS: Final = ("-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose")
 #: Seconds the CLI gets to exit after its stdin is closed, before it is signalled.
 CLOSE_GRACE: Final = 1.0
 #: Seconds to wait for a CLI that closed its stdout to exit, for its exit code.
 EXIT_WAIT: Final = 2.0
 
-_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
-_WORKTREE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
-_MODE_RE: Final = re.compile(r"[A-Za-z]{1,40}\Z")
-_EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
 _ROOT_REFUSAL: Final = re.compile(r"root/sudo|as root", re.IGNORECASE)
 
 _RESULT: Final = "result"
 _CONTROL_RESPONSE: Final = "control_response"
-
-
-class ClaudePlan:
-    """How to start the CLI for one session: flags, working directory, environment.
-
-    Attributes:
-        flags: the session's flags, after :data:`STREAM_FLAGS` (no ``--resume``).
-        resume: the session id to resume at the first start, or None.
-        cwd: the CLI's working directory (None: the runner's).
-        env: the CLI's complete environment.
-    """
-
-    __slots__ = ("flags", "resume", "cwd", "env")
-
-    def __init__(self, flags: list[str], resume: str | None, cwd: str | None, env: dict[str, str]) -> None:
-        self.flags = flags
-        self.resume = resume
-        self.cwd = cwd
-        self.env = env
-
-
-def _tool_list(config: ProviderConfig, key: str) -> str | None:
-    value = config.get_any(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v and "\x00" not in v for v in value):
-        raise config.invalid(key, "a list of non-empty strings", value)
-    return ",".join(value)
-
-
-def plan_claude(options: SessionOptions, base_env: dict[str, str] | None = None) -> ClaudePlan:
-    """Map the session options to the CLI's flags, cwd and environment.
-
-    Args:
-        options: the validated options of the session's first query.
-        base_env: the environment to start from (default: the runner's).
-
-    Raises:
-        InvalidOptionError: an option the CLI cannot take (missing directory, bad id...).
-    """
-    flags: list[str] = []
-    if options.model:
-        flags.append(f"--model={options.model}")
-    if options.system_prompt is not None:
-        flags.append(f"--system-prompt={options.system_prompt}")
-    if options.max_turns is not None:
-        flags.append(f"--max-turns={options.max_turns}")
-    if options.permission_mode:
-        if not _MODE_RE.match(options.permission_mode):
-            raise InvalidOptionError(f"invalid option permission_mode: {options.permission_mode!r}")
-        flags.append(f"--permission-mode={options.permission_mode}")
-    for directory in options.additional_directories:
-        flags.append(f"--add-dir={existing_directory('additional_directories', directory)}")
-    if options.worktree_name:
-        if not _WORKTREE_RE.match(options.worktree_name):
-            raise InvalidOptionError(
-                "invalid option worktree_name: expected letters, digits, '.', '_' or '-', "
-                f"got {options.worktree_name!r}"
-            )
-        flags.append(f"--worktree={options.worktree_name}")
-    resume = options.resume_session_id
-    if resume is not None and not _ID_RE.match(resume):
-        raise InvalidOptionError(f"invalid option resume_session_id: {resume!r} is not a session id")
-
-    config = ProviderConfig(options.provider_config, "claude")
-    settings = config.get_str("settings")
-    if settings:
-        flags.append(f"--settings={settings}")
-    for key, flag in (("allowedTools", "--allowed-tools"), ("disallowedTools", "--disallowed-tools")):
-        tools = _tool_list(config, key)
-        if tools:
-            flags.append(f"{flag}={tools}")
-    append = config.get_str("appendSystemPrompt")
-    if append:
-        flags.append(f"--append-system-prompt={append}")
-    if config.get_bool("includePartialMessages", False):
-        flags.append("--include-partial-messages")
-    effort = config.get_str("effort", choices=_EFFORTS)
-    if effort:
-        flags.append(f"--effort={effort}")
-    budget = config.get_float("maxBudgetUsd", minimum=0.0)
-    if budget is not None:
-        if budget <= 0 or math.isinf(budget):
-            raise config.invalid("maxBudgetUsd", "a positive number", budget)
-        flags.append(f"--max-budget-usd={budget:g}")
-    config.warn_unused()
-
-    cwd = existing_directory("cwd", options.cwd) if options.cwd else None
-    env = dict(os.environ) if base_env is None else dict(base_env)
-    if options.claude_config_dir:
-        env["CLAUDE_CONFIG_DIR"] = existing_directory("claude_config_dir", options.claude_config_dir)
-    return ClaudePlan(flags, resume, cwd, env)
-
-
-def claude_argv(cli: str, plan: ClaudePlan, resume: str | None = None) -> list[str]:
-    """The full argv: the CLI, the stream-json flags, the session flags, ``--resume``."""
-    argv = [cli, *STREAM_FLAGS, *plan.flags]
-    if resume:
-        argv.append(f"--resume={resume}")
-    return argv
-
-
-def user_line(prompt: str) -> bytes:
-    """One stream-json input line carrying a user prompt."""
-    message = {"type": "user", "message": {"role": "user", "content": prompt}, "parent_tool_use_id": None}
-    return orjson.dumps(message) + b"\n"
-
-
-def _result_error(event: dict[str, Any]) -> str:
-    """The agent_error message for a ``result`` with ``is_error`` true."""
-    details = []
-    subtype = event.get("subtype")
-    if isinstance(subtype, str) and subtype != "success":
-        details.append(subtype)
-    for key, label in (("terminal_reason", ""), ("api_error_status", "HTTP ")):
-        value = event.get(key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and value not in ("completed", ""):
-            details.append(f"{label}{value}")
-    text = event.get("result")
-    errors = event.get("errors")
-    if not (isinstance(text, str) and text.strip()) and isinstance(errors, list) and errors:
-        text = "; ".join(str(e) for e in errors[:5])
-    message = "Claude Code turn failed"
-    if details:
-        message += f" ({', '.join(details)})"
-    if isinstance(text, str) and text.strip():
-        message += f": {text.strip()}"
-    if event.get("api_error_status") == 401 or (isinstance(text, str) and "Not logged in" in text):
-        message += (
-            " — check the API key: set apiKeyHelper (or env.ANTHROPIC_API_KEY) in settings.json "
-            "of the claude_config_dir"
-        )
-    return message
+_CONTROL_REQUEST: Final = "control_request"
+_CONTROL_CANCEL: Final = "control_cancel_request"
+_CAN_USE_TOOL: Final = "can_use_tool"
 
 
 class ClaudeRunner(CliRunner):
@@ -283,6 +150,10 @@ class ClaudeRunner(CliRunner):
         self._answered_on_proc = 0  # turns the current CLI process answered
         self._backlog: list[tuple[bytes, dict[str, Any]]] = []  # lines read past a result
         self._request_ids = itertools.count(1)
+        # Tool requests asked of the manager and not answered yet: request id -> the
+        # tool's original input. The turn thread adds, the control thread answers.
+        self._asked: dict[str, dict[str, Any]] = {}
+        self._asked_lock = threading.Lock()
 
     # -- set-up ------------------------------------------------------------------
 
@@ -305,6 +176,8 @@ class ClaudeRunner(CliRunner):
         self._answered_on_proc = 0
         self._proc, self._tree, self._out = proc, ProcessTree(proc), CliOutput(proc, "claude")
         self._backlog.clear()
+        with self._asked_lock:
+            self._asked.clear()  # a new CLI: nothing it could still wait for
         return proc
 
     # -- turns -------------------------------------------------------------------
@@ -339,7 +212,7 @@ class ClaudeRunner(CliRunner):
             return  # stopped
         self._answered_on_proc += 1
         if result.get("is_error") is True and not turn.stopped:
-            raise TurnError(_result_error(result))
+            raise TurnError(result_error(result))
 
     def _forward_until_result(self, turn: Turn) -> tuple[dict[str, Any] | None, bool]:
         """Forward CLI lines until this turn's ``result`` or the end of the CLI's output.
@@ -358,6 +231,16 @@ class ClaudeRunner(CliRunner):
             result: dict[str, Any] | None = None
             for index, (raw, event) in enumerate(batch):
                 kind = event.get("type")
+                if kind in (_CONTROL_REQUEST, _CONTROL_CANCEL):
+                    started = True
+                    if forward:  # in stream order: the tool call before the request about it
+                        turn.emit_lines(forward)
+                        forward = []
+                    if kind == _CONTROL_REQUEST:
+                        self._on_control_request(turn, event)
+                    else:
+                        self._on_control_cancel(turn, event)
+                    continue
                 if kind == _CONTROL_RESPONSE:
                     log.debug("control response: %s", raw[:200])
                     if turn.stopped and not started:
@@ -379,6 +262,79 @@ class ClaudeRunner(CliRunner):
                 turn.emit_lines(forward)
             if result is not None:
                 return result, True
+
+    # -- tool approval -------------------------------------------------------------
+
+    def _on_control_request(self, turn: Turn, event: dict[str, Any]) -> None:
+        """A control request from the CLI (turn thread): ask the manager about a tool, or refuse."""
+        request_id = event.get("request_id")
+        request = event.get("request")
+        if not isinstance(request_id, str) or not request_id or not isinstance(request, dict):
+            log.warning("malformed control request from the CLI: %.200r", event)
+            return
+        subtype = request.get("subtype")
+        tool_name = request.get("tool_name")
+        tool_input = request.get("input")
+        if subtype != _CAN_USE_TOOL:
+            log.warning("the CLI sent an unsupported control request %.40r; refusing it", subtype)
+            self._control_reply(request_id, {"subtype": "error", "request_id": request_id,
+                                             "error": f"unsupported control request: {subtype!r}"})  # fmt: skip
+            return
+        if not isinstance(tool_name, str) or not tool_name or not isinstance(tool_input, dict):
+            self._answer_tool(request_id, {"behavior": "deny", "message": "Malformed permission request; denied."})
+            return
+        if not turn.options.permission_prompt:
+            # Not asked for (no --permission-prompt-tool); nobody would answer.
+            self._answer_tool(request_id, {"behavior": "deny", "message": "No permission handler; denied."})
+            return
+        with self._asked_lock:
+            self._asked[request_id] = tool_input
+        tool_use_id = request.get("tool_use_id")
+        suggestions = request.get("permission_suggestions")
+        asked = turn.ask_permission(
+            request_id,
+            tool_name,
+            tool_input,
+            tool_use_id=tool_use_id if isinstance(tool_use_id, str) else None,
+            suggestions=suggestions if isinstance(suggestions, list) else None,
+            raw=event,
+        )
+        if not asked:  # the turn already ended: no answer will come
+            with self._asked_lock:
+                self._asked.pop(request_id, None)
+            self._answer_tool(request_id, {"behavior": "deny", "message": "The turn has ended; denied."})
+
+    def _on_control_cancel(self, turn: Turn, event: dict[str, Any]) -> None:
+        """The CLI no longer waits for an answer (turn thread): tell the manager."""
+        request_id = event.get("request_id")
+        if not isinstance(request_id, str):
+            return
+        with self._asked_lock:
+            asked = self._asked.pop(request_id, None) is not None
+        if asked:
+            turn.withdraw_permission(request_id)
+
+    def permission_response(self, response: PermissionResponse) -> None:
+        """The manager's answer (control thread): the CLI's ``control_response``."""
+        with self._asked_lock:
+            original = self._asked.pop(response.request_id, None)
+        if original is None:
+            log.info("permission answer for %r, which the CLI no longer waits for; dropped", response.request_id)
+            return
+        if response.allow:
+            updated = response.updated_input if response.updated_input is not None else original
+            self._answer_tool(response.request_id, {"behavior": "allow", "updatedInput": updated})
+        else:
+            self._answer_tool(response.request_id, {"behavior": "deny", "message": response.message or "denied"})
+
+    def _answer_tool(self, request_id: str, decision: dict[str, Any]) -> None:
+        self._control_reply(request_id, {"subtype": "success", "request_id": request_id, "response": decision})
+
+    def _control_reply(self, request_id: str, response: dict[str, Any]) -> None:
+        proc = self._proc
+        line = orjson.dumps({"type": _CONTROL_RESPONSE, "response": response}) + b"\n"
+        if proc is None or not self._write(proc, line):
+            log.info("control response %r not delivered: the CLI's stdin is closed", request_id)
 
     def _write(self, proc: ChildProcess, data: bytes) -> bool:
         """Write to the CLI's stdin; False if it is closed (the CLI exited)."""

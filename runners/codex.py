@@ -41,7 +41,7 @@ the thread to resume at the first turn. ``maxTurns``, ``worktreeName`` and
 ``claudeConfigDir`` have no Codex equivalent and are ignored (with a warning for
 the first two).
 
-Sandbox and approval, from ``permissionMode`` (as the seed's runners did)::
+Sandbox and approval, from ``permissionMode``::
 
     bypassPermissions (the default)   sandbox_mode="danger-full-access"
     acceptEdits                       sandbox_mode="workspace-write"

@@ -2,7 +2,7 @@
 
 It needs no external program and no network, so every feature of the manager can
 be exercised on a fresh machine. Each query is answered in Claude Code
-``--output-format stream-json`` shape (see fixtures/claude/claude_plain.jsonl),
+``--output-format stream-json`` shape (see tests/data/claude/claude_plain.jsonl),
 so the claude adapter reads it::
 
     {"type":"system","subtype":"init","session_id":S,"model":"echo","cwd":..,"tools":[],..}

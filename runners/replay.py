@@ -49,8 +49,11 @@ and skips them, exactly as it would have live.
     Recorded pace only: 2 plays twice as fast, 0.5 half as fast.
 ``maxGap`` (number of seconds >= 0, default none)
     Recorded pace only: the longest single wait between two lines (after ``speed``).
-``format`` (``"auto"`` | ``"raw"`` | ``"runner"``, default ``"auto"``)
-    How to treat protocol-typed lines, as described above.
+``format`` (``"auto"`` | ``"raw"`` | ``"runner"`` | ``"recording"``, default ``"auto"``)
+    How to treat protocol-typed lines, as described above. A session recording
+    (``start_session(..., record=path)``; its first line is ``sidecar.recording``)
+    is replayed one recorded turn per query, exactly as it was received, with its
+    own pacing marks (see ``runners/_recording.py``).
 ``adapter`` (string)
     Read by the manager (which message adapter parses the events); the runner
     only accepts it.
@@ -77,6 +80,7 @@ import orjson
 from sidecar_sync.protocol import AGENT_EVENT, CONTROL_TYPES
 
 from ._base import ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
+from ._recording import RecordingPlayer, is_recording
 
 __all__ = ["ReplayRunner", "PaceClock", "parse_timestamp", "detect_format"]
 
@@ -89,7 +93,7 @@ MAX_LINE: Final = 64 * 2**20
 #: Lines examined by format detection before giving up (and assuming "raw").
 DETECT_LINES: Final = 100
 PACES: Final = ("full", "recorded")
-FORMATS: Final = ("auto", "raw", "runner")
+FORMATS: Final = ("auto", "raw", "runner", "recording")
 
 _EVENT_HEAD: Final = b'{"type":"agent_event","event":'
 _EVENT_TAIL: Final = b"}"
@@ -188,7 +192,8 @@ class PaceClock:
 
 
 def detect_format(lines: Iterator[bytes]) -> str:
-    """``"runner"`` if the first JSON object line has a runner-output type, else ``"raw"``."""
+    """``"recording"`` for a session recording, ``"runner"`` if the first JSON object line
+    has a runner-output type, else ``"raw"``."""
     for count, line in enumerate(lines):
         if count >= DETECT_LINES:
             break
@@ -197,6 +202,8 @@ def detect_format(lines: Iterator[bytes]) -> str:
         except orjson.JSONDecodeError:
             continue
         if isinstance(obj, dict):
+            if is_recording(obj):
+                return "recording"
             return "runner" if obj.get("type") in _RUNNER_MARKERS else "raw"
     return "raw"
 
@@ -302,7 +309,7 @@ class _Transcript:
 
 
 class ReplayRunner(Runner):
-    """Replays a recorded transcript once per query."""
+    """Replays a recorded transcript once per query (a session recording: one turn per query)."""
 
     name = "replay"
 
@@ -313,6 +320,7 @@ class ReplayRunner(Runner):
         self.speed = 1.0
         self.max_gap: float | None = None
         self.format = "auto"
+        self._recording: tuple[_Transcript, RecordingPlayer] | None = None  # kept across turns
 
     def configure(self, options: SessionOptions) -> None:
         config = ProviderConfig(options.provider_config, self.name)
@@ -330,16 +338,23 @@ class ReplayRunner(Runner):
         config.warn_unused()
 
     def run_turn(self, turn: Turn) -> None:
+        fmt = self.format
+        if fmt == "auto" and self._recording is None:
+            probe = _Transcript(self.path)
+            try:
+                fmt = self.format = detect_format(probe.lines(_Counts()))
+            finally:
+                probe.close()
+        if fmt == "recording":
+            if self._recording is None:
+                source = _Transcript(self.path)
+                player = RecordingPlayer(source.lines(_Counts()), self.pace, self.speed, self.max_gap)
+                self._recording = (source, player)
+            self._recording[1].play_turn(turn)
+            return
         counts = _Counts()
         transcript = _Transcript(self.path)
         try:
-            fmt = self.format
-            if fmt == "auto":
-                probe = _Transcript(self.path)
-                try:
-                    fmt = detect_format(probe.lines(_Counts()))
-                finally:
-                    probe.close()
             if self.pace == "full":
                 self._full(turn, transcript, fmt, counts)
             else:
@@ -356,6 +371,12 @@ class ReplayRunner(Runner):
                 counts.dropped_types,
                 counts.oversized,
             )
+
+    def close(self) -> None:
+        if self._recording is not None:
+            self._recording[0].close()
+            self._recording = None
+        super().close()
 
     # -- per-line rule ---------------------------------------------------------
 

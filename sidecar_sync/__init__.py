@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import messages as _messages_module
 from .errors import (
     ExtraEnvRejectedError,
     FramerBusyError,
@@ -29,7 +30,6 @@ from .errors import (
     UnknownProviderError,
     WaitTimeoutError,
 )
-from . import messages as _messages_module
 from .messages import (
     AgentMessage,
     CompactionContent,
@@ -46,10 +46,11 @@ from .messages import (
 
 if TYPE_CHECKING:
     from .adapters import new_stream_adapter, parse_message, register_adapter
-    from .manager import SidecarManager
-    from .replay import FileSummary, Replay, ReplaySummary
     from .consumers import MessageIterator
     from .limits import Limits
+    from .manager import SidecarManager
+    from .permissions import Allow, Deny, PermissionRequest
+    from .replay import FileSummary, Replay, ReplaySummary
     from .state import SessionState, StopStep
     from .turns import TurnResult
 
@@ -65,6 +66,9 @@ _LAZY = {
     "StopStep": ".state",
     "TurnResult": ".turns",
     "Limits": ".limits",
+    "PermissionRequest": ".permissions",
+    "Allow": ".permissions",
+    "Deny": ".permissions",
     "MessageIterator": ".consumers",
     "Replay": ".replay",
     "ReplaySummary": ".replay",
@@ -88,7 +92,7 @@ def _registry_name(name: str) -> Any:
 _REGISTRY_NAMES = frozenset(
     {"parse_message", "new_stream_adapter", "register_adapter", "unregister_adapter", "adapter_names"}
 )
-_messages_module.__getattr__ = _registry_name  # type: ignore[attr-defined]  # PEP 562 hook
+vars(_messages_module)["__getattr__"] = _registry_name  # the module's PEP 562 hook
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +118,9 @@ __all__ = [
     "StopStep",
     "TurnResult",
     "Limits",
+    "PermissionRequest",
+    "Allow",
+    "Deny",
     "MessageIterator",
     "Replay",
     "ReplaySummary",

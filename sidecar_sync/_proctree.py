@@ -69,11 +69,14 @@ def kill_known(known: dict[int, int]) -> list[int]:
 
 
 def pipe_holders(inode: int) -> dict[int, int]:
-    """The live processes (``{pid: start time}``) other than this one that hold pipe ``inode`` open.
+    """The live processes (``{pid: start time}``) other than this one that hold pipe
+    ``inode`` open for writing: the ones that keep its reader from end of file.
 
     Found through ``/proc/<pid>/fd``; empty without ``/proc``. A process that
     inherited a runner's stdout and moved out of its process group (a ``setsid``
-    daemon) can only be found this way.
+    daemon) can only be found this way. Holders of the read end are left out: a
+    child this process is forking holds every pipe's read end until it execs, and
+    must not be taken for the runner's leftover.
     """
     try:
         entries = os.listdir("/proc")
@@ -92,7 +95,7 @@ def pipe_holders(inode: int) -> dict[int, int]:
             continue
         for link in links:
             try:
-                if os.readlink(f"/proc/{pid}/fd/{link}") == target:
+                if os.readlink(f"/proc/{pid}/fd/{link}") == target and _open_for_writing(pid, link):
                     info = process_stat(pid)
                     if info is not None:
                         found[pid] = info[1]
@@ -100,6 +103,18 @@ def pipe_holders(inode: int) -> dict[int, int]:
             except OSError:
                 continue
     return found
+
+
+def _open_for_writing(pid: int, fd: str) -> bool:
+    """True if ``/proc/<pid>/fdinfo/<fd>`` says the fd may write (or cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("flags:"):
+                    return int(line.split()[1], 8) & os.O_ACCMODE != os.O_RDONLY
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 def command_line(pid: int) -> str:

@@ -28,7 +28,8 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Final, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, Final
 
 from .errors import WaitTimeoutError
 from .messages import AgentMessage
@@ -78,9 +79,12 @@ class _Subscription:
     def get(self, timeout: float | None) -> Any:
         """The next batch or ``_END``; raises TimeoutError after ``timeout`` seconds."""
         with self._cond:
-            if not self._items and not self._closed:
-                if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
-                    raise TimeoutError
+            if (
+                not self._items
+                and not self._closed
+                and not self._cond.wait_for(lambda: self._items or self._closed, timeout)
+            ):
+                raise TimeoutError
             if not self._items:
                 return _END
             item = self._items.popleft()

@@ -5,10 +5,11 @@ found; looked in: ...") and the ``doctor`` command to show what is installed; th
 runners use it when the manager did not pass an explicit ``--cli PATH``.
 
 Discovery never runs a shell or a ``which`` subprocess: it checks a fixed list of
-well-known install locations (the seed's ``findClaudeCli`` list for Claude Code,
-the npm global ``bin`` directories for Codex), then ``PATH`` through
-:func:`shutil.which`. Every place looked at is recorded in a :class:`CliSearch`, so
-an error can say exactly where the program was not.
+well-known install locations (``~/.local/bin``, ``~/.claude/local``,
+``/usr/local/bin`` and ``/usr/bin`` for Claude Code; the npm global ``bin``
+directories for Codex), and ``PATH`` through :func:`shutil.which`. Every place
+looked at is recorded in a :class:`CliSearch`, so an error can say exactly where
+the program was not.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _is_executable_file(path: Path) -> bool:
 
 
 def claude_candidates(home: Path | None = None) -> list[str]:
-    """The fixed install locations checked for ``claude`` before ``PATH`` (the seed's list)."""
+    """The fixed install locations checked for ``claude`` before ``PATH``."""
     home = Path.home() if home is None else home
     return [
         str(home / ".local" / "bin" / "claude"),
@@ -88,7 +89,7 @@ def claude_candidates(home: Path | None = None) -> list[str]:
 def _npm_global_bins(home: Path) -> list[Path]:
     """The usual ``bin`` directories of ``npm install -g`` (prefix from env, user and system)."""
     bins: list[Path] = []
-    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")  # noqa: SIM112 - npm reads both
+    prefix = os.environ.get("NPM_CONFIG_PREFIX") or os.environ.get("npm_config_prefix")  # noqa: SIM112 - npm exports it in lower case
     if prefix:
         bins.append(Path(prefix) / "bin")
     bins += [

@@ -40,7 +40,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 from .errors import ExtraEnvRejectedError, InvalidOptionError
 
@@ -62,7 +63,10 @@ KEEP_PREFIXES: Final = ("CLAUDE_CODE_EXPERIMENTAL_",)
 
 #: ``extra_env`` keys refused outright (compared upper-cased), with the reason.
 _DENIED_KEYS: Final[dict[str, str]] = {
-    **dict.fromkeys(("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "TMPDIR"), "changes where programs and their settings are found"),
+    **dict.fromkeys(
+        ("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "TMPDIR"),
+        "changes where programs and their settings are found",
+    ),
     **dict.fromkeys(
         ("BASH_ENV", "ENV", "ZDOTDIR", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "SHELL",
          "INPUTRC", "HISTFILE"),
@@ -124,8 +128,11 @@ _DENIED_SUFFIXES: Final = (("_PROXY", "network proxy; set it in the parent's env
 
 #: Go's own variables (the go command runs programs and downloads code they name).
 _GO_VARIABLES: Final = frozenset(
-    "GOFLAGS GOPROXY GONOPROXY GOPRIVATE GOSUMDB GONOSUMDB GOINSECURE GOVCS GOPATH GOROOT GOBIN GOENV "
-    "GOTOOLCHAIN GOTOOLDIR GOEXPERIMENT GOCACHE GOMODCACHE GOWORK GO111MODULE GODEBUG GOTMPDIR GOEXE".split()
+    (
+        "GOFLAGS", "GOPROXY", "GONOPROXY", "GOPRIVATE", "GOSUMDB", "GONOSUMDB", "GOINSECURE", "GOVCS",
+        "GOPATH", "GOROOT", "GOBIN", "GOENV", "GOTOOLCHAIN", "GOTOOLDIR", "GOEXPERIMENT", "GOCACHE",
+        "GOMODCACHE", "GOWORK", "GO111MODULE", "GODEBUG", "GOTMPDIR", "GOEXE",
+    )
 )
 
 # A portable, shell-safe environment variable name.
@@ -246,7 +253,7 @@ def check_directory(option: str, value: Any) -> str:
         raise InvalidOptionError(f"{option} must be a str path, got bytes")
     if not path or "\0" in path:
         raise InvalidOptionError(f"{option} must be a non-empty path without NUL bytes, got {path!r}")
-    absolute = os.path.abspath(path)
+    absolute: str = os.path.abspath(path)
     if not os.path.isdir(absolute):
         what = "does not exist" if not os.path.exists(absolute) else "is not a directory"
         raise InvalidOptionError(f"{option} {absolute!r} {what}; give an existing directory")

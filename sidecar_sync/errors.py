@@ -11,6 +11,10 @@ misbehaviour of the other side (a runner that cannot be started or went away).
 
 from __future__ import annotations
 
+import errno
+import os
+from typing import Any
+
 __all__ = [
     "SidecarError",
     "InvalidOptionError",
@@ -28,6 +32,7 @@ __all__ = [
     "FramerError",
     "FramerBusyError",
     "ReplayError",
+    "ReplaySourceMissingError",
 ]
 
 
@@ -144,3 +149,22 @@ class ReplayError(SidecarError, OSError):
 
     def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
         return str(self.args[0])
+
+
+class ReplaySourceMissingError(ReplayError, FileNotFoundError):
+    """A replay source path does not exist.
+
+    Also a :class:`FileNotFoundError` with ``filename`` (and ``errno``, ``strerror``)
+    set, so ``except FileNotFoundError`` catches it as it would an ``open`` failure.
+    """
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message, source)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = source
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OSError pickles (errno, strerror, filename) as the arguments once
+        # ``filename`` is set; rebuild from (message, source) instead.
+        return (type(self), (str(self.args[0]), self.source))

@@ -1,4 +1,4 @@
-"""Harness limits, and the clock of a session's turns that enforces them and records each turn.
+"""Harness limits, the clock of a session's turns, and the deadlines that stop a runner.
 
 :class:`Limits` is what a caller may bound a session by (``start_session(...,
 turn_timeout=, idle_timeout=, max_cost_usd=, max_tokens=)``); :class:`TurnClock` keeps
@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .accounting import Usage
 from .errors import InvalidOptionError
-from .turns import CANCELLED, CRASHED, IDLE_TIMEOUT, SUCCESS, TIMEOUT, Outcome, TurnEvidence, TurnResult
+from .turns import CANCELLED, CRASHED, ERROR, IDLE_TIMEOUT, SUCCESS, TIMEOUT, Outcome, TurnEvidence, TurnResult
 
-__all__ = ["Limits", "TurnClock"]
+__all__ = ["Limits", "TurnClock", "Deadlines", "Due"]
 
 
 def _positive(name: str, value: Any, kind: type = float) -> Any:
@@ -119,11 +119,13 @@ class TurnClock:
             return None
         limits = self.limits
         if limits.turn_timeout is not None and now >= self._started_mono + limits.turn_timeout:
-            return TIMEOUT, f"turn_timeout={limits.turn_timeout:g} s exceeded: the turn ran {now - self._started_mono:.1f} s"
+            ran = now - self._started_mono
+            return TIMEOUT, f"turn_timeout={limits.turn_timeout:g} s exceeded: the turn ran {ran:.1f} s"
         if limits.idle_timeout is not None:
             since = max(last_output, self._started_mono)
             if now >= since + limits.idle_timeout:
-                return IDLE_TIMEOUT, f"idle_timeout={limits.idle_timeout:g} s exceeded: no output for {now - since:.1f} s"
+                quiet = now - since
+                return IDLE_TIMEOUT, f"idle_timeout={limits.idle_timeout:g} s exceeded: no output for {quiet:.1f} s"
         return None
 
     def deadline(self, last_output: float) -> float | None:
@@ -187,3 +189,64 @@ class TurnClock:
         self.results.append(result)
         return result
 
+
+
+class Due(NamedTuple):
+    """A reason to stop the runner now (:meth:`Deadlines.due`)."""
+
+    kind: str
+    """``"start"`` (nothing understood in time), ``"closed"`` (stdout closed, the runner lives on)
+    or ``"limit"`` (a turn or idle timeout)."""
+    reason: str
+    outcome: Outcome = ERROR
+
+
+class Deadlines:
+    """When a session's runner must be stopped, and why (the supervisor asks, the session acts).
+
+    * the start-up deadline: no line the session understands within ``start_timeout``;
+    * a runner that closed its stdout but lives on gets ``stop_grace`` to exit by itself;
+    * the turn and idle timeouts of its :class:`TurnClock`.
+
+    It holds no clock and no lock of its own: the caller passes the time and the facts,
+    under the session's lock.
+    """
+
+    def __init__(self, clock: TurnClock, *, start_timeout: float | None, stop_grace: float) -> None:
+        self.clock = clock
+        self._start_timeout = start_timeout
+        self._start_deadline = None if start_timeout is None else time.monotonic() + start_timeout
+        self._stop_grace = stop_grace
+        self._closed_at: float | None = None
+
+    def due(
+        self, now: float, *, recognized: bool, stopping: bool, stdout_closed: bool, last_output: float
+    ) -> Due | None:
+        """The first reason to stop the runner that has come due, else None."""
+        if self._start_deadline is not None and recognized:
+            self._start_deadline = None
+        if stopping:
+            return None
+        if self._start_deadline is not None and now >= self._start_deadline:
+            return Due("start", f"sent no protocol line within {self._start_timeout:g} s")
+        timed_out = self.clock.due(now, last_output)
+        if timed_out is not None:
+            return Due("limit", timed_out[1], timed_out[0])
+        if stdout_closed:
+            if self._closed_at is None:
+                self._closed_at = now
+            elif now >= self._closed_at + self._stop_grace:
+                return Due("closed", f"runner closed its stdout but did not exit within {self._stop_grace:g} s")
+        return None
+
+    def next(self, *, recognized: bool, stopping: bool, last_output: float) -> float | None:
+        """When :meth:`due` may next find something (monotonic), or None."""
+        if stopping:
+            return None
+        deadlines = [self.clock.deadline(last_output)]
+        if self._start_deadline is not None and not recognized:
+            deadlines.append(self._start_deadline)
+        if self._closed_at is not None:
+            deadlines.append(self._closed_at + self._stop_grace)
+        found = [d for d in deadlines if d is not None]
+        return min(found) if found else None

@@ -22,36 +22,29 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from . import protocol
 from ._interrupts import deferred_interrupts
-from .adapters import adapter_names, new_stream_adapter
 from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
-from .env import build_runner_env, check_directory, validate_extra_env
-from .errors import InvalidOptionError, PromptTooLargeError, SidecarError, UnknownProviderError
+from .errors import InvalidOptionError, SidecarError
 from .framer import MAX_LINE_SIZE, MAX_PENDING
-from .limits import Limits
-from .messages import StreamAdapter
-from .options import SessionOptions
-from .process import spawn
-from .providers import BUILTIN_PROVIDERS, AdapterSpec, LaunchSettings, Provider, custom_provider
+from .launcher import launch_session, open_recorder, weak_method
+from .permissions import PermissionCallback
+from .providers import BUILTIN_PROVIDERS, AdapterSpec, Provider, custom_provider
 from .registry import SessionRegistry, kill_leftovers
 from .session import Session
+from .session_threads import current_session
+from .settings import check_settings
+from .start_request import check_prompt, prepare_start, stream_adapter
 from .state import SessionState
-from .validation import check_callable, check_positive_int, check_seconds, check_text, check_timeout
+from .teardown import begin_shutdown, finish_shutdown, remove_session, shutdown_deadline
+from .validation import check_callable, check_text, check_timeout
 
 __all__ = ["SidecarManager"]
 
 log = logging.getLogger(__name__)
-
-#: The longest line a built-in runner accepts on its stdin (a query carries the prompt).
-MAX_COMMAND_LINE = 64 * 2**20
-
-
-def _session_thread() -> Session | None:
-    """The session whose thread is running this code, if any."""
-    return getattr(threading.current_thread(), "sidecar_session", None)
 
 
 class SidecarManager:
@@ -102,31 +95,25 @@ class SidecarManager:
         max_buffered_bytes: int = 64 * 2**20,
         max_prompt_size: int = 16 * 2**20,
     ) -> None:
-        try:
-            python = os.fspath(python)
-        except TypeError:
-            raise InvalidOptionError(f"python must be a path (str or path-like), got {python!r}") from None
-        check_text("python", python, empty_ok=False)
-        self._stop_grace = check_seconds(stop_grace, "stop_grace")
-        self._kill_grace = check_seconds(kill_grace, "kill_grace")
-        self._write_timeout = check_seconds(write_timeout, "write_timeout")
-        self._start_timeout = None if start_timeout is None else check_seconds(start_timeout, "start_timeout")
-        cleanup = check_seconds(cleanup_grace, "cleanup_grace")
-        self._max_line_size = check_positive_int("max_line_size", max_line_size)
-        self._max_pending = check_positive_int("max_pending", max_pending)
-        if max_line_size > max_pending:
-            raise InvalidOptionError(f"max_line_size ({max_line_size}) must not exceed max_pending ({max_pending})")
-        self._backlog = check_positive_int("message_backlog", message_backlog, minimum=0)
-        self._max_buffered = check_positive_int("max_buffered_bytes", max_buffered_bytes)
-        self._max_prompt = check_positive_int("max_prompt_size", max_prompt_size)
-        for name, path in (("claude_path", claude_path), ("codex_path", codex_path)):
-            if path is not None:
-                check_text(name, os.fspath(path), empty_ok=False)
-        self._settings = LaunchSettings(python=python, claude_path=claude_path, codex_path=codex_path)
+        self._config = check_settings(
+            python=python,
+            stop_grace=stop_grace,
+            cleanup_grace=cleanup_grace,
+            max_line_size=max_line_size,
+            max_pending=max_pending,
+            claude_path=claude_path,
+            codex_path=codex_path,
+            kill_grace=kill_grace,
+            message_backlog=message_backlog,
+            write_timeout=write_timeout,
+            start_timeout=start_timeout,
+            max_buffered_bytes=max_buffered_bytes,
+            max_prompt_size=max_prompt_size,
+        )
         self._owner_pid = os.getpid()
         self._providers_lock = threading.Lock()
         self._providers: dict[str, Provider] = dict(BUILTIN_PROVIDERS)
-        self._registry = SessionRegistry(cleanup)
+        self._registry = SessionRegistry(self._config.cleanup_grace)
         self._shutdown_lock = threading.Lock()
         self._shutdown_done = threading.Event()
         self._finalizer = weakref.finalize(self, kill_leftovers, self._registry.processes)
@@ -152,7 +139,7 @@ class SidecarManager:
         provider = custom_provider(name, command, adapter)
         for arg in provider.command or ():
             check_text("command argument", arg)
-        _stream_adapter(provider.adapter)  # fail now, not at the first session
+        stream_adapter(provider.adapter)  # fail now, not at the first session
         with self._providers_lock:
             self._providers[name] = provider
 
@@ -187,6 +174,9 @@ class SidecarManager:
         idle_timeout: float | None = None,
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
+        record: str | os.PathLike[str] | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> SessionState:
         """Spawn a runner for a new session and send it the first prompt.
 
@@ -218,6 +208,25 @@ class SidecarManager:
                 ends with that outcome (``timeout``, ``idle_timeout``, ``budget``) and the
                 session ends ``error`` naming the limit and its value. They hold for
                 every provider, built-in or custom.
+            record: a file to record the session in (``.gz``: compressed): the runner's
+                output as received, the prompts, the timing, a header and how it ended
+                (see :mod:`sidecar_sync.recording`). ``Replay`` and the ``replay``
+                provider reproduce its messages.
+            on_permission: ``on_permission(session_id, request) -> bool | Allow | Deny``,
+                asked before the agent runs a tool its permission mode does not already
+                allow (``request`` is a :class:`~sidecar_sync.PermissionRequest`).
+                ``True``/``Allow(updated_input=None)`` lets it run (with the input
+                replaced when given); ``False``/``Deny(message=...)`` refuses it, with
+                that message for the model. It runs on the session's own permission
+                thread (never the one delivering messages: a person may take minutes),
+                one request at a time, in order; a raise (anything) denies and is
+                logged; once the session is stopping, what is pending is denied and a
+                late answer discarded. With it, ``permission_mode`` defaults to
+                ``default``. Providers whose runner cannot ask (codex, ollama, echo,
+                replay) refuse it.
+            permission_timeout: seconds from a request's arrival after which it is
+                denied unanswered (``None``: wait for ever). Needs ``on_permission``.
+                While a request waits, ``idle_timeout`` does not run.
 
         Returns:
             The new session's state (status ``running``).
@@ -234,98 +243,65 @@ class SidecarManager:
             SidecarError: the manager was shut down, or belongs to another process.
         """
         self._check_owner()
-        check_text("session_id", session_id, empty_ok=False)
-        check_text("provider", provider)
-        self._check_prompt(prompt)
         check_callable("on_message", on_message)
         check_callable("on_status", on_status)
-        limits = Limits(turn_timeout, idle_timeout, max_cost_usd, max_tokens)
-        run_cwd = check_directory("cwd", cwd) if cwd is not None else None
-        config_dir = check_directory("claude_config_dir", claude_config_dir) if claude_config_dir is not None else None
-        options = SessionOptions.create(
-            cwd=run_cwd,
-            model=model,
-            system_prompt=system_prompt,
-            max_turns=max_turns,
-            permission_mode=permission_mode,
-            claude_config_dir=config_dir,
-            extra_env=validate_extra_env(extra_env),
-            additional_directories=additional_directories,
-            worktree_name=worktree_name,
-            resume_session_id=resume_session_id,
-            provider_config=provider_config,
-        )
         with self._providers_lock:
-            entry = self._providers.get(provider)
-            known = list(self._providers)
-        if entry is None:
-            raise UnknownProviderError(provider, known)
-        config = dict(options.provider_config) or None
-        entry.check_config(config)
-        launch = entry.launch(self._settings, config)
-        adapter = _stream_adapter(launch.adapter)
-        first_line = protocol.encode(protocol.query_command(session_id, prompt, options))
-        if len(first_line) > MAX_COMMAND_LINE:
-            raise PromptTooLargeError(f"the first query is {len(first_line)} bytes; runners take at most {MAX_COMMAND_LINE}")
-        env = build_runner_env(options.extra_env, config_dir)
+            providers = dict(self._providers)
+        request = prepare_start(
+            session_id,
+            provider,
+            prompt,
+            providers=providers,
+            settings=self._config.launch,
+            max_prompt=self._config.max_prompt_size,
+            limits=(turn_timeout, idle_timeout, max_cost_usd, max_tokens),
+            on_permission=on_permission,
+            permission_timeout=permission_timeout,
+            options={
+                "cwd": cwd,
+                "model": model,
+                "system_prompt": system_prompt,
+                "max_turns": max_turns,
+                "permission_mode": permission_mode,
+                "claude_config_dir": claude_config_dir,
+                "extra_env": extra_env,
+                "additional_directories": additional_directories,
+                "worktree_name": worktree_name,
+                "resume_session_id": resume_session_id,
+                "provider_config": provider_config,
+            },
+        )
         consumers = Consumers(
             session_id,
             message_callbacks=(on_message,) if on_message is not None else (),
             status_callbacks=(on_status,) if on_status is not None else (),
-            backlog_messages=self._backlog,
-            max_buffered_bytes=self._max_buffered,
+            backlog_messages=self._config.message_backlog,
+            max_buffered_bytes=self._config.max_buffered_bytes,
         )
-        session = self._spawn(session_id, provider, launch.argv, env, run_cwd, adapter, consumers, limits)
-        session.send_first_query(first_line, self._write_timeout)
+        recorder = open_recorder(record, session_id, provider, request.options) if record is not None else None
+        try:
+            session = launch_session(
+                self._registry,
+                self._config.session,
+                session_id=session_id,
+                provider=provider,
+                argv=request.argv,
+                env=request.env,
+                cwd=request.options.cwd,
+                adapter=request.adapter,
+                consumers=consumers,
+                limits=request.limits,
+                recorder=recorder,
+                on_permission=on_permission,
+                permission_timeout=request.permission_timeout,
+                on_final=weak_method(self, "_session_finished"),
+            )
+        except BaseException:
+            if recorder is not None:
+                recorder.close({"status": None, "error": "the session did not start"})
+            raise
+        session.send_first_query(request.first_line, self._config.write_timeout, prompt)
         return session.snapshot()
-
-    def _spawn(
-        self,
-        session_id: str,
-        provider: str,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: str | None,
-        adapter: StreamAdapter,
-        consumers: Consumers,
-        limits: Limits,
-    ) -> Session:
-        """Reserve the id, spawn, register: all or nothing, and never cut by Ctrl-C."""
-        registry = self._registry
-        with deferred_interrupts():
-            registry.reserve(session_id)
-            process = session = None
-            try:
-                process = spawn(argv, env, cwd)
-                registry.processes.add(process)
-                log.info("session %r: started %s runner, pid %d", session_id, provider, process.pid)
-                session = Session(  # on failure it kills and reaps the runner itself
-                    session_id=session_id,
-                    provider=provider,
-                    process=process,
-                    adapter=adapter,
-                    on_final=_weak_method(self, "_session_finished"),
-                    consumers=consumers,
-                    max_line_size=self._max_line_size,
-                    max_pending=self._max_pending,
-                    stop_grace=self._stop_grace,
-                    kill_grace=self._kill_grace,
-                    start_timeout=self._start_timeout,
-                    limits=limits,
-                )
-                registered = registry.add(session)
-            except BaseException:
-                registry.release(session_id)
-                if process is not None and session is None:  # no session took it over
-                    registry.processes.discard(process)
-                    process.destroy()
-                raise
-        if not registered:  # shut down while we were spawning
-            session.detach(0.0)
-            session.kill()
-            session.join(self._stop_grace + self._kill_grace + 1.0)
-            raise SidecarError("the manager was shut down while the session was starting")
-        return session
 
     def stop_session(self, session_id: str) -> None:
         """Ask a session's runner to stop; escalate if it does not.
@@ -357,9 +333,10 @@ class SidecarManager:
             InvalidOptionError: ``prompt`` is not valid text.
         """
         self._check_owner()
-        self._check_prompt(prompt)
+        check_prompt(prompt, self._config.max_prompt_size)
         session = self._registry.get(session_id)
-        session.write_prompt(protocol.encode(protocol.query_command(session_id, prompt)), self._write_timeout)
+        line = protocol.encode(protocol.query_command(session_id, prompt))
+        session.write_prompt(line, self._config.write_timeout, prompt)
 
     def list_sessions(self) -> list[SessionState]:
         """Snapshots of every registered session."""
@@ -407,21 +384,7 @@ class SidecarManager:
             SessionNotFoundError: no such session.
         """
         self._check_owner()
-        with deferred_interrupts():
-            session = self._registry.pop(session_id)
-            own = _session_thread() is session
-            if not session.finished:
-                log.info("session %r: removed while running; killing its runner", session_id)
-                session.kill()
-        budget = self._kill_grace + 1.0
-        deadline = time.monotonic() + budget
-        if not session.detach(0.0 if own else budget):
-            log.warning("session %r: a callback was still running %g s after removal", session_id, budget)
-        if _session_thread() is None:
-            stuck = session.join(max(0.0, deadline - time.monotonic()))
-            if stuck:
-                log.warning("session %r: threads still running after removal: %s", session_id, stuck)
-        self._registry.forget_retired()
+        remove_session(self._registry, session_id, self._config.session.kill_grace + 1.0)
 
     def wait(
         self, session_id: str, timeout: float | None = None, *, until: Literal["turn", "final"] = "turn"
@@ -503,56 +466,24 @@ class SidecarManager:
             log.exception("shutdown failed")
 
     def _shutdown(self, timeout: float | None) -> None:
-        budget = self._stop_grace + self._kill_grace + 1.0
-        if timeout is not None:
-            try:
-                budget = check_seconds(timeout, "timeout")
-            except InvalidOptionError:
-                log.warning("shutdown: ignoring timeout=%r (not a number of seconds >= 0)", timeout)
-        deadline = time.monotonic() + budget
+        deadline = shutdown_deadline(timeout, self._config.session.stop_grace + self._config.session.kill_grace + 1.0)
         if os.getpid() != self._owner_pid:  # a forked child: the runners are the parent's
             self._registry.close()
             self._finalizer.detach()
             return
-        with deferred_interrupts():
-            _, sessions = self._registry.close()
-            live = [s for s in sessions if not s.finished]
-            for session in live:
-                session.request_stop()
-            for session in sessions:
-                session.consumers.close_iterators()
-        if _session_thread() is not None:
+        sessions, live = begin_shutdown(self._registry)
+        if current_session() is not None:
             log.debug("shutdown from a session callback: %d sessions are stopping", len(live))
             return
         if not self._shutdown_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             return  # another thread is shutting down and took the whole budget
         try:
             if not self._shutdown_done.is_set():
-                self._finish_shutdown(sessions, live, deadline)
+                if finish_shutdown(self._registry, sessions, live, deadline):
+                    self._finalizer.detach()  # nothing is left for it to kill
                 self._shutdown_done.set()
         finally:
             self._shutdown_lock.release()
-
-    def _finish_shutdown(self, sessions: list[Session], live: list[Session], deadline: float) -> None:
-        log.debug("shutting down %d sessions", len(sessions))
-        for session in live:
-            session.wait_final(max(0.0, deadline - 1.0 - time.monotonic()))
-        late = [s for s in live if not s.finished]
-        for session in late:
-            session.kill()
-        for session in late:
-            session.wait_final(max(0.0, deadline - 0.5 - time.monotonic()))
-        for session in late:
-            if not session.finished:
-                session.force_final("its stdout thread did not finish within the shutdown deadline")
-        stuck_timers = self._registry.timers.close(max(0.0, deadline - time.monotonic()))
-        stuck = [t for s in sessions for t in s.join(max(0.0, deadline - time.monotonic()))]
-        if stuck or stuck_timers:
-            log.warning("shutdown: threads still running at its deadline: %s", stuck + stuck_timers)
-        else:
-            self._registry.processes.clear()
-            self._finalizer.detach()
-        self._registry.forget_retired()
 
     def __enter__(self) -> SidecarManager:
         return self
@@ -569,36 +500,7 @@ class SidecarManager:
                 "(create a new manager in the child)"
             )
 
-    def _check_prompt(self, prompt: Any) -> None:
-        check_text("prompt", prompt, nul_ok=True)
-        size = len(prompt.encode("utf-8"))
-        if size > self._max_prompt:
-            raise PromptTooLargeError(
-                f"the prompt is {size} bytes (UTF-8); this manager takes at most max_prompt_size={self._max_prompt}"
-            )
-
     def _session_finished(self, session: Session) -> None:
         """Called on the session's stdout thread once it is final."""
         self._registry.finished(session)
 
-
-def _weak_method(obj: object, name: str) -> Any:
-    """A callable that calls ``obj.name(...)`` if ``obj`` is still alive, without keeping it alive."""
-    ref = weakref.ref(obj)
-
-    def call(*args: Any) -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, name)(*args)
-
-    return call
-
-
-def _stream_adapter(spec: AdapterSpec) -> StreamAdapter:
-    """A fresh stream adapter; an unknown adapter name is the caller's mistake."""
-    try:
-        return new_stream_adapter(spec)
-    except UnknownProviderError as exc:
-        raise InvalidOptionError(
-            f"unknown adapter {spec!r}; registered adapters: {', '.join(adapter_names())}"
-        ) from exc

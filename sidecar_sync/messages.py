@@ -42,8 +42,9 @@ import itertools
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Iterable, Literal, Union
+from typing import Any, Final, Literal
 
 __all__ = [
     "AgentMessage",
@@ -316,17 +317,17 @@ class ErrorContent:
 
 
 #: The typed contents; an ``unknown`` message's content is the raw event instead.
-Content = Union[
-    InitContent,
-    TextContent,
-    ThinkingContent,
-    ToolCallContent,
-    ToolResultContent,
-    StatusContent,
-    CompactionContent,
-    CostContent,
-    ErrorContent,
-]
+Content = (
+    InitContent
+    | TextContent
+    | ThinkingContent
+    | ToolCallContent
+    | ToolResultContent
+    | StatusContent
+    | CompactionContent
+    | CostContent
+    | ErrorContent
+)
 
 
 # -- the message --------------------------------------------------------------------

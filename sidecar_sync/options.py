@@ -93,6 +93,12 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise invalid_option(name, "true or false", value)
+    return value
+
+
 def _environment(name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) and "\x00" not in k + v and _encodable(k + v)
@@ -157,6 +163,9 @@ class SessionOptions:
         worktree_name: a git worktree to work in (``worktreeName``).
         resume_session_id: the agent conversation to resume (``resumeSessionId``).
         provider_config: provider-specific settings, a JSON object (``providerConfig``).
+        permission_prompt: the manager answers ``permission_request`` lines (the
+            caller gave ``on_permission``); a runner asks only then
+            (``permissionPrompt``; sent only when true).
     """
 
     cwd: str | None = _option("cwd", _path)
@@ -170,6 +179,7 @@ class SessionOptions:
     worktree_name: str | None = _option("worktreeName", _text)
     resume_session_id: str | None = _option("resumeSessionId", _text)
     provider_config: Mapping[str, Any] = _option("providerConfig", _json_object, default_factory=dict)
+    permission_prompt: bool | None = _option("permissionPrompt", _flag)
 
     def __post_init__(self) -> None:
         for spec in OPTIONS:
@@ -234,7 +244,7 @@ class SessionOptions:
 
 
 def _unset(value: Any) -> bool:
-    return value is None or (isinstance(value, (list, tuple, Mapping)) and not value)
+    return value is None or value is False or (isinstance(value, (list, tuple, Mapping)) and not value)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def final_status(facts: EndFacts) -> tuple[Status, str | None]:
 
 def _reason(first: str | None, facts: EndFacts) -> str:
     parts = [first] if first else []
-    if facts.returncode != 0:
+    if facts.returncode != 0 and (facts.returncode is not None or facts.status_lost):
         parts.append(f"runner {describe_exit(facts.returncode)}")
         if facts.stderr_tail and facts.stderr_tail not in (first or ""):
             parts.append(f"stderr: {facts.stderr_tail}")

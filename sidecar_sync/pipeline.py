@@ -10,7 +10,10 @@ stream order:
   and ``error`` messages for the runner's complaints and failed turns) and the bytes
   of input it was made from (what holding it costs, roughly: consumers bound their
   buffers with it);
-* :class:`TurnSignal` — a turn started, ended, or failed (runner protocol lines).
+* :class:`TurnSignal` — a turn started, ended, or failed (runner protocol lines);
+* :class:`PermissionSignal` — the runner asks whether a tool may run, or withdraws
+  such a request (answering is the session's business, see
+  :mod:`sidecar_sync.permissions`).
 
 Every step of the stdout path lives here, once:
 
@@ -32,6 +35,10 @@ Every step of the stdout path lives here, once:
                                      command); only once another protocol line was
                                      seen: before that it is a provider event (Codex
                                      prints ``{"type": "error"}`` events of its own)
+   ``permission_request``,           ``PermissionSignal`` with the line, after the
+   ``permission_cancel``             messages before it
+   ``sidecar.*``                     a recording's own marker lines
+                                     (:mod:`sidecar_sync.recording`); skipped
    anything else                     a bare provider event (a CLI printing its own
                                      stream can run directly as a runner)
    ==============================  ==============================================
@@ -49,8 +56,9 @@ delivers them (bench/README.md, "Hot path").
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from itertools import repeat
-from typing import Any, Final, Iterator, NamedTuple, Union
+from typing import Any, Final, NamedTuple
 
 from . import protocol
 from .accounting import Usage
@@ -65,6 +73,7 @@ __all__ = [
     "STOPPED",
     "FAILED",
     "TurnSignal",
+    "PermissionSignal",
     "Batch",
     "Output",
     "PipelineStats",
@@ -96,10 +105,19 @@ class TurnSignal(NamedTuple):
     """For :data:`STOPPED` and :data:`FAILED`: what the turn's messages said."""
 
 
+class PermissionSignal(NamedTuple):
+    """A tool-approval line of the runner (``permission_request`` / ``permission_cancel``), unread."""
+
+    kind: str
+    """``protocol.PERMISSION_REQUEST`` or ``protocol.PERMISSION_CANCEL``."""
+    line: dict[str, Any]
+    """The whole line, for :mod:`sidecar_sync.permissions` to read."""
+
+
 #: A batch of messages and the bytes of input it was made from.
 Batch = tuple[list[AgentMessage], int]
-#: One unit of pipeline output: a :data:`Batch` or a :class:`TurnSignal`.
-Output = Union[Batch, TurnSignal]
+#: One unit of pipeline output: a :data:`Batch`, a :class:`TurnSignal` or a :class:`PermissionSignal`.
+Output = Batch | TurnSignal | PermissionSignal
 
 
 class PipelineStats(NamedTuple):
@@ -110,7 +128,7 @@ class PipelineStats(NamedTuple):
     lines: int
     """Complete non-blank lines framed (oversized lines excluded)."""
     events: int
-    """Lines that were JSON objects."""
+    """Lines that were JSON objects (a recording's ``sidecar.*`` marker lines included)."""
     control_lines: int
     """Runner protocol lines other than ``agent_event`` (``ready``, ``agent_stopped``, ...)."""
     invalid_lines: int
@@ -125,7 +143,8 @@ class PipelineStats(NamedTuple):
     """Bytes of an unterminated line held right now."""
 
 
-_CONTROL: Final = protocol.CONTROL_TYPES
+_MARKERS: Final = protocol.RECORD_MARKERS
+_CONTROL: Final = protocol.CONTROL_TYPES | _MARKERS
 _AGENT_EVENT: Final = protocol.AGENT_EVENT
 _READY: Final = protocol.READY
 _PONG: Final = protocol.PONG
@@ -133,6 +152,7 @@ _AGENT_STARTED: Final = protocol.AGENT_STARTED
 _AGENT_STOPPED: Final = protocol.AGENT_STOPPED
 _AGENT_ERROR: Final = protocol.AGENT_ERROR
 _PROTOCOL_ERROR: Final = protocol.ERROR
+_PERMISSION: Final = frozenset({protocol.PERMISSION_REQUEST, protocol.PERMISSION_CANCEL})
 #: Message types the accountant looks at; every other type passes untouched.
 _ACCOUNTED: Final = frozenset({INIT, COST, ERROR})
 _dict_get = dict.get
@@ -262,9 +282,11 @@ class Pipeline:
             if type(kind) is not str or kind not in _CONTROL or (kind == _PROTOCOL_ERROR and not self._runner_output):
                 batch.append(event)
                 continue
+            if kind in _MARKERS:
+                continue
             self._runner_output = self.recognized = True
             self._control_lines += 1
-            if kind == _READY or kind == _PONG:
+            if kind in (_READY, _PONG):
                 continue
             if batch:
                 adapted = self._adapt(batch)
@@ -272,6 +294,12 @@ class Pipeline:
                 if adapted:
                     self._account(adapted)
                     messages += adapted
+            if kind in _PERMISSION:  # after the messages before it (the tool call it is about)
+                if messages:
+                    out.append((messages, self._bill()))
+                    messages = []
+                out.append(PermissionSignal(kind, event))
+                continue
             if kind == _PROTOCOL_ERROR:
                 messages.append(self._error_message(event.get("message"), "the runner reported an error"))
                 self._messages += 1

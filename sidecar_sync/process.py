@@ -32,17 +32,22 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO, Final, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import IO, Final
 
 from ._proctree import descendants, kill_known
 from .errors import RunnerNotFoundError, RunnerStartError
 
-__all__ = ["PIPE_SIZE", "spawn", "describe_exit", "RunnerProcess"]
+__all__ = ["PIPE_SIZE", "READ_SIZE", "spawn", "describe_exit", "RunnerProcess"]
 
 log = logging.getLogger(__name__)
 
 #: Requested size of the runner's stdout pipe, in bytes (Linux ``F_SETPIPE_SZ``).
 PIPE_SIZE: Final = 1 << 20
+#: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
+#: a bigger read means fewer hand-overs between their threads; the pipe is widened too
+#: (:data:`PIPE_SIZE`) so the runner can run ahead (bench/README.md, "Hot path").
+READ_SIZE: Final = 256 << 10
 
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", None)
 _HAVE_WAITID: Final = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")

@@ -2,8 +2,8 @@
 
 A provider is looked up by name in a registry, never pasted into a path, so a name
 like ``../../x`` simply is not found. Each :class:`Provider` knows how to build the
-runner's argv (the Python mapping of the seed's runner resolution and CLI
-detection), which message adapter reads its events, and what it needs before
+runner's argv (a runner module or a custom command, and the agent CLI it
+drives), which message adapter reads its events, and what it needs before
 anything is spawned (a runner module, an agent CLI).
 
 Built-in providers run ``[python, "-I", "-m", "sidecar_sync.runners.<name>"]``.
@@ -17,15 +17,22 @@ when this very interpreter has sidecar_sync installed there (``pip install
 
 
 
-=========  ===========================================  ===================
-provider   runner arguments                             adapter
-=========  ===========================================  ===================
-claude     ``--cli <path of the Claude Code CLI>``      claude
-codex      ``--cli <path of the Codex CLI>``            codex
-ollama     (none)                                       ollama
-echo       (none)                                       claude
-replay     (none)                                       ``providerConfig.adapter`` or auto
-=========  ===========================================  ===================
+=========  ===========================================  ==================================  =========
+provider   runner arguments                             adapter                             approvals
+=========  ===========================================  ==================================  =========
+claude     ``--cli <path of the Claude Code CLI>``      claude                              yes
+codex      ``--cli <path of the Codex CLI>``            codex                               no
+ollama     (none)                                       ollama                              no
+echo       (none)                                       claude                              no
+replay     (none)                                       ``providerConfig.adapter`` or auto  no
+custom     the registered command                       the registered adapter              yes
+=========  ===========================================  ==================================  =========
+
+*Approvals*: whether the runner can ask ``on_permission`` before a tool runs (the
+``permission_request`` pair of the runner protocol). A provider without that channel
+refuses ``on_permission`` at ``start_session``, before anything is spawned, rather
+than silently never asking. Custom runners are trusted to speak the protocol when
+the first query carries ``permissionPrompt`` (see ``runners/README.md``).
 """
 
 from __future__ import annotations
@@ -37,10 +44,12 @@ import re
 import shutil
 import site
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Mapping, Sequence, Union
+from typing import Any, Final
 
 from .errors import InvalidOptionError, ProviderUnavailableError, RunnerNotFoundError
+from .messages import AgentMessage
 
 __all__ = [
     "AdapterSpec",
@@ -56,7 +65,7 @@ __all__ = [
 
 #: An adapter: a built-in provider name (``"claude"``, ``"codex"``, ...) or a callable
 #: ``(event: dict) -> list[AgentMessage]``.
-AdapterSpec = Union[str, Callable[[dict], list]]
+AdapterSpec = str | Callable[[dict[str, Any]], "list[AgentMessage]"]
 
 #: The package holding the built-in runners.
 RUNNER_PACKAGE: Final = "sidecar_sync.runners"
@@ -101,6 +110,22 @@ class Provider:
     config_adapter: bool = field(default=False)  # replay: providerConfig may name the adapter
     config_keys: frozenset[str] | None = None
     """The ``provider_config`` keys its runner reads (built-ins); None: any (custom runners)."""
+    approvals: bool = True
+    """Its runner can ask ``on_permission`` before a tool runs (see the module docstring)."""
+    approvals_note: str = ""
+    """Why not, when it cannot: the end of the error raised for ``on_permission``."""
+
+    def check_approvals(self) -> None:
+        """Refuse ``on_permission`` for a provider whose runner has no way to ask.
+
+        Raises:
+            InvalidOptionError: the provider has no approval channel (the message says why).
+        """
+        if not self.approvals:
+            raise InvalidOptionError(
+                f"on_permission cannot be used with provider {self.name!r}: it has no tool approval channel"
+                + (f" ({self.approvals_note})" if self.approvals_note else "")
+            )
 
     def check_config(self, config: Mapping[str, Any] | None) -> None:
         """Refuse ``provider_config`` keys the provider's runner does not know (a typo is never silent).
@@ -180,7 +205,7 @@ def _find_module(module: str) -> object | None:
 
 
 def _find_cli(cli: str, settings: LaunchSettings) -> str:
-    """The agent CLI a claude/codex runner drives: the explicit path, or discovered as in the seed."""
+    """The agent CLI a claude/codex runner drives: the explicit path, or found by :mod:`.discovery`."""
     from . import discovery  # noqa: PLC0415 - only claude/codex sessions need it
 
     explicit = settings.claude_path if cli == "claude" else settings.codex_path
@@ -291,17 +316,30 @@ BUILTIN_PROVIDERS: Final[Mapping[str, Provider]] = {
         adapter="codex",
         cli="codex",
         config_keys=frozenset({"approvalPolicy", "codexHome", "config", "configOverrides", "sandbox"}),
+        approvals=False,
+        approvals_note="`codex exec` runs headless and never asks; bound what it may do with permission_mode, "
+        "which picks its sandbox",
     ),
     "ollama": Provider(
         "ollama",
         adapter="ollama",
         config_keys=frozenset({"host", "keep_alive", "num_ctx", "options", "think", "timeout"}),
+        approvals=False,
+        approvals_note="the ollama runner runs no tools",
     ),
-    "echo": Provider("echo", adapter="claude", config_keys=frozenset({"chunks", "delay", "exitCode", "fail", "stderr"})),
+    "echo": Provider(
+        "echo",
+        adapter="claude",
+        config_keys=frozenset({"chunks", "delay", "exitCode", "fail", "stderr"}),
+        approvals=False,
+        approvals_note="the echo runner runs no tools",
+    ),
     "replay": Provider(
         "replay",
         adapter="auto",
         config_adapter=True,
         config_keys=frozenset({"adapter", "format", "maxGap", "pace", "speed", "transcript"}),
+        approvals=False,
+        approvals_note="a replay re-emits a recording and runs no tools",
     ),
 }

@@ -1,23 +1,13 @@
-"""One session: a runner process, its three threads, its state and its consumers.
+"""One session: a runner process, its state machine, its consumers and its three threads.
 
-Who owns what (every thread is named ``sidecar-<role>-<session id>`` and is a daemon,
-so a forgotten manager never blocks interpreter exit; the manager joins them):
+The session owns the runner (:class:`~sidecar_sync.process.RunnerProcess`), its stdin
+writer, its :class:`~sidecar_sync.pipeline.Pipeline`, its
+:class:`~sidecar_sync.consumers.Consumers`, its stop ladder, turn clock and deadlines,
+and its threads (:mod:`sidecar_sync.session_threads`: stdout, stderr, supervisor, and
+with ``on_permission`` the permission thread of its
+:class:`~sidecar_sync.permission_relay.PermissionRelay`).
 
-* **stdout** (``sidecar-stdout-…``) — the hot path: non-blocking ``os.read`` of up to
-  :data:`READ_SIZE` bytes, the session's :class:`~sidecar_sync.pipeline.Pipeline`
-  (frame, parse, route, adapt, account), then each batch to the
-  :class:`~sidecar_sync.consumers.Consumers` and each turn signal to the status.
-  Callbacks run here, in order. At end of file it waits for the reap and settles the
-  final status.
-* **stderr** (``sidecar-stderr-…``) — :class:`~sidecar_sync.stderr.StderrReader`.
-* **supervisor** (``sidecar-watch-…``) — :class:`~sidecar_sync.supervisor.Supervisor`:
-  the runner's exit, the stop ladder, the deadlines, killing leftovers, the reap.
-
-Status (see :mod:`sidecar_sync.state`): ``running`` while a turn is in flight,
-``idle`` once every prompt was answered and the last turn succeeded, ``error`` when
-the last turn failed while the runner lives (it still takes prompts), and at the end
-``done`` (exit 0, or stopped by the caller) or ``error`` (a non-zero exit, a signal
-nobody asked for, a crash before the stop was requested, a lost exit status, a limit).
+Status rules: :mod:`sidecar_sync.state`; the final status: :mod:`sidecar_sync.outcome`.
 All mutable state is guarded by one lock; ``_changed`` is notified on every change,
 and waiters loop on their own predicate. No lock is held while user code runs.
 """
@@ -25,39 +15,48 @@ and waiters loop on their own predicate. No lock is held while user code runs.
 from __future__ import annotations
 
 import logging
-import os
-import select
 import signal
 import threading
 import time
-from typing import Callable, Final, Literal
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 from . import protocol
 from ._wakeup import Wakeup
-from .consumers import Consumers, MessageCallback, MessageIterator, StatusCallback
+from .consumers import Consumers, MessageIterator
 from .errors import RunnerGoneError, SessionNotActiveError, SidecarError, WaitTimeoutError
 from .ladder import StopLadder
-from .limits import Limits, TurnClock
+from .limits import Deadlines, Limits, TurnClock
 from .messages import StreamAdapter
-from .pipeline import FAILED, STARTED, Pipeline, TurnSignal
 from .outcome import EndFacts, final_status
-from .process import RunnerProcess, describe_exit
+from .permission_relay import PermissionRelay
+from .permissions import PermissionCallback
+from .pipeline import FAILED, STARTED, PermissionSignal, Pipeline, TurnSignal
+from .process import READ_SIZE, RunnerProcess, describe_exit
+from .recording import Recorder, trailer
+from .settings import SessionSettings
 from .state import ERROR, IDLE, RUNNING, TURN_OVER, SessionState, Status, StopStep
 from .stderr import StderrReader
-from .supervisor import Supervisor
-from .turns import BUDGET, ERROR as FAILED_TURN, Outcome
+from .turns import BUDGET, Outcome
+from .turns import ERROR as FAILED_TURN
 from .writer import PipeWriter
 
 __all__ = ["READ_SIZE", "Session", "SessionState", "MessageIterator"]
 
 log = logging.getLogger(__name__)
 
-#: Bytes asked of each stdout read. Every read releases the GIL, so with many sessions
-#: a bigger read means fewer hand-overs between their threads; the pipe is widened too
-#: (``process.PIPE_SIZE``) so the runner can run ahead (bench/README.md, "Hot path").
-READ_SIZE: Final = 256 << 10
-
 WaitUntil = Literal["turn", "final"]
+
+
+class Threads(Protocol):
+    """What a session needs of its running threads."""
+
+    stdout: threading.Thread
+
+    @property
+    def all(self) -> tuple[threading.Thread, ...]: ...
+
+    def join(self, timeout: float) -> list[threading.Thread]: ...
 
 
 class Session:
@@ -69,12 +68,16 @@ class Session:
         process: the spawned runner.
         adapter: this session's stream adapter (provider events -> messages).
         on_final: called (on the stdout thread) once the session is final.
+        start_threads: starts the session's threads, all or none (ending the
+            runner if one cannot start): :class:`~sidecar_sync.session_threads.SessionThreads`.
         consumers: who gets its messages and statuses.
-        max_line_size, max_pending: the pipeline's caps.
-        stop_grace, kill_grace: the stop ladder (see :mod:`sidecar_sync.ladder`).
-        start_timeout: seconds the runner has to say something the session
-            understands (``None``: no limit).
+        settings: the pipeline's caps, the stop ladder (:mod:`sidecar_sync.ladder`)
+            and the start deadline.
         limits: the session's harness limits (turn and idle timeouts, budgets).
+        recorder: where the session is recorded, if it is (the session closes it).
+        on_permission: asked about the runner's tool requests, on a thread of its
+            own; None: every request is denied at once.
+        permission_timeout: seconds after which a request is denied unanswered.
     """
 
     def __init__(
@@ -85,29 +88,32 @@ class Session:
         process: RunnerProcess,
         adapter: StreamAdapter,
         on_final: Callable[[Session], None],
+        start_threads: Callable[[Session], Threads],
         consumers: Consumers,
-        max_line_size: int,
-        max_pending: int,
-        stop_grace: float,
-        kill_grace: float,
-        start_timeout: float | None,
+        settings: SessionSettings,
         limits: Limits | None = None,
+        recorder: Recorder | None = None,
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
     ) -> None:
         self.session_id = session_id
         self.provider = provider
         self.process = process
         self.consumers = consumers
-        self.stop_grace = stop_grace
+        self.stop_grace = stop_grace = settings.stop_grace
         self._on_final = on_final
-        self._pipeline = Pipeline(
-            adapter, max_line_size=max_line_size, max_pending=max_pending, label=f"session {session_id!r}"
+        self.pipeline = Pipeline(
+            adapter,
+            max_line_size=settings.max_line_size,
+            max_pending=settings.max_pending,
+            label=f"session {session_id!r}",
         )
         self._writer = PipeWriter(process, session_id)
-        self.ladder = StopLadder(process, session_id, stop_grace, kill_grace)
+        self.ladder = StopLadder(process, session_id, stop_grace, settings.kill_grace)
         self.wake = Wakeup()  # wakes the supervisor
         self.abandon = Wakeup()  # tells the readers to stop reading
         self.stdout_done = threading.Event()
-        self._reaped = threading.Event()
+        self.reaped = threading.Event()
         self.stderr = StderrReader(process.stderr_fd, session_id, self.abandon)
 
         # Guarded by _lock; _changed is notified on every change.
@@ -119,8 +125,6 @@ class Session:
         self._turn_error: str | None = None  # the last turn's failure, while the runner lives
         self._error: str | None = None
         self._started_at = time.time()
-        self._start_deadline = None if start_timeout is None else time.monotonic() + start_timeout
-        self._start_timeout = start_timeout
         self._ended_at: float | None = None
         self._exit_code: int | None = None
         self._stop_requested = False  # by the caller (stop_session, remove_session, shutdown)
@@ -129,67 +133,38 @@ class Session:
         self._exited_before_stop = False
         self._failure: str | None = None  # a reason that makes the final status error
         self._exit_step: StopStep | None = None
-        self._closed_at: float | None = None  # when stdout closed while the runner lived
         self._limits = limits or Limits()
-        self._clock = TurnClock(self._limits, self._pipeline.usage)
+        self.budgeted = self._limits.budgeted
+        self._clock = TurnClock(self._limits, self.pipeline.usage)
         self._clock.begin()  # the first prompt goes with the first query
+        self._deadlines = Deadlines(self._clock, start_timeout=settings.start_timeout, stop_grace=stop_grace)
         self._last_output = time.monotonic()  # when the runner last wrote to stdout
+        self._recorder = recorder
         self._final = threading.Event()
         self.kill_requested = False
-        self._threads_left = 3
-
         name = session_id if len(session_id) <= 40 else session_id[:37] + "..."
-        self._stdout_thread = threading.Thread(target=self._read_stdout, name=f"sidecar-stdout-{name}", daemon=True)
-        self._stderr_thread = threading.Thread(target=self._read_stderr, name=f"sidecar-stderr-{name}", daemon=True)
-        self._watch_thread = threading.Thread(target=self._watch, name=f"sidecar-watch-{name}", daemon=True)
-        started = []
-        try:
-            # The supervisor starts first: once it runs, the runner is always reaped.
-            for thread in (self._watch_thread, self._stderr_thread, self._stdout_thread):
-                thread.sidecar_session = self  # type: ignore[attr-defined]  # marks our threads
-                thread.start()
-                started.append(thread)
-        except BaseException:
-            # Cannot run the session (e.g. no more threads): end the runner, leave no
-            # zombie, no thread and no fd behind.
-            self.kill_requested = True
-            process.signal_group(signal.SIGKILL)
-            self.abandon.set()
-            self.wake.set()
-            if self._watch_thread not in started:
-                process.wait_exit(5.0)
-                process.reap()
-                self._reaped.set()
-            for thread in started:
-                thread.join(5.0)
-            for pipe in ("stdin", "stdout", "stderr"):
-                process.close_pipe(pipe)
-            process.close_pidfd()
-            self.wake.close()
-            self.abandon.close()
-            raise
+        self.permissions = PermissionRelay(
+            session_id, on_permission, permission_timeout, self._writer,
+            on_deadline=self.wake.set, thread_name=f"sidecar-permission-{name}",
+        )  # fmt: skip
+        self._threads = start_threads(self)
 
     # -- for the manager ------------------------------------------------------------------
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
-        """The session's three threads."""
-        return (self._stdout_thread, self._stderr_thread, self._watch_thread)
+        """The session's threads: stdout, stderr, supervisor, and the permission thread if any."""
+        return self._threads.all
 
     @property
     def finished(self) -> bool:
         """True once the final status is set."""
         return self._final.is_set()
 
-    @property
-    def status(self) -> Status:
-        """The current status (no lock: a str read is atomic)."""
-        return self._status
-
     def snapshot(self) -> SessionState:
         """A consistent copy of the session's state."""
-        stats = self._pipeline.stats
-        usage = self._pipeline.usage
+        stats = self.pipeline.stats
+        usage = self.pipeline.usage
         with self._lock:
             return SessionState(
                 session_id=self.session_id,
@@ -212,21 +187,23 @@ class Session:
                 cost_reported=usage.cost_reported,
                 invalid_usage=usage.invalid_values,
                 turns=tuple(self._clock.results),
-                agent_version=self._pipeline.agent_version,
+                agent_version=self.pipeline.agent_version,
             )
 
-    def send_first_query(self, line: bytes, timeout: float) -> None:
+    def send_first_query(self, line: bytes, timeout: float, prompt: str) -> None:
         """Send the session's first query line; a runner that is already gone is not an error here.
 
         The session then ends with the runner's exit status, which says more.
         """
+        if self._recorder is not None:
+            self._recorder.prompt(prompt)
         try:
             self._writer.write(line, timeout)
         except (RunnerGoneError, WaitTimeoutError) as exc:
             log.warning("session %r: could not send the first query: %s", self.session_id, exc)
 
-    def write_prompt(self, line: bytes, timeout: float) -> None:
-        """Send a follow-up query line; the status becomes ``running`` at once.
+    def write_prompt(self, line: bytes, timeout: float, prompt: str) -> None:
+        """Send a follow-up query line (carrying ``prompt``); the status becomes ``running`` at once.
 
         Raises:
             SessionNotActiveError: the session is final or being stopped.
@@ -250,6 +227,8 @@ class Session:
             self._changed.notify_all()
         if began and (self._limits.turn_timeout or self._limits.idle_timeout):
             self.wake.set()  # a new deadline for the supervisor
+        if self._recorder is not None:
+            self._recorder.prompt(prompt)
         try:
             self._writer.write(line, timeout)
         except BaseException:
@@ -275,6 +254,7 @@ class Session:
             self._exited_before_stop = self.process.has_exited()
             self._stop_reason = self._stop_reason or "stop requested"
             self._changed.notify_all()
+        self.permissions.close("the session is stopping")
         self.wake.set()
         return True
 
@@ -286,6 +266,7 @@ class Session:
             self._stop_requested = self._stopping = True
             self.kill_requested = True
         self.process.signal_group(signal.SIGKILL)
+        self.permissions.close("the session was killed")
         self.wake.set()
 
     def fail(self, reason: str, outcome: Outcome = FAILED_TURN) -> None:
@@ -304,20 +285,12 @@ class Session:
             self._error = reason
             self._changed.notify_all()
         log.warning("session %r: %s", self.session_id, reason)
+        self.permissions.close(reason)
         self.wake.set()
-
-    def detach(self, timeout: float) -> bool:
-        """Deliver nothing more (the session was removed); see :meth:`Consumers.detach`."""
-        return self.consumers.detach(timeout)
 
     def join(self, timeout: float) -> list[threading.Thread]:
         """Join the session's threads (except the calling one); return those still alive."""
-        deadline = time.monotonic() + timeout
-        current = threading.current_thread()
-        for thread in self.threads:
-            if thread is not current:
-                thread.join(max(0.0, deadline - time.monotonic()))
-        return [t for t in self.threads if t.is_alive() and t is not current]
+        return self._threads.join(timeout)
 
     def wait(self, timeout: float | None, until: WaitUntil = "turn") -> SessionState:
         """Block until the turn is over (``until="turn"``) or the session is final.
@@ -332,8 +305,8 @@ class Session:
         self._refuse_own_thread("wait")
 
         def over() -> bool:
-            if self._final.is_set():
-                return True
+            if self._ended_at is not None:  # settling: over once the final callback ran
+                return self._final.is_set()
             return until == "turn" and not self._stopping and self._status in TURN_OVER
 
         with self._changed:
@@ -370,63 +343,67 @@ class Session:
         self._settle(report=False)
 
     def _refuse_own_thread(self, what: str) -> None:
-        if threading.current_thread() is self._stdout_thread:
+        current = threading.current_thread()
+        if current is self._threads.stdout or current in self.permissions.threads:
             raise SidecarError(
                 f"{what}() on session {self.session_id!r} from its own callback would deadlock: "
-                "callbacks run on the thread that delivers that session's messages"
+                "callbacks run on threads the session needs to get there"
             )
 
     # -- for the supervisor ------------------------------------------------------------------
 
     def due_stop(self, now: float) -> tuple[str, bool] | None:
         """Why the runner must be stopped now, and whether with the polite step first; or None."""
-        if self._start_deadline is not None:
-            if self._pipeline.recognized:
-                self._start_deadline = None
-            elif now >= self._start_deadline and not self._stopping:
-                self.fail(self._start_failure())
+        self.permissions.expire(now)
+        idle_since = self.permissions.idle_since(self._last_output, now)
         with self._lock:
-            timed_out = self._clock.due(now, self._last_output) if not self._stopping else None
-        if timed_out is not None:
-            outcome, reason = timed_out
-            self.fail(reason, outcome)
-        if self.stdout_done.is_set() and not self._stopping:
-            # Its stdout closed while it lives: give it stop_grace to exit by itself.
-            if self._closed_at is None:
-                self._closed_at = now
-            elif now >= self._closed_at + self.stop_grace:
-                reason = f"runner closed its stdout but did not exit within {self.stop_grace:g} s"
-                with self._lock:
-                    self._stopping = True
-                    self._failure = self._failure or reason
-                return reason, False
-        if self._stop_reason is None:
-            return None
-        return self._stop_reason, True
+            due = self._deadlines.due(
+                now,
+                recognized=self.pipeline.recognized,
+                stopping=self._stopping,
+                stdout_closed=self.stdout_done.is_set(),
+                last_output=idle_since,
+            )
+            if due is not None and due.kind == "closed":
+                self._stopping = True
+                self._failure = self._failure or due.reason
+                return due.reason, False  # it does not read its input either, most likely
+        if due is not None:
+            reason = due.reason
+            if due.kind == "start":
+                tail = self.stderr.tail()
+                reason = f"runner {self.process.argv!r} {reason}; " + (f"stderr: {tail}" if tail else "no stderr")
+            self.fail(reason, due.outcome)
+        return (self._stop_reason, True) if self._stop_reason is not None else None
 
     def next_deadline(self) -> float | None:
         """The next moment the supervisor must look again (monotonic), or None."""
-        deadlines = []
-        if self._start_deadline is not None and not self._pipeline.recognized:
-            deadlines.append(self._start_deadline)
-        if self._closed_at is not None and not self._stopping:
-            deadlines.append(self._closed_at + self.stop_grace)
+        idle_since = self.permissions.idle_since(self._last_output, time.monotonic())
+        permission = self.permissions.deadline()
         with self._lock:
-            limit = self._clock.deadline(self._last_output) if not self._stopping else None
-        if limit is not None:
-            deadlines.append(limit)
-        return min(deadlines) if deadlines else None
+            deadline = self._deadlines.next(
+                recognized=self.pipeline.recognized, stopping=self._stopping, last_output=idle_since
+            )
+        return deadline if permission is None else min(permission, deadline or permission)
 
-    def send_stop(self) -> bool:
-        """The ladder's polite step: the ``stop`` command, then end of input. True if either got through."""
-        sent = False
+    def send_stop(self) -> None:
+        """The ladder's polite step: the ``stop`` command if the pipe takes it now, then end of input.
+
+        Closing stdin always gets through (a write in progress closes it when it ends),
+        so the polite step is always taken.
+        """
         try:
             self._writer.write(protocol.encode(protocol.stop_command(self.session_id)), 0.0)
-            sent = True
         except (RunnerGoneError, WaitTimeoutError, SidecarError) as exc:
             log.debug("session %r: stop command not delivered: %s", self.session_id, exc)
         self._writer.close("the session is stopping", timeout=0.0)
-        return sent or self._writer.broken is not None
+
+    def unkillable(self, reason: str) -> None:
+        """The ladder gave up: the runner outlived SIGKILL. Stop reading it and end ``error``."""
+        with self._lock:
+            self._stopping = True
+            self._failure = self._failure or reason
+        self.abandon.set()
 
     def note_exit(self) -> None:
         """The supervisor saw the runner exit: remember which ladder step ended it."""
@@ -436,109 +413,40 @@ class Session:
                 self._exited_before_stop = True
             self._changed.notify_all()
 
-    def runner_reaped(self) -> None:
-        """The supervisor is done: the runner is reaped (or given up on)."""
-        self._reaped.set()
+    # -- for the threads (sidecar_sync.session_threads) -------------------------------------
 
-    def _start_failure(self) -> str:
-        tail = self.stderr.tail()
-        return (
-            f"runner {self.process.argv!r} sent no protocol line within {self._start_timeout:g} s"
-            + (f"; stderr: {tail}" if tail else "; it wrote nothing on stderr")
-        )
+    def output_arrived(self, data: bytes) -> None:
+        """The stdout thread read ``data`` (idle timeouts count from here; the recording gets it)."""
+        self._last_output = time.monotonic()
+        if self._recorder is not None:
+            self._recorder.output(data)
 
-    # -- stdout: the hot path -----------------------------------------------------------------
-
-    def _read_stdout(self) -> None:
-        read = os.read
-        fd = self.process.stdout_fd
-        receive = self._pipeline.receive_data
-        deliver = self.consumers.deliver
-        budgeted = self._limits.budgeted
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        poller.register(self.abandon.fileno(), select.POLLIN)
-        try:
-            while True:
-                try:
-                    data = read(fd, READ_SIZE)
-                except BlockingIOError:
-                    if self.abandon.is_set():
-                        break
-                    poller.poll()
-                    continue
-                except OSError as exc:
-                    log.error("session %r: reading stdout failed: %s", self.session_id, exc)
-                    break
-                if not data:
-                    break
-                self._last_output = time.monotonic()
-                try:
-                    for item in receive(data):
-                        if type(item) is tuple:
-                            deliver(*item)  # type: ignore[arg-type]
-                            if budgeted:  # before a turn boundary that follows: the turn ends "budget"
-                                self._check_budget()
-                        else:
-                            self._turn_signal(item)  # type: ignore[arg-type]
-                except Exception:
-                    log.exception("session %r: failed to process %d bytes of output", self.session_id, len(data))
-                # Drop the chunk now, while it is still in this core's caches, not after
-                # the next read (bench/README.md, "Hot path").
-                data = None  # type: ignore[assignment]
-            for item in self._pipeline.receive_eof():
-                if type(item) is tuple:
-                    deliver(*item)  # type: ignore[arg-type]
-                else:
-                    self._turn_signal(item)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("session %r: stdout reader failed", self.session_id)
-        finally:
-            self.stdout_done.set()
-            self.wake.set()
-            self._reaped.wait()
-            try:
-                self._settle(report=True)
-            except Exception:  # pragma: no cover - last line of defence
-                log.exception("session %r: finishing failed", self.session_id)
-                with self._lock:
-                    self._final.set()
-                    self._changed.notify_all()
-            finally:
-                self.process.close_pipe("stdout")
-                self._thread_exited()
-
-    def _check_budget(self) -> None:
-        over = self._limits.over_budget(self._pipeline.usage)
+    def check_budget(self) -> None:
+        """After a batch: stop the runner if the session went over a budget."""
+        over = self._limits.over_budget(self.pipeline.usage)
         if over is not None:
             self.fail(over, BUDGET)
 
-    def _read_stderr(self) -> None:
+    def stdout_finished(self) -> None:
+        """The stdout thread read everything: wait for the reap, then settle the final status."""
+        self.stdout_done.set()
+        self.wake.set()
+        self.reaped.wait()
         try:
-            self.stderr.run()
-        finally:
-            self.wake.set()
-            self.process.close_pipe("stderr")
-            self._thread_exited()
+            self._settle(report=True)
+        except Exception:  # pragma: no cover - last line of defence
+            log.exception("session %r: finishing failed", self.session_id)
+            with self._lock:
+                self._final.set()
+                self._changed.notify_all()
 
-    def _watch(self) -> None:
-        try:
-            Supervisor(self).run()
-        finally:
-            self._thread_exited()
-
-    def _thread_exited(self) -> None:
-        """The last of the session's threads to end closes the fds they shared."""
-        with self._lock:
-            self._threads_left -= 1
-            last = self._threads_left == 0
-        if last:
-            self.wake.close()
-            self.abandon.close()
-            self.process.close_pidfd()
-
-    def _turn_signal(self, turn: TurnSignal) -> None:
-        """Apply a turn boundary: agent_started, agent_stopped, agent_error."""
+    def turn_signal(self, turn: TurnSignal | PermissionSignal) -> None:
+        """Apply a turn boundary (agent_started, agent_stopped, agent_error) or a permission line."""
+        if isinstance(turn, PermissionSignal):
+            self.permissions.handle(turn)
+            return
+        if turn.kind != STARTED:
+            self.permissions.turn_ended()
         with self._lock:
             if turn.kind == STARTED:
                 if self._failure is None:
@@ -580,10 +488,20 @@ class Session:
         with self._lock:
             if self._final.is_set() or self._ended_at is not None:
                 return
-            status, error = self._final_status()
+            status, error = final_status(
+                EndFacts(
+                    returncode=process.returncode,
+                    status_lost=process.status_lost,
+                    stop_requested=self._stop_requested,
+                    exited_before_stop=self._exited_before_stop,
+                    failure=self._failure,
+                    turn_error=self._turn_error,
+                    stderr_tail=self.stderr.tail(),
+                )
+            )
             if self._clock.open:  # the runner is gone and the turn never ended
                 self._clock.end(
-                    self._pipeline.take_evidence(),
+                    self.pipeline.take_evidence(),
                     "exited",
                     reported=error,
                     cancelled=self._stop_requested,
@@ -595,7 +513,10 @@ class Session:
             self._ended_at = time.time()
             self._outstanding = 0
             self._exit_step = self._exit_step or (StopStep.SIGKILL if self.kill_requested else StopStep.EXITED)
+        self.permissions.close("the session ended")
         self._writer.close("the session ended", timeout=0.0)
+        if self._recorder is not None:
+            self._recorder.close(trailer(self.snapshot()))
         if status == ERROR:
             log.warning("session %r: %s", self.session_id, error)
         else:
@@ -610,18 +531,3 @@ class Session:
                 self._changed.notify_all()
             self.consumers.end_iterators(final=True)
             self._on_final(self)
-
-    def _final_status(self) -> tuple[Status, str | None]:
-        """The final status and its reason (see :mod:`sidecar_sync.outcome`). Lock held."""
-        process = self.process
-        return final_status(
-            EndFacts(
-                returncode=process.returncode,
-                status_lost=process.status_lost,
-                stop_requested=self._stop_requested,
-                exited_before_stop=self._exited_before_stop,
-                failure=self._failure,
-                turn_error=self._turn_error,
-                stderr_tail=self.stderr.tail(),
-            )
-        )

@@ -80,6 +80,7 @@ class Supervisor:
                         break
                 elif not self._watch_live(now):
                     gave_up = True
+                    session.unkillable(f"runner (pid {process.pid}) did not exit after SIGKILL")
                     break
                 timeout = self._next_timeout(now)
                 poller.poll(None if timeout is None else max(0.0, timeout) * 1000)
@@ -93,7 +94,7 @@ class Supervisor:
                         process.signal_group(signal.SIGKILL)
                     process.reap()
             finally:
-                session.runner_reaped()
+                session.reaped.set()
 
     # -- while the runner lives ---------------------------------------------------------
 
@@ -107,7 +108,7 @@ class Supervisor:
         if due is not None and not ladder.started:
             reason, polite = due
             if polite:
-                polite = session.send_stop()
+                session.send_stop()
             ladder.start(reason, polite=polite, now=now)
         if ladder.started:
             return ladder.advance(now)

@@ -1,8 +1,9 @@
 """Tracked daemon timers: every timer a manager starts can be cancelled and joined.
 
-Stop escalation and delayed cleanup use :class:`threading.Timer`. A :class:`TimerSet`
-keeps the live ones so that ``shutdown`` can cancel them and join their threads:
-nothing a manager started outlives it.
+A finished session's delayed removal (``cleanup_grace``) uses :class:`threading.Timer`
+(the stop ladder runs on each session's supervisor thread instead). A
+:class:`TimerSet` keeps the live timers so that ``shutdown`` can cancel them and join
+their threads: nothing a manager started outlives it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["TimerSet"]
 

@@ -11,7 +11,8 @@ was wrong, so a bad call fails before a runner exists, not halfway through.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InvalidOptionError
 
@@ -73,6 +74,9 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 
 def check_callable(name: str, value: Any) -> Callable[..., Any] | None:
     """``None`` or a callable."""
-    if value is not None and not callable(value):
+    if value is None:
+        return None
+    if not callable(value):
         raise InvalidOptionError(f"{name} must be callable, got {_describe(value)}")
-    return value
+    function: Callable[..., Any] = value
+    return function

@@ -24,18 +24,20 @@ def _package_dirs() -> set[str]:
     for root, installed in (("sidecar_sync", "sidecar_sync"), ("runners", "sidecar_sync.runners")):
         for init in (REPO / root).rglob("__init__.py"):
             parts = init.parent.relative_to(REPO / root).parts
+            if root == "sidecar_sync" and parts[:1] == ("runners",):
+                continue  # the link to runners/, counted below
             found.add(".".join((installed, *parts)))
     return found
 
 
 def test_every_package_in_the_tree_is_installed() -> None:
-    """pyproject.toml lists each package directory, so none is left out of the wheel."""
+    """pyproject.toml lists each package directory, so none is left out of the wheel;
+    ``sidecar_sync/runners`` is a link to the top-level ``runners/``."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert set(config["packages"]) == _package_dirs()
-    for package in config["packages"]:
-        source = config["package-dir"].get(package)
-        if source is not None:
-            assert (REPO / source / "__init__.py").is_file(), package
+    link = REPO / "sidecar_sync" / "runners"
+    assert link.is_symlink() and os.readlink(link) == "../runners"
+    assert "package-dir" not in config  # every package is where its name says
 
 
 @pytest.mark.slow
@@ -52,8 +54,11 @@ def test_a_plain_install_runs_the_main_job_from_the_repo_root(tmp_path: Path) ->
     tree = tmp_path / "tree"
     for name in filter(None, tracked):
         source = REPO / os.fsdecode(name)
-        if source.is_file():
-            target = tree / os.fsdecode(name)
+        target = tree / os.fsdecode(name)
+        if source.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(os.readlink(source))
+        elif source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
     venv = tmp_path / "venv"

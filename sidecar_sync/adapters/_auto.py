@@ -18,7 +18,8 @@ errors, anything else as unknown. Stateless parsing detects on every event.
 
 from __future__ import annotations
 
-from typing import Any, Final, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from ..messages import ERROR, AgentMessage, ErrorContent, StreamAdapter, new_message_id
 from ._claude import HANDLERS as CLAUDE_HANDLERS
@@ -47,7 +48,7 @@ _PROVIDER_OF_TYPE: Final = {
     "chunk": "ollama",
 }
 
-_FACTORIES: Final = {
+_FACTORIES: Final[dict[str, Callable[[], StreamAdapter]]] = {
     "claude": ClaudeStreamAdapter,
     "codex": CodexStreamAdapter,
     "ollama": OllamaStreamAdapter,

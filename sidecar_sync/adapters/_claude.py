@@ -197,8 +197,7 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
     parent = event.get("parent_tool_use_id")
     if parent is not None and (type(parent) is not str or not parent):
         parent = None
-    n = 0
-    for block in blocks:
+    for n, block in enumerate(blocks):
         kind = block.get("type") if type(block) is dict else None
         if kind == "text":
             text = block.get("text")
@@ -220,7 +219,6 @@ def _assistant(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
             out.append(AgentMessage(f"{base}-thinking-{n}", THINKING, content, parent, ts))
         else:
             out.append(AgentMessage(f"{base}-unknown-{n}", UNKNOWN, block, parent, ts))
-        n += 1
 
 
 # -- user -----------------------------------------------------------------------------

@@ -195,7 +195,7 @@ class CodexStreamAdapter(DispatchStreamAdapter):
         item = event.get("item")
         kind = item.get("type") if type(item) is dict else None
         handler = self._items.get(kind) if type(kind) is str else None
-        if handler is None:
+        if handler is None or type(item) is not dict:
             out.append(unknown_message(event, ts))
             return
         handler(item, _PHASES[event["type"]], out, ts)
@@ -241,8 +241,7 @@ class CodexStreamAdapter(DispatchStreamAdapter):
             return
         item_id = as_str(item.get("id"), "file_change")
         failed = _failed(item)
-        n = 0
-        for change in changes:
+        for n, change in enumerate(changes):
             change = as_dict(change)
             path = as_str(change.get("path"))
             kind = as_str(change.get("kind"), "update")
@@ -252,7 +251,6 @@ class CodexStreamAdapter(DispatchStreamAdapter):
             out.append(AgentMessage(new_message_id(), TOOL_CALL, call, None, ts))
             result = ToolResultContent(tool_use_id, f"{'failed: ' if failed else ''}{verb} {path}", failed, change)
             out.append(AgentMessage(new_message_id(), TOOL_RESULT, result, None, ts))
-            n += 1
 
     def _mcp_tool_call(self, item: dict[str, Any], phase: int, out: list[AgentMessage], ts: int) -> None:
         item_id = str_or_none(item.get("id"))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Final, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from ..messages import AgentMessage, StreamAdapter, now_ms, unknown_message
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Final, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from ..errors import InvalidOptionError, UnknownProviderError
 from ..messages import Adapter, AgentMessage, StreamAdapter, now_ms, unknown_message

@@ -2,9 +2,10 @@
 
 Usage::
 
-    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive]
+    sidecar-sync run [--provider P] [--model M] [--cwd D] [--json] [--interactive] [--ask]
                      PROMPT
-    sidecar-sync replay FILE... [--provider P] [--jobs N] [--json] [--summary]
+    sidecar-sync replay FILE|DIR... [--provider P] [--jobs N] [--json] [--summary]
+                        [--engine local|dask] [--scheduler ADDR]
     sidecar-sync doctor [--ollama-host URL] [--json]
 
 Exit status: 0 success; 1 a failed session or turn, an unreadable replay source,

@@ -69,12 +69,40 @@ class Prompts:
             Interrupted: a signal came before or during the read.
             BadTextError: the line is not UTF-8 text.
         """
+        raw = self._readline("> " if self._tty else None)
+        if raw is None:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadTextError(
+                f"line {self._line} of stdin is not valid UTF-8 ({bad_byte(raw, exc)})"
+            ) from None
+        return text.strip() or None
+
+    def answer(self, prompt: str) -> str | None:
+        """Show ``prompt`` on stderr and read one answer line (``run --ask``).
+
+        Returns:
+            The line, stripped (bytes that are not UTF-8 replaced); None at the
+            end of input.
+
+        Raises:
+            Interrupted: a signal came before or during the read.
+        """
+        raw = self._readline(prompt)
+        if not raw:  # end of input
+            return None
+        return raw.decode("utf-8", "replace").strip()
+
+    def _readline(self, prompt: str | None) -> bytes | None:
+        """Show ``prompt`` (if any) on stderr; read one line of stdin (b"" at its end; None: no stdin)."""
         stdin = sys.stdin
         if stdin is None:  # started with stdin closed
             return None
-        if self._tty:
+        if prompt:
             try:
-                sys.stderr.write("> ")
+                sys.stderr.write(prompt)
                 sys.stderr.flush()
             except OSError:
                 pass  # the terminal hung up; the read says so
@@ -86,10 +114,4 @@ class Prompts:
         finally:
             self._signals.reading_input = False
         self._line += 1
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BadTextError(
-                f"line {self._line} of stdin is not valid UTF-8 ({bad_byte(raw, exc)})"
-            ) from None
-        return text.strip() or None
+        return raw

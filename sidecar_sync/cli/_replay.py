@@ -4,6 +4,11 @@ The summary names the inputs "files" in its text and its JSON alike (the text's
 ``files`` row is the JSON's ``file_count``, and ``files`` there lists them), and
 tells a cost nobody reported (``$-``, ``null``) from a cost of zero: a transcript
 whose cost messages never carried a price (Codex, Ollama) has no known cost.
+
+Directory arguments stand for the transcripts below them (:mod:`._sources`).
+``--engine dask`` replays on a dask cluster (:func:`sidecar_sync.dist.replay`):
+``--scheduler ADDR``, else ``DASK_SCHEDULER_ADDRESS``, else a local cluster for
+the run; it prints the same summary as the local engine.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import orjson
 
+from . import _sources
 from ._exit import EXIT_FAILED, EXIT_OK, UsageError, error
 from ._render import (
     JsonWriter,
@@ -50,7 +56,11 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "'-' reads stdin) through the same framer and adapters as a live session.",
     )
     rep.add_argument(
-        "files", nargs="+", metavar="FILE", help="transcript files ('-' for stdin)"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="transcript files ('-' for stdin); a directory stands for every "
+        "*.jsonl, *.ndjson (and .gz) file below it",
     )
     rep.add_argument(
         "--provider",
@@ -64,6 +74,20 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         type=int,
         default=1,
         help="worker processes for many files (with --summary)",
+    )
+    rep.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where to replay: this machine (default), or a dask cluster "
+        "(with --summary; needs the dask extra)",
+    )
+    rep.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        default=None,
+        help="the dask scheduler for --engine dask (default: DASK_SCHEDULER_ADDRESS, "
+        "else a local cluster)",
     )
     rep.add_argument(
         "--json",
@@ -129,7 +153,13 @@ def replay_command(args: argparse.Namespace) -> int:
             "--jobs applies to --summary "
             "(message output is written in order by one process)"
         )
-    sources = [sys.stdin.buffer if name == "-" else name for name in args.files]
+    _check_engine(args)
+    expanded = _sources.expand(args.files)
+    sources = [
+        sys.stdin.buffer if name == "-" else name
+        for name in expanded
+        if isinstance(name, str)
+    ]
     if not args.verbose:
         # Unreadable sources are reported once, at the end, by this command.
         logging.getLogger("sidecar_sync.replay").setLevel(logging.CRITICAL)
@@ -147,14 +177,33 @@ def replay_command(args: argparse.Namespace) -> int:
     if args.max_line_size is not None:
         options["max_line_size"] = args.max_line_size
         options["max_pending"] = max(args.max_line_size, 50 * 2**20)
-    rep = Replay(
-        sources, provider=args.provider, progress=progress, errors="skip", **options
-    )
     try:
-        summary = rep.run(args.jobs) if args.summary else _stream_messages(rep, args)
+        if args.engine == "dask":
+            from ..dist import replay as dist_replay
+
+            summary = dist_replay(
+                [name for name in expanded if isinstance(name, str)],
+                client=args.scheduler,
+                errors="skip",
+                progress=progress,
+                provider=args.provider,
+                **options,
+            )
+        else:
+            rep = Replay(
+                sources,
+                provider=args.provider,
+                progress=progress,
+                errors="skip",
+                **options,
+            )
+            summary = (
+                rep.run(args.jobs) if args.summary else _stream_messages(rep, args)
+            )
     finally:
         if progress is not None:
             progress.close()
+    summary = _sources.with_failures(summary, expanded)
     if args.summary and args.json:
         sys.stdout.buffer.write(
             orjson.dumps(summary_json(summary), option=orjson.OPT_INDENT_2) + b"\n"
@@ -168,6 +217,25 @@ def replay_command(args: argparse.Namespace) -> int:
     for failure in summary.errors:
         error(f"error: {failure}")
     return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def _check_engine(args: argparse.Namespace) -> None:
+    """Usage errors of ``--engine``/``--scheduler``."""
+    if args.engine == "local":
+        if args.scheduler is not None:
+            raise UsageError("--scheduler applies to --engine dask")
+        return
+    if not args.summary:
+        raise UsageError(
+            "--engine dask applies to --summary (the workers send back summaries, "
+            "not messages)"
+        )
+    if "-" in args.files:
+        raise UsageError("--engine dask reads files on the workers, not stdin ('-')")
+    if args.jobs != 1:
+        raise UsageError(
+            "--jobs applies to --engine local (the dask cluster sets the parallelism)"
+        )
 
 
 def _stream_messages(rep: Replay, args: argparse.Namespace) -> ReplaySummary:

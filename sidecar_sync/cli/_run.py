@@ -5,6 +5,10 @@ The main thread starts the session, waits for each turn, reads follow-up prompts
 (outcome, cost, tokens, duration). The session's reader thread writes the
 messages through the ``on_message``/``on_status`` callbacks.
 
+With ``--ask`` the main thread also asks the user, on the terminal, about each tool
+the agent wants to run (:mod:`._ask`): the session's permission thread hands it the
+question and waits, so a signal during the question is handled like any other.
+
 SIGINT, SIGTERM and SIGHUP only set a flag (:mod:`._signals`). The main thread
 waits in short slices, sees the flag, and stops the session cleanly: ``stop``, a
 bounded wait while the manager's stop ladder escalates (SIGTERM, then SIGKILL of
@@ -23,8 +27,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from ..errors import (
     RunnerGoneError,
     SessionNotActiveError,
@@ -32,6 +34,7 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..messages import AgentMessage, CostContent, ErrorContent
+from ._ask import Questions, answer_next
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -40,8 +43,9 @@ from ._exit import (
     error,
     silence_stdout,
 )
-from ._input import BadTextError, Prompts, check_text
+from ._input import BadTextError, Prompts
 from ._render import JsonWriter, Renderer, format_cost_line, one_line
+from ._run_args import add_parser, session_options
 from ._signals import Interrupted, Signals
 
 if TYPE_CHECKING:
@@ -59,110 +63,6 @@ STOP_WAIT: Final = 10.0
 REASON_CHARS: Final = 200
 
 _ENDED: Final = frozenset({"done", "error"})  # final statuses (with ``finished``)
-
-
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add the ``run`` subcommand to ``sub`` (the parser's subparsers)."""
-    run = sub.add_parser(
-        "run",
-        parents=parents,
-        help="run one agent session and show it live",
-        description="Run one session and render it live: text, thinking, tool calls "
-        "and results, status changes, and a final line with the outcome, cost, "
-        "tokens and duration. Ctrl-C, SIGTERM and SIGHUP stop the session cleanly "
-        "(exit 130, 143, 129); a second one kills it.",
-    )
-    run.add_argument(
-        "prompt",
-        nargs="?",
-        metavar="PROMPT",
-        help="the prompt (with --interactive, read from stdin if omitted)",
-    )
-    run.add_argument(
-        "--provider",
-        "-p",
-        default="echo",
-        help="provider: echo (default, built in), claude, codex, ollama, ...",
-    )
-    run.add_argument("--model", "-m", help="model name passed to the provider")
-    run.add_argument("--cwd", help="working directory of the agent")
-    run.add_argument("--system-prompt", help="system prompt for the session")
-    run.add_argument(
-        "--permission-mode", help="Claude permission mode (default bypassPermissions)"
-    )
-    run.add_argument("--max-turns", type=int, help="maximum agent turns")
-    run.add_argument(
-        "--config",
-        "-c",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="provider setting sent as providerConfig "
-        "(repeatable; VALUE is JSON if it parses, "
-        "else a string), e.g. -c host=http://127.0.0.1:11434 -c num_ctx=8192",
-    )
-    run.add_argument(
-        "--json",
-        action="store_true",
-        help="print one AgentMessage JSON object per line instead of text",
-    )
-    run.add_argument(
-        "--interactive",
-        "-i",
-        action="store_true",
-        help="after each turn, read a follow-up prompt from stdin "
-        "(empty line or EOF ends)",
-    )
-    run.add_argument(
-        "--show-unknown",
-        action="store_true",
-        help="also show events no adapter mapping fits",
-    )
-
-
-# -- the command line ------------------------------------------------------------
-
-
-def _parse_config(items: list[str]) -> dict[str, Any] | None:
-    config: dict[str, Any] = {}
-    for item in items:
-        check_text("--config", item)
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--config takes KEY=VALUE, got {item!r}")
-        try:
-            value: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            value = raw
-        config[key.strip()] = value
-    return config or None
-
-
-def _session_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of ``start_session`` from the command line, checked."""
-    if args.max_turns is not None and args.max_turns < 1:
-        raise UsageError("--max-turns must be at least 1")
-    try:
-        for what, value in (
-            ("PROMPT", args.prompt),
-            ("--model", args.model),
-            ("--cwd", args.cwd),
-            ("--system-prompt", args.system_prompt),
-            ("--permission-mode", args.permission_mode),
-        ):
-            if value is not None:
-                check_text(what, value)
-        config = _parse_config(args.config)
-    except BadTextError as exc:
-        raise UsageError(str(exc)) from None
-    return {
-        "cwd": args.cwd,
-        "model": args.model,
-        "system_prompt": args.system_prompt,
-        "max_turns": args.max_turns,
-        "permission_mode": args.permission_mode,
-        "provider_config": config,
-    }
 
 
 # -- the session -----------------------------------------------------------------
@@ -238,6 +138,8 @@ class _Run:
         self.state: SessionState | None = None  # the latest snapshot
         self.running = False  # a turn is under way
         self.killed = False
+        # --ask: the session's permission thread queues questions for this thread
+        self.questions = Questions() if getattr(args, "ask", False) else None
 
     # -- output (called from the session's reader thread) --
 
@@ -289,6 +191,7 @@ class _Run:
                 prompt,
                 on_message=self.on_message,
                 on_status=None if self.args.json else self.on_status,
+                on_permission=self.questions,
                 **self.options,
             )
             self.running = True
@@ -338,11 +241,15 @@ class _Run:
             The state then, or None when a signal (or a lost stdout) came first.
         """
         while not self.signals.requested.is_set():
+            if answer_next(self.questions, self.prompts.answer):
+                continue
             try:
                 self.state = self.manager.wait(self.session_id, timeout=WAIT_SLICE)
             except TimeoutError:
                 continue
             self.running = False
+            if self.questions is not None:  # asked by a turn that is over: moot
+                self.questions.deny_pending("The turn is over; denied.")
             return self.state
         return None
 
@@ -354,6 +261,8 @@ class _Run:
         session never started).
         """
         hurry = min(self.signals.count + 1, 2)
+        if self.questions is not None:
+            self.questions.close()
         try:
             self.manager.stop_session(self.session_id)
         except SidecarError:
@@ -461,7 +370,7 @@ class _Run:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run one session as the command line says; return the exit status."""
-    options = _session_options(args)  # usage errors before anything starts
+    options = session_options(args)  # usage errors before anything starts
     if args.prompt is None and not args.interactive:
         raise UsageError(
             "run needs a PROMPT (or --interactive to read prompts from stdin)"
@@ -471,5 +380,6 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.verbose:
         # The session logs its failure reason; the command reports it itself, once.
         logging.getLogger("sidecar_sync.session").setLevel(logging.ERROR)
-    with Signals() as signals, SidecarManager() as manager:
+        logging.getLogger("sidecar_sync.env").setLevel(logging.ERROR)  # the refusal is the error line
+    with Signals() as signals, SidecarManager(claude_path=args.claude_path, codex_path=args.codex_path) as manager:
         return _Run(args, options, manager, signals).execute(args.prompt)

@@ -36,7 +36,10 @@ class Replay:
         chunk_size: bytes per read, at most :data:`~sidecar_sync.framer.FEED_WINDOW`.
         progress: called as ``progress(done, total)`` after each read.
         errors: ``"raise"`` (default): a source that cannot be opened, read or
-            gunzipped raises :class:`~sidecar_sync.errors.ReplayError` naming it.
+            gunzipped, or that holds lines of which none is a JSON object, raises
+            :class:`~sidecar_sync.errors.ReplayError` naming it (a missing file:
+            :class:`~sidecar_sync.errors.ReplaySourceMissingError`, also a
+            ``FileNotFoundError``). An empty source is not an error.
             ``"skip"``: the error is logged and kept in that source's
             :attr:`FileSummary.error`, and the replay goes on with the next source.
 

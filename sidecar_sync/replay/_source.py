@@ -20,7 +20,7 @@ from ..adapters import new_stream_adapter
 from ..errors import FramerError, InvalidOptionError, ReplayError
 from ..framer import FEED_WINDOW, MAX_LINE_SIZE, MAX_PENDING
 from ..messages import Adapter, AgentMessage
-from ..pipeline import Output, Pipeline, TurnSignal
+from ..pipeline import Output, PermissionSignal, Pipeline, TurnSignal
 from ._sources import DEFAULT_CHUNK_SIZE, ByteCounter, Source, read_source, source_name
 from ._summary import FileSummary, ordered_counts
 
@@ -110,6 +110,12 @@ class SourceReplay:
             for data in read_source(self.source, self.name, self._options.chunk_size, progress):
                 yield from self._messages(receive(data))
             yield from self._messages(self._pipeline.receive_eof())
+            stats = self._pipeline.stats
+            if stats.events == 0 and (stats.lines or stats.oversized_lines):
+                # Lines, and not one JSON object among them: not a transcript at all
+                # (a binary file, a log, the wrong file picked up from a directory).
+                lines = stats.lines + stats.oversized_lines
+                raise ReplayError(f"{self.name}: no line parsed as a JSON object ({lines} lines)", source=self.name)
         finally:
             # Also on a read error or an abandoned iteration: the counts then
             # cover what was read.
@@ -118,7 +124,7 @@ class SourceReplay:
     def _messages(self, outputs: Iterable[Output]) -> Iterator[list[AgentMessage]]:
         count = self._counts.update
         for item in outputs:
-            if isinstance(item, TurnSignal):
+            if isinstance(item, (TurnSignal, PermissionSignal)):
                 continue
             messages = item[0]
             count(map(_get_type, messages))

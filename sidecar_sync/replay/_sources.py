@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Final, cast
 
-from ..errors import ReplayError
+from ..errors import ReplayError, ReplaySourceMissingError
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -134,7 +134,8 @@ def _read_path(
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise ReplayError(f"{name}: cannot open: {exc.strerror or exc}", source=name) from exc
+        error = ReplaySourceMissingError if isinstance(exc, FileNotFoundError) else ReplayError
+        raise error(f"{name}: cannot open: {exc.strerror or exc}", source=name) from exc
     try:
         if hasattr(os, "posix_fadvise"):
             with contextlib.suppress(OSError):  # advice only: some files (pipes, FIFOs) refuse it

@@ -28,7 +28,8 @@ class FileSummary:
         source: the path as given, or ``"<stdin>"``/the stream's name.
         bytes: NDJSON bytes decoded (after gunzip).
         lines: non-blank lines framed (oversized lines excluded).
-        events: lines that were JSON objects.
+        events: lines that were JSON objects (in a recording, its ``sidecar.*``
+            marker lines too: they are counted nowhere else).
         control_lines: runner protocol lines (``ready``, ``agent_stopped``, ...).
         invalid_lines: lines that were not a JSON object, and ``agent_event``
             lines whose ``event`` is not one (logged, skipped).

@@ -75,6 +75,8 @@ class SseStream:
     events: list[tuple[str, dict[str, Any]]]
     delay: float = 0.0
     status: int = 200
+    cut_after: int | None = None
+    """Drop the connection after this many events (a stream that breaks mid-way)."""
 
 
 @dataclass
@@ -161,6 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for index, (event, data) in enumerate(answer.events):
+                if answer.cut_after is not None and index >= answer.cut_after:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # no terminating chunk: a broken stream
+                    return
                 if index and answer.delay:
                     if fake._closing.wait(answer.delay):  # noqa: SLF001 - server shutting down
                         raise ConnectionAbortedError("fake server closing")

@@ -1,7 +1,7 @@
 """A fake Ollama server on 127.0.0.1 for the ollama runner's tests.
 
 It speaks the documented ``/api/chat`` streaming format (see
-fixtures/REAL_CLIS.md, "Ollama"): ``application/x-ndjson`` lines sent with
+docs/real-clis.md, "Ollama"): ``application/x-ndjson`` lines sent with
 chunked transfer encoding, one ``{"model", "created_at", "message": {"role":
 "assistant", "content": ...}, "done": false}`` object per piece, then a final
 ``done: true`` object carrying ``done_reason`` and the counters. It also answers

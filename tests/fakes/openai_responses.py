@@ -96,11 +96,13 @@ class Reply:
     Attributes:
         items: the output items, in order.
         delay: seconds between SSE events (slow streams for stop tests).
+        cut_after: drop the connection after this many events (a broken stream).
         input_tokens / output_tokens / cached_tokens / reasoning_tokens: the usage.
     """
 
     items: list[Item]
     delay: float = 0.0
+    cut_after: int | None = None  # the stream breaks after this many events
     input_tokens: int = 10
     output_tokens: int = 10
     cached_tokens: int = 0
@@ -219,7 +221,7 @@ class FakeResponses(FakeSseServer[ResponsesReply]):
             model = "gpt-fake"
         if isinstance(reply, Failed):
             return SseStream(_failed_events(reply, model))
-        return SseStream(_events(reply, model), delay=reply.delay)
+        return SseStream(_events(reply, model), delay=reply.delay, cut_after=reply.cut_after)
 
 
 class _Sequencer:

@@ -50,7 +50,7 @@ def test_config_dir_and_extra_env_are_added() -> None:
     "key",
     [
         "CLAUDE_CONFIG_DIR",
-        "CLAUDE_CODE_EXPERIMENTAL_X",  # the whitelist is for the parent env only (seed)
+        "CLAUDE_CODE_EXPERIMENTAL_X",  # kept when inherited from the parent env, refused in extra_env
         "CODEX_API_KEY",
         "OLLAMA_HOST",
         "ANTHROPIC_BASE_URL",

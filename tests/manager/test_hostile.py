@@ -211,7 +211,7 @@ def test_a_failure_inside_start_session_leaves_nothing_behind(
     def failing_session(**_kwargs: Any) -> None:
         raise Boom
 
-    monkeypatch.setattr("sidecar_sync.manager.Session", failing_session)
+    monkeypatch.setattr("sidecar_sync.launcher.Session", failing_session)
     with pytest.raises(Boom):
         manager.start_session("s", "echo", "x")
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""Sessions on real runner processes: the API, protocol routing (§2), lifecycle (§4), accounting."""
+"""Sessions on real runner processes: the API, protocol routing, lifecycle, accounting."""
 
 from __future__ import annotations
 
@@ -155,6 +155,34 @@ def test_killed_by_signal_names_the_signal(manager: SidecarManager, recorder: Re
     state = manager.get_session("s")
     assert state.status == "error" and state.exit_code == -9
     assert "SIGKILL" in (state.error or "")
+
+
+def test_wait_for_the_turn_returns_after_the_final_status_callback(manager: SidecarManager) -> None:
+    """A runner dies mid-turn: ``wait()`` (until the turn) returns only once the final
+    ``on_status`` call has returned, never while it runs."""
+    import os
+    import signal
+
+    entered, release = threading.Event(), threading.Event()
+
+    def on_status(session_id: str, status: str, error: str | None) -> None:
+        if "SIGKILL" in (error or ""):
+            entered.set()
+            release.wait(TIMEOUT)
+
+    manager.register_provider("hold", scripted("hold"))
+    state = manager.start_session("s", "hold", "x", on_status=on_status)
+    assert state.pid is not None
+    os.kill(state.pid, signal.SIGKILL)
+    assert entered.wait(TIMEOUT), "the final status never reached the callback"
+    results: list[str] = []
+    waiter = threading.Thread(target=lambda: results.append(manager.wait("s", TIMEOUT).status), daemon=True)
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and not results, "wait() returned while the final status callback ran"
+    release.set()
+    waiter.join(TIMEOUT)
+    assert results == ["error"]
 
 
 def test_registry_errors(manager: SidecarManager) -> None:

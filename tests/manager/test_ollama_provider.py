@@ -1,6 +1,6 @@
 """The built-in ollama provider through ``SidecarManager.start_session``, against a fake Ollama server.
 
-No real Ollama server can be installed offline here (see fixtures/REAL_CLIS.md), so the
+No real Ollama server can be installed offline here (see docs/real-clis.md), so the
 runner talks to ``tests.fakes.ollama``, which speaks the documented ``/api/chat`` stream.
 """
 

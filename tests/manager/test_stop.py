@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from sidecar_sync import AgentMessage, SessionNotFoundError, SidecarManager
+from sidecar_sync.process import RunnerProcess
 from tests._proc import descendants, is_alive, wait_gone
 from tests.manager.conftest import TIMEOUT, Recorder, scripted, sidecar_threads
 
@@ -63,6 +66,38 @@ def test_stop_ladder_kills_the_whole_group(
     assert state.exit_code == exit_code
     assert not wait_gone([runner_pid, child_pid], timeout=5.0)
     assert elapsed >= 0.3  # not before stop_grace (a lower bound, not a timing assertion)
+
+
+def test_a_runner_that_outlives_sigkill_ends_the_session_in_error(
+    make_manager: Callable[..., SidecarManager], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If even SIGKILL does not end the runner (here: it never arrives), the ladder gives up:
+    the readers stop, the session ends ``error`` saying so, and no exit status is invented."""
+    real_signal_group = RunnerProcess.signal_group
+    spared: list[RunnerProcess] = []
+
+    def without_sigkill(self: RunnerProcess, sig: int) -> bool:
+        if sig != signal.SIGKILL:
+            return real_signal_group(self, sig)
+        spared.append(self)
+        return True
+
+    manager = make_manager(stop_grace=0.2, kill_grace=0.2)
+    manager.register_provider("stubborn", scripted("stubborn", term="ignore", child="0"))
+    manager.start_session("s", "stubborn", "x", on_message=recorder.on_message, on_status=recorder.on_status)
+    (runner_pid,) = _pids(recorder, 1)
+    monkeypatch.setattr(RunnerProcess, "signal_group", without_sigkill)
+    try:
+        manager.stop_session("s")
+        state = manager.wait("s", timeout=TIMEOUT, until="final")
+        assert state.status == "error" and state.exit_code is None
+        assert state.error == f"runner (pid {runner_pid}) did not exit after SIGKILL"
+        assert is_alive(runner_pid)
+    finally:
+        monkeypatch.undo()
+        os.kill(runner_pid, signal.SIGKILL)
+        assert spared, "the ladder never reached SIGKILL"
+        assert spared[0].reap() == -signal.SIGKILL
 
 
 def test_grandchild_holding_stdout_does_not_hang_the_session(

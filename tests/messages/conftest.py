@@ -1,8 +1,8 @@
 """Fixtures of the messages tests: recorded and real-shape provider events.
 
-``tests/data/claude`` and ``tests/data/codex`` are copies of the real CLI
-recordings in ``shared/fixtures`` (Claude Code 2.1.330/2.1.197, Codex 0.169.0,
-recorded offline against fake model servers). ``tests/data/*/shapes_*.jsonl``
+``tests/data/claude`` and ``tests/data/codex`` are recordings of the real CLIs'
+stdout (Claude Code 2.1.330/2.1.197, Codex 0.169.0, recorded offline against
+fake model servers; ``docs/real-clis.md`` describes what they show). ``tests/data/*/shapes_*.jsonl``
 are events the recordings lack, written in the real shape; ``tests/data/README.md``
 and the tests that use them name the source of every shape.
 """

@@ -3,7 +3,7 @@
 Chunk shapes: the Ollama API docs (ollama/ollama ``docs/api.md``, "Generate a
 chat completion", streaming response and final response with
 ``done_reason``/``prompt_eval_count``/``eval_count``/``eval_duration``), as
-summarised in shared/fixtures/REAL_CLIS.md "Ollama" (``message.thinking`` with
+summarised in docs/real-clis.md "Ollama" (``message.thinking`` with
 ``think: true``; ``message.tool_calls`` with object ``arguments``; a mid-stream
 ``{"error": ..}`` line). The ``type``/init/error envelope is the one agreed with
 the Ollama runner.

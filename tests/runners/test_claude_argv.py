@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sidecar_sync.runners.claude import STREAM_FLAGS, _result_error, claude_argv, plan_claude, user_line
 
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
+from sidecar_sync.runners._claude_cli import STREAM_FLAGS, claude_argv, plan_claude, result_error, user_line
 
 
 def options(**wire: object) -> SessionOptions:
@@ -137,16 +137,16 @@ def test_result_error_messages():
         "api_error_status": 500,
         "result": "API Error: 500 boom",
     }
-    assert _result_error(api) == "Claude Code turn failed (api_error, HTTP 500): API Error: 500 boom"
+    assert result_error(api) == "Claude Code turn failed (api_error, HTTP 500): API Error: 500 boom"
 
     turns = {"subtype": "error_max_turns", "is_error": True, "errors": ["max turns reached"]}
-    assert _result_error(turns) == "Claude Code turn failed (error_max_turns): max turns reached"
+    assert result_error(turns) == "Claude Code turn failed (error_max_turns): max turns reached"
 
     noauth = {"subtype": "success", "is_error": True, "result": "Not logged in · Please run /login"}
-    assert "apiKeyHelper" in _result_error(noauth)
+    assert "apiKeyHelper" in result_error(noauth)
 
     odd = {"is_error": True, "result": 42, "api_error_status": True}
-    assert _result_error(odd) == "Claude Code turn failed"
+    assert result_error(odd) == "Claude Code turn failed"
 
 
 @pytest.mark.parametrize("name", ["claude", "codex"])

@@ -28,7 +28,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_claude_candidates_are_the_seeds_list(home: Path) -> None:
-    """The well-known Claude Code locations, in the seed's order."""
+    """The well-known Claude Code locations, in the order they are checked."""
     assert discovery.claude_candidates(home) == [
         str(home / ".local/bin/claude"),
         str(home / ".claude/local/claude"),

@@ -26,6 +26,7 @@ FULL = {
     "worktree_name": "wt",
     "resume_session_id": "abc",
     "provider_config": {"delay": 0.5, "nested": {"x": [1, 2]}},
+    "permission_prompt": True,
 }
 FULL_WIRE = {
     "cwd": "/work",
@@ -39,6 +40,7 @@ FULL_WIRE = {
     "worktreeName": "wt",
     "resumeSessionId": "abc",
     "providerConfig": {"delay": 0.5, "nested": {"x": [1, 2]}},
+    "permissionPrompt": True,
 }
 
 #: (option, a bad value that JSON can carry): each rule at least once.
@@ -59,6 +61,8 @@ BAD = [
     ("additional_directories", ["/ok", 7]),
     ("additional_directories", ["/ok", ""]),
     ("provider_config", [1]),
+    ("permission_prompt", "yes"),
+    ("permission_prompt", 1),
 ]
 #: Bad values only Python code can pass.
 BAD_IN_PYTHON = [
@@ -79,7 +83,8 @@ def test_the_wire_names_are_the_camelcase_of_the_python_names():
 
 def test_the_managers_start_session_options_are_exactly_these():
     """Every option keyword of start_session travels to the runner, except those the manager
-    itself acts on: the consumers and the harness limits."""
+    itself acts on: the consumers, the harness limits and the permission callback, whose
+    presence travels as permission_prompt."""
     import dataclasses
 
     from sidecar_sync.limits import Limits
@@ -87,8 +92,9 @@ def test_the_managers_start_session_options_are_exactly_these():
 
     parameters = inspect.signature(SidecarManager.start_session).parameters
     keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    manager_side = {"on_message", "on_status", "record"} | {f.name for f in dataclasses.fields(Limits)}
-    assert keywords - manager_side == set(WIRE_NAMES)
+    manager_side = {"on_message", "on_status", "record", "on_permission", "permission_timeout"}
+    manager_side |= {f.name for f in dataclasses.fields(Limits)}
+    assert keywords - manager_side == set(WIRE_NAMES) - {"permission_prompt"}
 
 
 def test_to_wire_maps_every_option_and_from_wire_reads_it_back():
@@ -100,7 +106,9 @@ def test_to_wire_maps_every_option_and_from_wire_reads_it_back():
 
 def test_unset_options_are_omitted_and_permission_mode_has_a_default():
     assert SessionOptions().to_wire() == {"permissionMode": DEFAULT_PERMISSION_MODE}
-    empty = SessionOptions.create(cwd=None, extra_env={}, additional_directories=[], provider_config={}, model=None)
+    empty = SessionOptions.create(
+        cwd=None, extra_env={}, additional_directories=[], provider_config={}, model=None, permission_prompt=False
+    )
     assert empty == SessionOptions()
     assert empty.to_wire() == {"permissionMode": "bypassPermissions"}
     # the field itself stays unset: a runner can tell "not chosen" from "bypassPermissions"
