@@ -36,7 +36,10 @@ def verdicts(dirs: list[Path]) -> dict[str, dict[str, int | None]]:
 
 
 def table(by_module: dict[str, dict[str, int | None]]) -> str:
-    rows = ["| module | mutants | killed | survived | no tests | not run | score |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| module | mutants | killed | survived | no tests | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for module, codes in sorted(by_module.items()):
         if not codes:
             continue

@@ -14,6 +14,8 @@ import pytest
 from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import StatusContent
 
+RETRY = "API connection error; retry"
+
 CASES: list[tuple[dict[str, Any], str, str]] = [
     # api_retry: "<code>[ (<error>)]; retry[ <attempt>/<limit>][ in <s> s]"
     (
@@ -21,15 +23,19 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
         "api_retry",
         "API error 529 (overloaded); retry 2/10 in 1.2 s",
     ),
-    ({"error_status": None, "error": "", "attempt": 1, "max_retries": None}, "api_retry", "API connection error; retry"),
-    ({"error_status": "529", "error": 7, "attempt": "1", "max_retries": 3}, "api_retry", "API connection error; retry"),
-    ({"attempt": 3, "max_retries": "10", "retry_delay_ms": 2500.0}, "api_retry", "API connection error; retry in 2.5 s"),
+    ({"error_status": None, "error": "", "attempt": 1, "max_retries": None}, "api_retry", RETRY),
+    ({"error_status": "529", "error": 7, "attempt": "1", "max_retries": 3}, "api_retry", RETRY),
+    ({"attempt": 3, "max_retries": "10", "retry_delay_ms": 2500.0}, "api_retry", f"{RETRY} in 2.5 s"),
     ({"retry_delay_ms": 999}, "api_retry", "API connection error; retry in 1.0 s"),
     ({"retry_delay_ms": 1051}, "api_retry", "API connection error; retry in 1.1 s"),
     ({"retry_delay_ms": "soon"}, "api_retry", "API connection error; retry"),
     ({"retry_delay_ms": True}, "api_retry", "API connection error; retry"),
     # permission_denied: "Permission denied: <tool>[: <message>]"
-    ({"tool_name": "Bash", "message": "not in allow list"}, "permission_denied", "Permission denied: Bash: not in allow list"),
+    (
+        {"tool_name": "Bash", "message": "not in allow list"},
+        "permission_denied",
+        "Permission denied: Bash: not in allow list",
+    ),
     ({"tool_name": 5, "message": ""}, "permission_denied", "Permission denied: a tool"),
     ({"message": 3}, "permission_denied", "Permission denied: a tool"),
     # status: the known ones in words, others as they came, none at all "Ready"

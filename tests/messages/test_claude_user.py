@@ -89,7 +89,8 @@ def test_a_streamed_text_delta_with_every_field(fields: dict[str, Any], want: tu
     event = {"type": "stream_event", "event": inner, **fields}
     for messages in both(event):
         (message,) = messages
-        assert (message.type, message.content, message.parent_id) == ("text", TextContent("Hel", True, api_id, index), parent)
+        want_content = TextContent("Hel", True, api_id, index)
+        assert (message.type, message.content, message.parent_id) == ("text", want_content, parent)
         assert message.id == uuid if uuid else (type(message.id) is str and message.id)
         assert type(message.timestamp) is int
 

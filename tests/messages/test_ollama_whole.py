@@ -41,6 +41,9 @@ DONE = {
 }
 
 
+USAGE_KEYS = ("prompt_eval_count", "eval_count", "eval_duration", "total_duration")  # "model" is not one
+
+
 def check_envelopes(messages: list[AgentMessage]) -> None:
     assert all(type(m.id) is str and m.id for m in messages)
     assert len({m.id for m in messages}) == len(messages)
@@ -83,7 +86,7 @@ def test_a_reply_with_thinking_text_a_tool_call_and_its_cost() -> None:
                 is_error=False,
                 result="Checking done.",
                 terminal_reason="stop",
-                usage={"prompt_eval_count": 12, "eval_count": 5, "eval_duration": 2_999_999_999, "total_duration": 4_000_000_000},
+                usage={key: DONE[key] for key in USAGE_KEYS},
             ),
         ),
     ]
@@ -132,7 +135,15 @@ def test_stateless_parsing_gives_fragments_without_a_reply_id() -> None:
     ("event", "kind", "content"),
     [
         (
-            {"type": "system", "subtype": "init", "session_id": "s-1", "model": "llama3.2", "cwd": "/w", "tools": ["a", 3], "agent_version": "ollama 0.5"},
+            {
+                "type": "system",
+                "subtype": "init",
+                "session_id": "s-1",
+                "model": "llama3.2",
+                "cwd": "/w",
+                "tools": ["a", 3],
+                "agent_version": "ollama 0.5",
+            },
             "init",
             InitContent("s-1", "llama3.2", "/w", ["a"], "ollama 0.5"),
         ),

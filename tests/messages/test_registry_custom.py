@@ -46,7 +46,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def adapter_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, bool]]:
-    return [(r.levelno, r.getMessage(), r.exc_info is not None) for r in caplog.records if r.name == "sidecar_sync.adapters"]
+    records = [r for r in caplog.records if r.name == "sidecar_sync.adapters"]
+    return [(r.levelno, r.getMessage(), r.exc_info is not None) for r in records]
 
 
 def test_a_stream_adapter_is_named_after_its_provider() -> None:
@@ -119,7 +120,10 @@ class NotAMessage:
     [
         (5, None),  # not iterable (the log shows None then, not the 5: left as it is)
         ([NotAMessage()], "[<not a message>]"),
-        ([AgentMessage("x", 3, None, None, 1)], "[AgentMessage(id='x', type=3, content=None, parent_id=None, timestamp=1)]"),  # type: ignore[arg-type]
+        (
+            [AgentMessage("x", 3, None, None, 1)],  # type: ignore[arg-type]
+            "[AgentMessage(id='x', type=3, content=None, parent_id=None, timestamp=1)]",
+        ),
     ],
 )
 def test_an_adapter_that_returns_no_list_of_messages_costs_its_event(
@@ -172,7 +176,8 @@ def test_a_registered_stream_adapter_class_is_made_for_its_name() -> None:
     register_adapter("class-test", Prefixing)
     try:
         assert new_stream_adapter("class-test").provider == "class-test"
-        assert [m.content for m in new_stream_adapter("class-test").adapt({"say": "a"})] == [TextContent("class-test:a")]
+        stream = new_stream_adapter("class-test")
+        assert [m.content for m in stream.adapt({"say": "a"})] == [TextContent("class-test:a")]
         assert [m.content for m in parse_message("class-test", {"say": "b"})] == [TextContent("class-test:b")]
     finally:
         unregister_adapter("class-test")

@@ -447,11 +447,11 @@ def test_the_largest_chunk_size_is_allowed() -> None:
 
 def test_a_sources_bad_lines_are_logged_under_its_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "bad.ndjson"
-    path.write_bytes(b"not json\n")
+    path.write_bytes(b'{"type":"system","subtype":"init","session_id":"s"}\nnot json\n')
     with caplog.at_level(logging.WARNING, logger="sidecar_sync.decoder"):
         assert replay(path).invalid_lines == 1
     (message,) = [r.getMessage() for r in caplog.records if r.name == "sidecar_sync.decoder"]
-    assert message.startswith(f"{path}: skipped invalid line 1 (")
+    assert message.startswith(f"{path}: skipped invalid line 1 (") and message.endswith("): b'not json'")
 
 
 def test_a_merge_took_no_time_unless_told() -> None:

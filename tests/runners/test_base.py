@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 import pytest
-from sidecar_sync.runners._base import Runner, RunnerHost, Turn
-from sidecar_sync.runners._output import CommandReader
 
 from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
+from sidecar_sync.runners._base import Runner, RunnerHost, Turn
+from sidecar_sync.runners._output import CommandReader
 from tests._proc import is_alive, wait_gone, wait_until
 from tests.runners.client import RunnerClient, events, types
 
