@@ -378,3 +378,17 @@ def test_a_turns_evidence_counts_the_error_messages_the_runner_made() -> None:
     (failed,) = [item for item in out if isinstance(item, TurnSignal) and item.kind == FAILED]
     assert failed.evidence is not None and failed.evidence.messages == 3  # the text and both errors
     assert pipeline.stats.messages == 3
+
+
+def test_usage_counts_each_value_it_cannot_use() -> None:
+    usage = Usage()
+    usage.note_cost(CostContent(total_cost_usd=-1.0))
+    usage.note_cost(CostContent(total_cost_usd=float("inf")))
+    assert (usage.invalid_values, usage.cost_reports, usage.cost_reported) == (2, 0, False)
+    # the provider's own usage object: a count that is not a finite number is one more
+    raw = {"input_tokens": "7", "output_tokens": float("nan"), "cache_read_input_tokens": "x"}
+    usage.note_cost(CostContent(total_cost_usd=0.5, input_tokens=3, output_tokens=4, usage=raw))
+    assert (usage.invalid_values, usage.cost_reports) == (4, 1)
+    assert (usage.input_tokens, usage.output_tokens, usage.cost_usd) == (3, 4, 0.5)
+    usage.note_cost(CostContent(usage={"input_tokens": None, "output_tokens": 2.5}))
+    assert usage.invalid_values == 4  # absent and finite values are fine
