@@ -392,3 +392,30 @@ def test_usage_counts_each_value_it_cannot_use() -> None:
     assert (usage.input_tokens, usage.output_tokens, usage.cost_usd) == (3, 4, 0.5)
     usage.note_cost(CostContent(usage={"input_tokens": None, "output_tokens": 2.5}))
     assert usage.invalid_values == 4  # absent and finite values are fine
+
+
+def test_the_agent_version_comes_from_init_messages_that_name_one() -> None:
+    inits = [InitContent("s", agent_version="Claude Code 2.1"), InitContent("s", agent_version=""),
+             InitContent("s", agent_version=5), {"not": "an InitContent"}, InitContent("s")]  # type: ignore[arg-type]  # fmt: skip
+    contents = iter(inits)
+
+    def adapter(event: dict[str, Any]) -> list[AgentMessage]:
+        return [AgentMessage(f"m{event['n']}", "init", next(contents), None, 1)]
+
+    pipeline = Pipeline(new_stream_adapter(adapter))
+    versions = []
+    for n in range(len(inits)):
+        list(pipeline.receive_data(lines({"n": n})))
+        versions.append(pipeline.agent_version)
+    assert versions == ["Claude Code 2.1"] * len(inits)  # the others name none: the first stands
+
+
+def test_usage_adds_only_whole_non_negative_token_counts() -> None:
+    usage = Usage()
+    usage.note_cost(CostContent(input_tokens=0, output_tokens=0))
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (0, 0, 0)
+    usage.note_cost(CostContent(input_tokens=2.5, output_tokens="3"))  # type: ignore[arg-type]
+    usage.note_cost(CostContent(input_tokens=-1, output_tokens=None))  # type: ignore[arg-type]
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (0, 0, 3)
+    usage.note_cost(CostContent(input_tokens=7, output_tokens=9))
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (7, 9, 3)
