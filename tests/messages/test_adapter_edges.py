@@ -172,3 +172,25 @@ def test_an_error_before_detection_keeps_its_message_or_says_error(event: dict[s
     for messages in (auto.adapt(event), parse_message("auto", event)):
         assert [(m.type, m.content) for m in messages] == [("error", ErrorContent(text))]
     assert auto.detected is None  # type: ignore[attr-defined]
+
+
+def test_codex_usage_before_a_thread_and_in_a_thread_without_an_id_is_one_total() -> None:
+    def usage(tokens_in: int) -> dict[str, Any]:
+        return {"type": "turn.completed", "usage": {"input_tokens": tokens_in, "output_tokens": 1}}
+
+    events = [usage(10), {"type": "thread.started"}, usage(15)]
+    costs = [m.content for m in new_stream_adapter("codex").adapt_batch(events) if m.type == "cost"]
+    assert [(c.input_tokens, c.output_tokens) for c in costs] == [(10, 1), (5, 0)]
+
+
+def test_ollama_empty_or_odd_thinking_is_no_message() -> None:
+    event = {"type": "chunk", "message": {"role": "assistant", "thinking": "", "content": "x"}, "done": False}
+    assert [m.type for m in new_stream_adapter("ollama").adapt(event)] == ["text"]
+    event = {"type": "chunk", "message": {"role": "assistant", "thinking": 5}, "done": False}
+    assert new_stream_adapter("ollama").adapt(event) == []
+
+
+def test_ollama_duration_is_whole_milliseconds_of_eval_duration() -> None:
+    for nanoseconds, milliseconds in [(7_000_000_000, 7000), (7_000_999_999, 7000), (999_999, 0)]:
+        (cost,) = parse_message("ollama", {"type": "chunk", "done": True, "eval_duration": nanoseconds})
+        assert cost.content.duration_ms == milliseconds

@@ -30,6 +30,8 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"retry_delay_ms": 1051}, "api_retry", "API connection error; retry in 1.1 s"),
     ({"retry_delay_ms": "soon"}, "api_retry", "API connection error; retry"),
     ({"retry_delay_ms": True}, "api_retry", "API connection error; retry"),
+    ({"retry_delay_ms": float("inf")}, "api_retry", "API connection error; retry"),
+    ({"retry_delay_ms": float("nan")}, "api_retry", "API connection error; retry"),
     # permission_denied: "Permission denied: <tool>[: <message>]"
     (
         {"tool_name": "Bash", "message": "not in allow list"},
