@@ -102,3 +102,10 @@ def test_a_streamed_delta_with_an_odd_index_or_text() -> None:
     inner = {"type": "content_block_delta", "index": 2.0, "delta": {"type": "text_delta", "text": "x"}}
     (message,) = parse_message("claude", {"type": "stream_event", "uuid": "u", "event": inner})
     assert message.content == TextContent("x", True, None, 2)
+
+
+def test_a_result_after_another_block_is_not_lost() -> None:
+    blocks = [{"type": "text", "text": "first a remark"}, result_block(0)]
+    event = {"type": "user", "uuid": "u-4", "message": {"content": blocks}}
+    for messages in both(event):
+        assert [(m.id, m.type) for m in messages] == [("u-4-tool_result-0", "tool_result"), ("u-4-unknown", "unknown")]
