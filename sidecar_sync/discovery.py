@@ -147,7 +147,11 @@ def _check_path(search: CliSearch, path_env: str | None) -> bool:
 
 
 def search_claude_cli(
-    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+    explicit: str | None = None,
+    *,
+    home: Path | None = None,
+    path_env: str | None = None,
+    candidates: list[str] | None = None,
 ) -> CliSearch:
     """Search for the Claude Code CLI and record where it looked.
 
@@ -156,6 +160,9 @@ def search_claude_cli(
             (a wrong explicit path must fail loudly, not fall back to another binary).
         home: the home directory for the well-known locations (default: the user's).
         path_env: the ``PATH`` string to search (default: ``os.environ["PATH"]``).
+        candidates: the locations checked before ``PATH`` (default:
+            :func:`claude_candidates` of ``home``); tests pass their own, so that a
+            system-wide install cannot change what they see.
 
     Returns:
         The search record; ``path`` is None if nothing executable was found.
@@ -163,14 +170,18 @@ def search_claude_cli(
     search = CliSearch("claude")
     if explicit:
         return _check_explicit(search, explicit)
-    if _check_candidates(search, claude_candidates(home)):
+    if _check_candidates(search, claude_candidates(home) if candidates is None else candidates):
         return search
     _check_path(search, path_env)
     return search
 
 
 def search_codex_cli(
-    explicit: str | None = None, *, home: Path | None = None, path_env: str | None = None
+    explicit: str | None = None,
+    *,
+    home: Path | None = None,
+    path_env: str | None = None,
+    candidates: list[str] | None = None,
 ) -> CliSearch:
     """Search for the Codex CLI (``PATH`` first, then npm global bins) and record where it looked.
 
@@ -178,6 +189,8 @@ def search_codex_cli(
         explicit: a path given by the caller; when set, it is the only place checked.
         home: the home directory for the npm locations (default: the user's).
         path_env: the ``PATH`` string to search (default: ``os.environ["PATH"]``).
+        candidates: the locations checked after ``PATH`` (default:
+            :func:`codex_candidates` of ``home``); tests pass their own.
 
     Returns:
         The search record; ``path`` is None if nothing executable was found.
@@ -187,7 +200,7 @@ def search_codex_cli(
         return _check_explicit(search, explicit)
     if _check_path(search, path_env):
         return search
-    _check_candidates(search, codex_candidates(home))
+    _check_candidates(search, codex_candidates(home) if candidates is None else candidates)
     return search
 
 

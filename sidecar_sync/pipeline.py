@@ -235,6 +235,8 @@ class Pipeline:
         self._bytes += size
         process = self._process
         for events, nbytes in self._pieces(data, PIECE_SIZE):
+            if nbytes > size:  # a line begun in an earlier call: that part was billed already
+                nbytes = size
             size -= nbytes
             self._unbilled += nbytes
             if events:

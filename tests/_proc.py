@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -52,3 +53,32 @@ def wait_gone(pids: set[int] | list[int], timeout: float = 10.0) -> set[int]:
         time.sleep(0.02)
         alive = {p for p in alive if is_alive(p)}
     return alive
+
+
+def _signal_mask(pid: int, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return None
+    return int(fields[field], 16)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """True when the process handles ``signum`` (``SigCgt`` in ``/proc/PID/status``)."""
+    mask = _signal_mask(pid, "SigCgt")
+    return mask is not None and bool(mask >> (signum - 1) & 1)
+
+
+def ignores(pid: int, signum: int) -> bool:
+    """True when the process ignores ``signum`` (``SigIgn`` in ``/proc/PID/status``)."""
+    mask = _signal_mask(pid, "SigIgn")
+    return mask is not None and bool(mask >> (signum - 1) & 1)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it does not by ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not seen within {timeout} s"
+        time.sleep(0.01)

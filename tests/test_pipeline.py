@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 from unittest import mock
 
@@ -13,9 +14,18 @@ from hypothesis import strategies as st
 
 from sidecar_sync import decoder as decoder_module
 from sidecar_sync import pipeline as pipeline_module
+from sidecar_sync.accounting import Usage
 from sidecar_sync.adapters import new_stream_adapter
-from sidecar_sync.messages import AgentMessage
-from sidecar_sync.pipeline import FAILED, PIECE_SIZE, STARTED, STOPPED, Pipeline, TurnSignal
+from sidecar_sync.messages import AgentMessage, CostContent, ErrorContent, InitContent
+from sidecar_sync.pipeline import (
+    BAD_ENVELOPE_LOG_LIMIT,
+    FAILED,
+    PIECE_SIZE,
+    STARTED,
+    STOPPED,
+    Pipeline,
+    TurnSignal,
+)
 from tests.framer.twins import TWINS, patch_everywhere
 
 
@@ -322,3 +332,194 @@ def test_a_reused_read_buffer_gives_the_results_of_one_line_at_a_time(
     assert pipeline.stats == per_line.stats
     assert pipeline.usage.cost_usd == per_line.usage.cost_usd
     assert pipeline.usage.input_tokens == per_line.usage.input_tokens
+
+
+# -- an agent_event line without an object event (found unchecked by mutation testing) ----
+#
+# Such a line still proves a runner speaks the protocol, and its warnings stop after a
+# limit so a broken runner cannot flood the log.
+
+
+def run_labelled(data: bytes, label: str = "stream") -> tuple[list[Any], Pipeline]:
+    pipeline = Pipeline(new_stream_adapter("claude"), label=label)
+    out = list(pipeline.receive_data(data)) + list(pipeline.receive_eof())
+    return out, pipeline
+
+
+def test_a_bad_envelope_is_runner_output_so_a_later_error_line_is_the_runners() -> None:
+    bad = {"type": "agent_event", "event": "not an object"}
+    out, pipeline = run_labelled(lines(bad, {"type": "error", "message": "boom"}))
+    assert pipeline.recognized
+    ((messages, _bill),) = out
+    assert [(m.type, m.content) for m in messages] == [("error", ErrorContent("boom"))]
+    assert (pipeline.stats.invalid_lines, pipeline.stats.control_lines) == (1, 1)
+    # the same error line from a stream that never spoke the protocol is the provider's event
+    out, pipeline = run_labelled(lines({"type": "error", "message": "boom"}))
+    assert not pipeline.recognized
+    ((messages, _bill),) = out
+    assert [(m.type, m.content) for m in messages] == [("unknown", {"type": "error", "message": "boom"})]
+
+
+def test_a_bad_envelope_alone_marks_the_stream_recognized() -> None:
+    _, pipeline = run_labelled(lines({"type": "agent_event"}))
+    assert pipeline.recognized
+    assert pipeline.stats.invalid_lines == 1
+
+
+def test_bad_envelopes_warn_up_to_the_limit_then_go_to_debug(caplog: pytest.LogCaptureFixture) -> None:
+    events = [{"type": "agent_event", "event": n} for n in range(BAD_ENVELOPE_LOG_LIMIT + 2)]
+    with caplog.at_level(logging.DEBUG, logger="sidecar_sync.pipeline"):
+        _, pipeline = run_labelled(lines(*events), label="s-7")
+    records = [r for r in caplog.records if r.name == "sidecar_sync.pipeline"]
+    assert [r.levelno for r in records] == [logging.WARNING] * BAD_ENVELOPE_LOG_LIMIT + [logging.DEBUG] * 2
+    assert [r.getMessage() for r in records] == [
+        f"s-7: skipped agent_event without an object 'event': {event!r}" for event in events
+    ]
+    assert pipeline.stats.invalid_lines == len(events)
+
+
+def test_a_bad_envelopes_log_line_is_cut_at_120_characters(caplog: pytest.LogCaptureFixture) -> None:
+    event = {"type": "agent_event", "event": ["x" * 300]}
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.pipeline"):
+        run_labelled(lines(event))
+    (record,) = [r for r in caplog.records if r.name == "sidecar_sync.pipeline"]
+    assert record.getMessage() == "stream: skipped agent_event without an object 'event': " + repr(event)[:120]
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ({"type": "error", "message": 5}, "the runner reported an error"),
+        ({"type": "error", "message": ""}, "the runner reported an error"),
+        ({"type": "error", "message": "no such session"}, "no such session"),
+        ({"type": "agent_error", "message": ["x"]}, "the turn failed"),
+        ({"type": "agent_error"}, "the turn failed"),
+    ],
+)
+def test_the_runners_error_lines_become_error_messages_with_text_id_and_time(line: dict[str, Any], text: str) -> None:
+    out, _ = run(lines({"type": "ready"}, line))
+    (messages, _bill), *_signals = out
+    (message,) = messages
+    assert (message.type, message.content, message.parent_id) == ("error", ErrorContent(text), None)
+    assert type(message.id) is str and message.id
+    assert type(message.timestamp) is int and message.timestamp > 0
+
+
+# -- usage: costs belong to the agent session the last init named --------------------------
+
+
+@pytest.mark.parametrize("content", [object(), InitContent(None), InitContent(5)])  # type: ignore[arg-type]
+def test_an_init_without_a_session_id_adds_no_session(content: object) -> None:
+    usage = Usage()
+    usage.note_init(InitContent("s1"))
+    usage.note_cost(CostContent(total_cost_usd=0.5))
+    usage.note_init(content)  # costs from here on belong to no named session
+    usage.note_cost(CostContent(total_cost_usd=0.25))
+    usage.note_cost(object())  # not a cost at all: nothing counted, nothing raised
+    assert usage.sessions == {"s1"}
+    assert (usage.cost_usd, usage.cost_reports, usage.invalid_values) == (0.75, 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "outcome"),
+    [
+        ({"type": "agent_error", "message": 5, "outcome": 5}, "the turn failed", None),
+        ({"type": "agent_error", "message": "", "outcome": "limit"}, "the turn failed", "limit"),
+        ({"type": "agent_error", "message": "quota", "outcome": ""}, "quota", ""),
+    ],
+)
+def test_a_failed_turns_signal_keeps_only_string_messages_and_outcomes(
+    line: dict[str, Any], message: str, outcome: str | None
+) -> None:
+    out, _ = run(lines({"type": "ready"}, {"type": "agent_started"}, line))
+    signals = [item for item in out if isinstance(item, TurnSignal)]
+    assert [(s.kind, s.message, s.outcome) for s in signals] == [(STARTED, None, None), (FAILED, message, outcome)]
+
+
+def test_messages_before_a_run_of_events_are_kept_when_the_run_is_adapted() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "error", "message": "first the runner's error"},
+        envelope(text_event("then the agent's text", "u1")),
+        {"type": "agent_stopped"},
+    )
+    out, _ = run(data)
+    assert flatten(out) == [
+        ("error", "first the runner's error"),
+        ("text", "then the agent's text"),
+        TurnSignal(STOPPED),
+    ]
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_the_bills_add_up_to_the_bytes_received(chunk: int | None) -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(text_event("one", "u1")),
+        {"type": "agent_stopped"},
+        {"type": "agent_started"},
+        envelope(text_event("two", "u2")),
+        envelope(result(0.25, 30, 7)),
+        {"type": "agent_stopped"},
+        envelope(text_event("three", "u3")),  # a last batch, billed with everything before it
+    )
+    out, pipeline = run(data, chunk)
+    bills = [item[1] for item in out if not isinstance(item, TurnSignal)]
+    assert len(bills) >= 3  # in one piece, the first batch carries the whole bill, the others 0
+    assert sum(bills) == len(data) == pipeline.stats.bytes
+
+
+def test_a_turns_evidence_counts_the_error_messages_the_runner_made() -> None:
+    data = lines(
+        {"type": "ready"},
+        {"type": "agent_started"},
+        envelope(text_event("working", "u1")),
+        {"type": "error", "message": "a tool relay broke"},
+        {"type": "agent_error", "message": "claude exited with code 1"},
+    )
+    out, pipeline = run(data)
+    (failed,) = [item for item in out if isinstance(item, TurnSignal) and item.kind == FAILED]
+    assert failed.evidence is not None and failed.evidence.messages == 3  # the text and both errors
+    assert pipeline.stats.messages == 3
+
+
+def test_usage_counts_each_value_it_cannot_use() -> None:
+    usage = Usage()
+    usage.note_cost(CostContent(total_cost_usd=-1.0))
+    usage.note_cost(CostContent(total_cost_usd=float("inf")))
+    assert (usage.invalid_values, usage.cost_reports, usage.cost_reported) == (2, 0, False)
+    # the provider's own usage object: a count that is not a finite number is one more
+    raw = {"input_tokens": "7", "output_tokens": float("nan"), "cache_read_input_tokens": "x"}
+    usage.note_cost(CostContent(total_cost_usd=0.5, input_tokens=3, output_tokens=4, usage=raw))
+    assert (usage.invalid_values, usage.cost_reports) == (4, 1)
+    assert (usage.input_tokens, usage.output_tokens, usage.cost_usd) == (3, 4, 0.5)
+    usage.note_cost(CostContent(usage={"input_tokens": None, "output_tokens": 2.5}))
+    assert usage.invalid_values == 4  # absent and finite values are fine
+
+
+def test_the_agent_version_comes_from_init_messages_that_name_one() -> None:
+    inits = [InitContent("s", agent_version="Claude Code 2.1"), InitContent("s", agent_version=""),
+             InitContent("s", agent_version=5), {"not": "an InitContent"}, InitContent("s")]  # type: ignore[arg-type]  # fmt: skip
+    contents = iter(inits)
+
+    def adapter(event: dict[str, Any]) -> list[AgentMessage]:
+        return [AgentMessage(f"m{event['n']}", "init", next(contents), None, 1)]
+
+    pipeline = Pipeline(new_stream_adapter(adapter))
+    versions = []
+    for n in range(len(inits)):
+        list(pipeline.receive_data(lines({"n": n})))
+        versions.append(pipeline.agent_version)
+    assert versions == ["Claude Code 2.1"] * len(inits)  # the others name none: the first stands
+
+
+def test_usage_adds_only_whole_non_negative_token_counts() -> None:
+    usage = Usage()
+    usage.note_cost(CostContent(input_tokens=0, output_tokens=0))
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (0, 0, 0)
+    usage.note_cost(CostContent(input_tokens=2.5, output_tokens="3"))  # type: ignore[arg-type]
+    usage.note_cost(CostContent(input_tokens=-1, output_tokens=None))  # type: ignore[arg-type]
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (0, 0, 3)
+    usage.note_cost(CostContent(input_tokens=7, output_tokens=9))
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (7, 9, 3)

@@ -3,8 +3,8 @@
  * check both output forms against a whole-stream reference.
  *
  * Meant to run under AddressSanitizer + UndefinedBehaviorSanitizer (and valgrind):
- * see run_sanitizers.sh beside it. Not part of the normal test suite, which checks
- * the same properties from Python with hypothesis.
+ * see run_sanitizers.sh beside it, which CI runs with 20000 cases after the test suite
+ * (the suite checks the same properties from Python with hypothesis).
  *
  * Every chunk is copied into a malloc block of exactly its size, so a read one byte
  * past a chunk is caught. The reference splits the whole stream on '\n', drops parts

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Check the C framer for warnings, memory errors and undefined behaviour.
 #
-# Not part of the normal test suite (it needs gcc's sanitizer runtimes and valgrind).
-# Run from anywhere; PYTHON names an interpreter with sidecar_sync's test deps
-# (default: python). CASES sets the fuzz harness's case count (default 200000).
+# Not part of the pytest suite (it needs gcc's sanitizer runtimes and valgrind); .ci/run
+# runs steps 1-3 with CASES=20000 after the tests. Run from anywhere; PYTHON names an
+# interpreter with sidecar_sync's test deps (default: python). CASES sets the fuzz
+# harness's case count (default 200000); STEPS the steps to run (default "1 2 3 4").
 #
 #   1. -Wall -Wextra + framer_build.py's flags, as errors, on the framer and on the
 #      cffi-generated module;
@@ -11,18 +12,42 @@
 #      against a reference) under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same harness under valgrind memcheck, leaks included;
 #   4. the Python framer and decoder tests against an ASan + UBSan build of the module.
+#
+# A missing compiler, sanitizer runtime or valgrind is an error, never a skip.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-python}
 cases=${CASES:-200000}
+steps=" ${STEPS:-1 2 3 4} "
 cc=${CC:-gcc}
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 warn="-std=c99 -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror"
+
+fail() {
+    echo "run_sanitizers.sh: FAILED: $*" >&2
+    exit 1
+}
+runs() { [[ $steps == *" $1 "* ]]; }
+
+# Preflight: name what is missing before anything runs.
+command -v "$cc" >/dev/null || fail "no C compiler '$cc' (set CC, or install gcc)"
+for lib in libasan.so libubsan.so; do
+    # gcc prints the bare name back when it has no such runtime
+    [[ $("$cc" -print-file-name=$lib) == /* ]] || fail "$cc has no $lib (install libasan/libubsan for $cc)"
+done
+if runs 3; then
+    command -v valgrind >/dev/null || fail "no valgrind (install valgrind, or leave step 3 out of STEPS)"
+fi
+if runs 1 || runs 4; then
+    "$python" -c "import cffi" 2>/dev/null || fail "PYTHON=$python cannot import cffi"
+fi
+
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cd "$repo"
 
+if runs 1; then
 echo "== 1. warnings as errors ($cc $warn)"
 "$cc" -O3 $warn -c csrc/ndjson_framer.c -o "$scratch/framer.o"
 mkdir "$scratch/warn"
@@ -30,16 +55,22 @@ cp -r csrc sidecar_sync "$scratch/warn/"
 rm -f "$scratch"/warn/sidecar_sync/*.so
 (cd "$scratch/warn" && SIDECAR_SYNC_CFLAGS="-Werror" "$python" csrc/framer_build.py >/dev/null)
 echo "ok: framer and cffi module compile warning-free"
+fi
 
+if runs 2; then
 echo "== 2. fuzz harness under ASan + UBSan, $cases cases x 2 seeds"
 "$cc" -O1 -g $warn $san -Icsrc csrc/tests/fuzz_framer.c csrc/ndjson_framer.c -o "$scratch/fuzz_asan"
 "$scratch/fuzz_asan" "$cases" 1
 "$scratch/fuzz_asan" "$cases" 2
+fi
 
+if runs 3; then
 echo "== 3. fuzz harness under valgrind, $((cases / 20)) cases"
 "$cc" -O2 -g $warn -Icsrc csrc/tests/fuzz_framer.c csrc/ndjson_framer.c -o "$scratch/fuzz"
 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all "$scratch/fuzz" $((cases / 20)) 3
+fi
 
+runs 4 || exit 0
 echo "== 4. Python framer + decoder tests on an ASan + UBSan build"
 mkdir "$scratch/asan"
 cp -r csrc sidecar_sync tests "$scratch/asan/"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import pty
@@ -9,6 +10,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -295,11 +297,12 @@ def test_slow_pipe_is_rendered_as_it_arrives() -> None:
     )
 
 
-def _interrupt(*args: str, stdin: int | None = None) -> None:
-    """Start the CLI in its own process group, Ctrl-C the group after a second."""
+def _interrupt(*args: str, ready: Callable[[int], bool], stdin: int | None = None) -> None:
+    """Start the CLI in its own process group; Ctrl-C the group once ``ready(pid)`` says
+    the replay is under way (a Ctrl-C during Python's start-up is no replay's business)."""
     import signal
 
-    from tests._proc import descendants, wait_gone
+    from tests._proc import descendants, wait_gone, wait_until
 
     # its own process group, so SIGINT goes to all of it, as a terminal's Ctrl-C does
     proc = popen_cli(
@@ -307,27 +310,44 @@ def _interrupt(*args: str, stdin: int | None = None) -> None:
         start_new_session=True,
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
     )
+    workers_seen: set[int] = set()
     try:
-        time.sleep(1.0)
-        workers = descendants(proc.pid)
+
+        def running() -> bool:
+            assert proc.poll() is None, "the CLI ended before Ctrl-C"
+            return ready(proc.pid)
+
+        wait_until(running, "the replay under way", timeout=60)
+        workers_seen = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
+        left_behind = wait_gone(workers_seen, timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # the whole group: workers too, never left behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        # Workers the CLI failed to end (the assert below says so) outlive it, blocked on
+        # the FIFO: end them too, checking each is still in the CLI's process group.
+        for pid in wait_gone(workers_seen, timeout=0):
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == proc.pid:
+                    os.kill(pid, signal.SIGKILL)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     assert proc.returncode == 130, err
     assert b"interrupted" in err
     assert b"Traceback" not in err, err.decode()
-    assert not wait_gone(workers, timeout=10)
+    assert not left_behind, f"workers outlived the CLI: {sorted(left_behind)}"
 
 
 def test_ctrl_c_while_reading_a_pipe() -> None:
     read_end, write_end = os.pipe()
     try:
         os.write(write_end, (DATA / "codex_command.jsonl").read_bytes())
-        # stdin stays open: replay waits for more
-        _interrupt("replay", "--json", "-", stdin=read_end)
+        # stdin stays open: replay waits for more, once it has read what is there
+        _interrupt("replay", "--json", "-", stdin=read_end, ready=lambda _pid: unread(read_end) == 0)
     finally:
         os.close(read_end)
         os.close(write_end)
@@ -341,4 +361,25 @@ def test_ctrl_c_with_jobs(tmp_path: Path) -> None:
     files = [
         str(DATA / name) for name in ("claude_tool_bash.jsonl", "codex_command.jsonl")
     ]
-    _interrupt("replay", "--summary", "--jobs", "2", *files, str(fifo))
+    _interrupt("replay", "--summary", "--jobs", "2", *files, str(fifo), ready=workers_up(2))
+
+
+def unread(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd`` (FIONREAD)."""
+    import array
+    import fcntl
+    import termios
+
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count[0]
+
+
+def workers_up(count: int) -> Callable[[int], bool]:
+    """True once ``count`` replay workers run: children that ignore SIGINT, as each
+    worker does first thing (the parent ends them on Ctrl-C)."""
+    import signal
+
+    from tests._proc import descendants, ignores
+
+    return lambda pid: len([p for p in descendants(pid) if ignores(p, signal.SIGINT)]) >= count

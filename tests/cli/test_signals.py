@@ -19,7 +19,7 @@ import pytest
 
 from sidecar_sync import SidecarManager
 from sidecar_sync.messages import AgentMessage
-from tests._proc import descendants, wait_gone
+from tests._proc import catches, descendants, wait_gone
 from tests.cli.conftest import TIMEOUT, popen_cli
 
 #: (signal, exit status, how the CLI names it)
@@ -187,13 +187,3 @@ def test_a_signal_before_the_first_prompt() -> None:
     assert proc.returncode == 143
     assert out == b""
     assert err == b"sidecar-sync: terminated (SIGTERM)\n"
-
-
-def catches(pid: int, signum: int) -> bool:
-    """True when the process handles ``signum`` (``SigCgt`` in ``/proc/PID/status``)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            fields = dict(line.split(":", 1) for line in f if ":" in line)
-    except OSError:
-        return False
-    return bool(int(fields["SigCgt"], 16) >> (signum - 1) & 1)

@@ -62,11 +62,13 @@ def test_a_build_without_a_compiler_succeeds_with_a_banner(tmp_path: Path) -> No
 
 
 def test_ci_runs_the_readme_test_command() -> None:
-    """.ci/run runs exactly the test command the README opens with, before its other checks."""
+    """.ci/run runs exactly the test command the README opens with, then mypy and the C framer's
+    sanitizer build and a bounded fuzz run."""
     readme = (REPO / "README.md").read_text()
     commands = [line for line in readme.split("```sh", 1)[1].split("```", 1)[0].splitlines() if line and line[0] != "#"]
     ci_commands = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and line[0] != "#"]
     assert len(commands) == 2
-    assert ci_commands[0].startswith("set -euo pipefail")
-    assert commands[1] in ci_commands
-    assert ci_commands[:2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."']
+    assert ci_commands[:3] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', commands[1]]
+    assert ".venv/bin/mypy" in ci_commands[3:]
+    (sanitizers,) = [line for line in ci_commands[3:] if "run_sanitizers.sh" in line]
+    assert "CASES=20000 " in sanitizers and sanitizers.endswith("bash csrc/tests/run_sanitizers.sh")

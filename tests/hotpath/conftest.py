@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -28,14 +29,14 @@ def delta(i: int, *, wrapped: bool = False) -> dict[str, Any]:
     return {"type": "agent_event", "event": event} if wrapped else event
 
 
-def result(cost: float, tokens: int) -> dict[str, Any]:
-    """A Claude ``result`` line: running cost ``cost``, ``tokens`` in and out."""
+def result(cost: float, tokens_in: int, tokens_out: int) -> dict[str, Any]:
+    """A Claude ``result`` line: running cost ``cost``, ``tokens_in`` in and ``tokens_out`` out."""
     return {
         "type": "result",
         "subtype": "success",
         "is_error": False,
         "total_cost_usd": cost,
-        "usage": {"input_tokens": tokens, "output_tokens": tokens},
+        "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
         "uuid": f"result-{cost}",
     }
 

@@ -4,7 +4,8 @@ lost, reordered or miscounted whatever the chunk and piece boundaries."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_every_line_arrives_in_order_across_reads_and_pieces(
     lines += [delta(i, wrapped=wrapped) for i in range(half)]
     lines.append({"type": "error", "message": "a protocol error mid-stream"})  # routed line by line
     lines += [delta(i, wrapped=wrapped) for i in range(half, N)]
-    lines += [result(0.5, 10), result(0.75, 20), {"type": "agent_stopped"}]
+    lines += [result(0.5, 10, 3), result(0.75, 20, 4), {"type": "agent_stopped"}]
     state = run(manager, recorder, lines_provider(lines))
     assert state.status == "idle"
     types = [m.type for m in recorder.messages]
@@ -44,7 +45,7 @@ def test_every_line_arrives_in_order_across_reads_and_pieces(
     assert [m.id for m in recorder.messages[:3]] == [f"00000000-0000-4000-8000-{i:012d}" for i in range(3)]
     assert state.messages == N + 3 and state.invalid_lines == 0
     assert state.cost_usd == 0.75  # the latest running total
-    assert state.input_tokens == 30 and state.output_tokens == 30  # summed
+    assert (state.input_tokens, state.output_tokens) == (30, 7)  # each summed, in and out apart
 
 
 def test_a_line_with_an_unhashable_type_is_an_event_and_costs_nothing_else(

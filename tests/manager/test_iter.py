@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gc
+import os
+import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from sidecar_sync import SidecarManager, WaitTimeoutError
+from tests._proc import wait_until
 from tests.manager.conftest import TIMEOUT, Recorder, scripted
 
 
@@ -75,12 +78,12 @@ def test_closed_or_dropped_iterators_unsubscribe(manager: SidecarManager) -> Non
     with manager.iter_messages("s", timeout=TIMEOUT) as iterator:
         next(iterator)
         assert len(consumers._subscriptions) == 1  # noqa: SLF001
-    assert consumers._subscriptions == ()  # noqa: SLF001
+    assert len(consumers._subscriptions) == 0  # noqa: SLF001
     iterator = manager.iter_messages("s", timeout=TIMEOUT)
     assert len(consumers._subscriptions) == 1  # noqa: SLF001
     del iterator
     gc.collect()
-    assert consumers._subscriptions == ()  # noqa: SLF001
+    assert len(consumers._subscriptions) == 0  # noqa: SLF001
 
 
 def test_backlog_is_bounded_and_counts_drops(make_manager: Callable[..., SidecarManager]) -> None:
@@ -123,7 +126,18 @@ def test_removing_a_session_ends_a_blocked_iterator(manager: SidecarManager) -> 
     result: list[object] = []
     thread = threading.Thread(target=lambda: result.append(list(iterator)), name="test-consumer")
     thread.start()
-    time.sleep(0.1)
+    wait_until(lambda: waiting_for_a_message(thread), "the consumer blocked on the next message")
     manager.remove_session("s")
     thread.join(TIMEOUT)
     assert not thread.is_alive() and result == [[]]
+
+
+def waiting_for_a_message(thread: threading.Thread) -> bool:
+    """True while ``thread`` waits inside an iterator for its next message: its stack holds
+    the subscription's ``get`` with a ``Condition.wait`` above it."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    names = []
+    while frame is not None:
+        names.append((os.path.basename(frame.f_code.co_filename), frame.f_code.co_name))
+        frame = frame.f_back
+    return ("threading.py", "wait") in names and ("consumers.py", "get") in names

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,10 +19,13 @@ from sidecar_sync import (
     SidecarManager,
     TextContent,
     UnknownProviderError,
+    discovery,
 )
 from sidecar_sync.providers import BUILTIN_PROVIDERS, LaunchSettings, Provider
 from tests._proc import descendants
 from tests.manager.conftest import TIMEOUT, Recorder, scripted
+
+MakeManager = Callable[..., SidecarManager]
 
 
 @pytest.mark.parametrize("name", ["../../x", "../runners/echo", "/bin/sh", "echo/../claude", "ECHO", "", "nope"])
@@ -57,9 +63,9 @@ def test_register_provider_validation(manager: SidecarManager, name: object, com
 
 
 def test_custom_provider_with_callable_adapter(manager: SidecarManager) -> None:
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
-    def adapter(event: dict) -> list[AgentMessage]:
+    def adapter(event: dict[str, Any]) -> list[AgentMessage]:
         seen.append(event)
         if event.get("type") != "assistant":
             return []
@@ -90,7 +96,7 @@ def test_builtin_runner_argv() -> None:
     assert launch.argv == [sys.executable, "-I", "-m", "sidecar_sync.runners.echo"] and launch.adapter == "claude"
 
 
-def test_builtin_runner_ignores_modules_in_the_session_cwd(manager: SidecarManager, tmp_path) -> None:  # noqa: ANN001
+def test_builtin_runner_ignores_modules_in_the_session_cwd(manager: SidecarManager, tmp_path: Path) -> None:
     """A project that holds ``sidecar_sync/`` or ``orjson.py`` cannot take over the runner.
 
     Without isolated mode, ``python -m`` puts the working directory first on ``sys.path``
@@ -109,18 +115,23 @@ def test_builtin_runner_ignores_modules_in_the_session_cwd(manager: SidecarManag
     assert not planted.exists(), planted.read_text()
 
 
-def test_a_user_site_install_is_not_hidden_from_runners(monkeypatch: pytest.MonkeyPatch, make_manager, tmp_path) -> None:  # noqa: ANN001
+def test_a_user_site_install_is_not_hidden_from_runners(
+    monkeypatch: pytest.MonkeyPatch, make_manager: MakeManager, tmp_path: Path
+) -> None:
     """``-I`` would hide the user site-packages; a ``pip install --user`` gets ``-P`` instead."""
     import importlib.util
 
     from sidecar_sync import providers
 
-    origin = os.path.realpath(importlib.util.find_spec("sidecar_sync.runners.echo").origin)
+    spec = importlib.util.find_spec("sidecar_sync.runners.echo")
+    assert spec is not None and spec.origin is not None
+    origin = os.path.realpath(spec.origin)
     settings = LaunchSettings(python=sys.executable)
     monkeypatch.setattr(providers, "_user_site", lambda: str(tmp_path))
     assert BUILTIN_PROVIDERS["echo"].launch(settings, None).argv[1] == "-I"
     monkeypatch.setattr(providers, "_user_site", lambda: os.path.dirname(os.path.dirname(origin)))
-    assert BUILTIN_PROVIDERS["echo"].launch(settings, None).argv == [sys.executable, "-P", "-m", "sidecar_sync.runners.echo"]
+    argv = BUILTIN_PROVIDERS["echo"].launch(settings, None).argv
+    assert argv == [sys.executable, "-P", "-m", "sidecar_sync.runners.echo"]
     manager = make_manager()
     manager.start_session("s", "echo", "user site")
     assert manager.wait("s", timeout=TIMEOUT).status == "idle"
@@ -145,7 +156,7 @@ def test_missing_builtin_runner_module_names_it() -> None:
         ghost.launch(LaunchSettings(python=sys.executable), None)
 
 
-def test_interpreter_is_configurable(make_manager, tmp_path) -> None:  # noqa: ANN001
+def test_interpreter_is_configurable(make_manager: MakeManager, tmp_path: Path) -> None:
     """A wrapper interpreter is what starts the built-in runners."""
     marker = tmp_path / "used"
     wrapper = tmp_path / "py"
@@ -158,7 +169,7 @@ def test_interpreter_is_configurable(make_manager, tmp_path) -> None:  # noqa: A
 
 
 @pytest.mark.parametrize("cli", ["claude", "codex"])
-def test_explicit_cli_path_must_be_executable(make_manager, tmp_path, cli: str) -> None:  # noqa: ANN001
+def test_explicit_cli_path_must_be_executable(make_manager: MakeManager, tmp_path: Path, cli: str) -> None:
     missing = tmp_path / cli
     manager = make_manager(**{f"{cli}_path": str(missing)})
     with pytest.raises(ProviderUnavailableError, match=f"{cli}_path="):
@@ -172,15 +183,22 @@ def test_explicit_cli_path_must_be_executable(make_manager, tmp_path, cli: str) 
 
 @pytest.mark.parametrize("cli", ["claude", "codex"])
 def test_missing_cli_names_where_it_looked(
-    make_manager, monkeypatch: pytest.MonkeyPatch, tmp_path, cli: str  # noqa: ANN001
+    make_manager: MakeManager, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli: str
 ) -> None:
     """No CLI anywhere: ProviderUnavailableError listing the places searched; nothing spawned."""
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    # the well-known locations under this HOME only: a system-wide /usr/bin/claude or
+    # /usr/local/bin/codex on this machine is no part of the test
+    name = f"{cli}_candidates"
+    every: Callable[[Path | None], list[str]] = getattr(discovery, name)
+
+    def under_home(home: Path | None = None) -> list[str]:
+        return [c for c in every(home) if c.startswith(str(tmp_path))]
+
+    monkeypatch.setattr(discovery, name, under_home)
+    assert under_home(), "no well-known location under HOME was searched"
     manager = make_manager()
-    for candidate in ("/usr/local/bin", "/usr/bin"):
-        if os.path.exists(os.path.join(candidate, cli)):
-            pytest.skip(f"{cli} is installed system-wide in {candidate}")
     before = descendants()
     with pytest.raises(ProviderUnavailableError) as info:
         manager.start_session("s", cli, "x")
@@ -191,7 +209,7 @@ def test_missing_cli_names_where_it_looked(
 
 
 @pytest.mark.parametrize("cli", ["claude", "codex"])
-def test_cli_path_is_passed_to_the_runner(make_manager, tmp_path, cli: str) -> None:  # noqa: ANN001
+def test_cli_path_is_passed_to_the_runner(make_manager: MakeManager, tmp_path: Path, cli: str) -> None:
     fake = tmp_path / f"fake-{cli}"
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)

@@ -7,11 +7,11 @@ import os
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
-from sidecar_sync import SessionNotFoundError, SidecarManager
+from sidecar_sync import AgentMessage, SessionNotFoundError, SidecarManager
 from sidecar_sync.process import RunnerProcess
 from tests._proc import descendants, is_alive, wait_gone
 from tests.manager.conftest import TIMEOUT, Recorder, scripted, sidecar_threads
@@ -151,6 +151,54 @@ def test_cleanup_timer_removes_finished_sessions(make_manager: Callable[..., Sid
     assert not [t for t in sidecar_threads() if t.name.startswith("sidecar-cleanup-")]
 
 
+@pytest.mark.parametrize("ending", ["crash", "stop"])
+def test_sessions_that_end_in_error_or_by_stop_leave_after_the_grace_too(
+    make_manager: Callable[..., SidecarManager], ending: str
+) -> None:
+    """Every final status arms the timer, not only a clean exit: a crashed session
+    (error) and a stopped one (done) leave the registry once cleanup_grace is over."""
+    manager = make_manager(cleanup_grace=0.2)
+    recorder = Recorder()
+    if ending == "crash":
+        manager.register_provider("crash", scripted("crash", count=1, code=3))
+        manager.start_session("s", "crash", "x", on_status=recorder.on_status)
+    else:
+        manager.register_provider("hold", scripted("hold"))
+        manager.start_session("s", "hold", "x", on_status=recorder.on_status)
+        manager.stop_session("s")
+    recorder.wait_final()
+    assert recorder.statuses[-1][0] == ("error" if ending == "crash" else "done")
+    deadline = time.monotonic() + TIMEOUT
+    while manager.list_sessions() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert manager.list_sessions() == []
+    with pytest.raises(SessionNotFoundError):
+        manager.get_session("s")
+
+
+def test_the_cleanup_timer_is_armed_at_the_final_status_with_the_grace(
+    make_manager: Callable[..., SidecarManager],
+) -> None:
+    """A finished session stays listed (its state readable) while its timer, armed for
+    cleanup_grace, runs; a session that is only idle has no timer."""
+    manager = make_manager(cleanup_grace=60)
+    manager.register_provider("good", scripted("good", count=1, exit_after=1))
+    manager.register_provider("idle", scripted("good", count=1))
+    recorder = Recorder()
+    manager.start_session("idle", "idle", "x")
+    manager.start_session("s", "good", "x", on_status=recorder.on_status)
+    assert manager.wait("idle", TIMEOUT).status == "idle"
+    recorder.wait_final()
+    deadline = time.monotonic() + TIMEOUT
+    while not [t for t in sidecar_threads() if t.name == "sidecar-cleanup-s"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (timer,) = [t for t in sidecar_threads() if t.name == "sidecar-cleanup-s"]
+    assert isinstance(timer, threading.Timer) and timer.interval == 60
+    assert manager.get_session("s").status == "done"
+    assert {s.session_id for s in manager.list_sessions()} == {"s", "idle"}
+    assert not [t for t in sidecar_threads() if t.name == "sidecar-cleanup-idle"]
+
+
 def test_remove_session_cancels_the_cleanup_timer(make_manager: Callable[..., SidecarManager]) -> None:
     manager = make_manager(cleanup_grace=60)
     manager.register_provider("good", scripted("good", count=1, exit_after=1))
@@ -223,12 +271,12 @@ def test_callback_may_stop_or_remove_its_own_session(manager: SidecarManager) ->
     removed = threading.Event()
     seen: dict[str, int] = {"stop": 0, "remove": 0}
 
-    def stop_self(session_id: str, messages: list) -> None:
+    def stop_self(session_id: str, messages: list[AgentMessage]) -> None:
         seen["stop"] += len(messages)
         manager.stop_session(session_id)
         stopped.set()
 
-    def remove_self(session_id: str, messages: list) -> None:
+    def remove_self(session_id: str, messages: list[AgentMessage]) -> None:
         seen["remove"] += len(messages)
         manager.remove_session(session_id)
         removed.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sidecar_sync.adapters import new_stream_adapter, parse_message
@@ -34,7 +36,11 @@ def test_plain_turn_maps_init_text_cost() -> None:
     init, text, cost = messages
     assert init.id == raw[0]["uuid"]
     assert init.content == InitContent(
-        raw[0]["session_id"], "claude-opus-5-5", raw[0]["cwd"], raw[0]["tools"], "Claude Code " + raw[0]["claude_code_version"]
+        raw[0]["session_id"],
+        "claude-opus-5-5",
+        raw[0]["cwd"],
+        raw[0]["tools"],
+        "Claude Code " + raw[0]["claude_code_version"],
     )
     assert "Bash" in init.content.tools
     assert text.id == f"{raw[1]['uuid']}-text-0"
@@ -167,7 +173,14 @@ def test_to_dict_is_json_ready() -> None:
 
 
 def test_status_content_is_typed() -> None:
-    assert isinstance(adapt("claude_api_error_500.jsonl")[1].content, StatusContent)
+    """An api_retry line is a StatusContent with its subtype, a readable line and the event itself."""
+    raw = load_events("claude/claude_api_error_500.jsonl")
+    status = adapt("claude_api_error_500.jsonl")[1]
+    assert status.type == "status" and status.id == raw[1]["uuid"]
+    assert isinstance(status.content, StatusContent)
+    assert status.content == StatusContent(
+        "api_retry", "API error 500 (server_error); retry 1/1 in 0.6 s", raw[1]
+    )
 
 
 # -- real-shape events the recordings lack (tests/data/claude/shapes_extra.jsonl; sources in tests/data/README.md)
@@ -215,6 +228,29 @@ def test_sub_agent_message_has_parent_id() -> None:
     assert sub.type == "text" and sub.parent_id == "toolu_fake_agent0001"
 
 
+def _sub_agent_tool_result() -> dict[str, Any]:
+    """The recorded Bash tool_result line, as a sub-agent's (``parent_tool_use_id`` set)."""
+    event = load_events("claude/claude_tool_bash.jsonl")[2]
+    assert event["type"] == "user" and event["parent_tool_use_id"] is None
+    return {**event, "parent_tool_use_id": "toolu_fake_agent0001"}
+
+
+def test_sub_agent_tool_result_has_parent_id() -> None:
+    """A sub-agent's tool_result keeps its parent, in the stream adapter and in parse_message."""
+    event = _sub_agent_tool_result()
+    for messages in (new_stream_adapter("claude").adapt(event), parse_message("claude", event)):
+        assert [(m.type, m.parent_id) for m in messages] == [("tool_result", "toolu_fake_agent0001")]
+        assert messages[0].content.tool_use_id == event["message"]["content"][0]["tool_use_id"]
+
+
+def test_top_level_tool_result_has_no_parent_id() -> None:
+    """The main agent's tool_result (``parent_tool_use_id: null``) has none, nor has an empty id."""
+    event = load_events("claude/claude_tool_bash.jsonl")[2]
+    assert [m.parent_id for m in parse_message("claude", event)] == [None]
+    odd = {**event, "parent_tool_use_id": ""}
+    assert [m.parent_id for m in parse_message("claude", odd)] == [None]
+
+
 def test_thinking_delta() -> None:
     delta = shapes()[8]
     assert delta.type == "thinking"
@@ -259,10 +295,15 @@ def test_fast_built_stream_messages_equal_constructed_ones() -> None:
     from sidecar_sync.messages import ThinkingContent
 
     for message in adapt("claude_partial_messages.jsonl"):
-        for obj in (message, message.content) if dataclasses.is_dataclass(message.content) else (message,):
+        objects: list[Any] = [message]
+        if dataclasses.is_dataclass(message.content):
+            objects.append(message.content)
+        for obj in objects:
             values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}  # AttributeError if unset
             assert type(obj)(**values) == obj
+    delta = {"type": "content_block_delta", "index": 2, "delta": {"type": "thinking_delta", "thinking": "hm"}}
     thinking = {"type": "stream_event", "uuid": "u1", "parent_tool_use_id": "toolu_1", "api_message_id": "msg_1",
-                "event": {"type": "content_block_delta", "index": 2, "delta": {"type": "thinking_delta", "thinking": "hm"}}}  # fmt: skip
+                "event": delta}  # fmt: skip
     (message,) = new_stream_adapter("claude").adapt(thinking)
-    assert message == AgentMessage("u1", "thinking", ThinkingContent("hm", True, "msg_1", 2), "toolu_1", message.timestamp)
+    expected = AgentMessage("u1", "thinking", ThinkingContent("hm", True, "msg_1", 2), "toolu_1", message.timestamp)
+    assert message == expected

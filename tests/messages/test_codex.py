@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import (
     AgentMessage,
@@ -166,20 +168,23 @@ def test_stateless_parse_emits_tool_calls_on_start_and_completion() -> None:
 
 def test_usage_counter_going_down_starts_a_new_base() -> None:
     adapter = new_stream_adapter("codex")
-    usage = lambda n: {"type": "turn.completed", "usage": {"input_tokens": n, "output_tokens": n}}  # noqa: E731
-    costs = [m.content.input_tokens for n in (50, 80, 10) for m in adapter.adapt(usage(n))]
-    assert costs == [50, 30, 10]
+
+    def usage(n: int) -> dict[str, Any]:
+        return {"type": "turn.completed", "usage": {"input_tokens": n, "output_tokens": n // 5}}
+
+    costs = [(m.content.input_tokens, m.content.output_tokens) for n in (50, 80, 10) for m in adapter.adapt(usage(n))]
+    assert costs == [(50, 10), (30, 6), (10, 2)]  # input and output apart, each its own delta
 
 
 def test_usage_is_tracked_per_thread() -> None:
     adapter = new_stream_adapter("codex")
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "thread.started", "thread_id": "a"},
-        {"type": "turn.completed", "usage": {"input_tokens": 10, "output_tokens": 1}},
+        {"type": "turn.completed", "usage": {"input_tokens": 10, "output_tokens": 3}},
         {"type": "thread.started", "thread_id": "b"},
-        {"type": "turn.completed", "usage": {"input_tokens": 7, "output_tokens": 1}},
+        {"type": "turn.completed", "usage": {"input_tokens": 7, "output_tokens": 2}},
         {"type": "thread.started", "thread_id": "a"},
-        {"type": "turn.completed", "usage": {"input_tokens": 25, "output_tokens": 2}},
+        {"type": "turn.completed", "usage": {"input_tokens": 25, "output_tokens": 8}},
     ]
-    costs = [m.content.input_tokens for m in adapter.adapt_batch(events) if m.type == "cost"]
-    assert costs == [10, 7, 15]
+    costs = [(m.content.input_tokens, m.content.output_tokens) for m in adapter.adapt_batch(events) if m.type == "cost"]
+    assert costs == [(10, 3), (7, 2), (15, 5)]

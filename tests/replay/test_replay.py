@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -12,8 +13,17 @@ import orjson
 import pytest
 
 from sidecar_sync.errors import InvalidOptionError, ReplayError, UnknownProviderError
+from sidecar_sync.framer import FEED_WINDOW
 from sidecar_sync.replay import Replay, ReplaySummary, replay
-from tests.replay.conftest import ALL_FILES, CLAUDE_FILES, DATA, as_runner_output, expected_messages, load_events, shape
+from tests.replay.conftest import (
+    ALL_FILES,
+    CLAUDE_FILES,
+    DATA,
+    as_runner_output,
+    expected_messages,
+    load_events,
+    shape,
+)
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -240,13 +250,24 @@ def test_errors_skip_goes_on(tmp_path: Path) -> None:
     assert summary.files[0] == single.files[0]
 
 
+def test_skipped_sources_are_logged_as_errors_word_for_word(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = DATA / "claude_tool_bash.jsonl"
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(gzip.compress(good.read_bytes())[:-30])
+    with caplog.at_level(logging.DEBUG, logger="sidecar_sync.replay"):
+        summary = replay([tmp_path / "nope.jsonl", broken], errors="skip")
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("sidecar_sync.replay")]
+    assert len(summary.errors) == 2
+    assert records == [(logging.ERROR, text) for text in summary.errors]
+
+
 def test_iteration_error_keeps_what_was_read(tmp_path: Path) -> None:
     good = DATA / "claude_tool_bash.jsonl"
     rep = Replay([good, tmp_path / "nope.jsonl"])
     seen = []
     with pytest.raises(ReplayError):
         for m in rep:
-            seen.append(m)
+            seen.append(m)  # noqa: PERF402 - a loop: what came before the error is kept
     assert len(seen) == rep.summary.messages == replay(good).messages
 
 
@@ -410,3 +431,30 @@ def test_summary_during_iteration() -> None:
         assert now.messages == seen == sum(now.by_type.values())
         assert now.events <= now.lines and now.bytes <= len(data)
     assert seen > 1000 and rep.summary == replay(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("chunk_size", [True, "4", 0, FEED_WINDOW + 1])
+def test_a_chunk_size_that_is_no_int_in_range_is_refused_by_name(chunk_size: object) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        replay(DATA / "claude_tool_bash.jsonl", chunk_size=chunk_size)  # type: ignore[arg-type]
+    assert str(caught.value) == f"chunk_size must be an int between 1 and {FEED_WINDOW}, got {chunk_size!r}"
+
+
+def test_the_largest_chunk_size_is_allowed() -> None:
+    path = DATA / "claude_tool_bash.jsonl"
+    assert replay(path, chunk_size=FEED_WINDOW) == replay(path, chunk_size=1)
+
+
+def test_a_sources_bad_lines_are_logged_under_its_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_bytes(b'{"type":"system","subtype":"init","session_id":"s"}\nnot json\n')
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.decoder"):
+        assert replay(path).invalid_lines == 1
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "sidecar_sync.decoder"]
+    assert message.startswith(f"{path}: skipped invalid line 1 (") and message.endswith("): b'not json'")
+
+
+def test_a_merge_took_no_time_unless_told() -> None:
+    part = replay(DATA / "claude_tool_bash.jsonl").files[0]
+    assert ReplaySummary.merge([part]).elapsed == 0.0
+    assert ReplaySummary.merge([part], elapsed=2.5).elapsed == 2.5

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sidecar_sync.replay import Replay, ReplaySummary, replay
+from sidecar_sync.replay import FileSummary, Replay, ReplaySummary, replay
 from tests.replay.conftest import as_runner_output
 
 
@@ -169,3 +169,76 @@ def test_merge_keeps_the_order_and_equals_a_parallel_replay(tmp_path: Path) -> N
     assert parallel.files == merged.files
     assert parallel.cost_usd == merged.cost_usd  # equality of summaries compares it too; say so
     assert ReplaySummary.merge(reversed(parts)).files == parts[::-1]  # merge never sorts
+
+
+# -- the JSON form: every key once, copies never shared ----------------------------------
+
+
+def two_files() -> ReplaySummary:
+    first = FileSummary("a.jsonl", bytes=100, lines=4, events=4, messages=3, by_type={"init": 1, "text": 2},
+                        cost_usd=0.5, cost_reported=True, input_tokens=11, output_tokens=7, sessions=1)  # fmt: skip
+    second = FileSummary("b.jsonl", bytes=9, lines=1, events=0, invalid_lines=1, error="b.jsonl: truncated")
+    return ReplaySummary.merge([first, second], elapsed=0.25)
+
+
+def test_file_to_dict_has_each_field_once_and_a_copy_of_by_type() -> None:
+    first = two_files().files[0]
+    data = first.to_dict()
+    assert data == {
+        "source": "a.jsonl", "bytes": 100, "lines": 4, "events": 4, "control_lines": 0, "invalid_lines": 0,
+        "oversized_lines": 0, "dropped_bytes": 0, "messages": 3, "by_type": {"init": 1, "text": 2},
+        "cost_usd": 0.5, "input_tokens": 11, "output_tokens": 7, "sessions": 1, "error": None,
+    }  # fmt: skip
+    data["by_type"]["text"] = 99
+    assert first.by_type == {"init": 1, "text": 2}
+
+
+def test_summary_to_dict_has_each_total_once_elapsed_errors_and_files() -> None:
+    summary = two_files()
+    data = summary.to_dict()
+    assert data == {
+        "file_count": 2, "bytes": 109, "lines": 5, "events": 4, "control_lines": 0, "invalid_lines": 1,
+        "oversized_lines": 0, "dropped_bytes": 0, "messages": 3, "by_type": {"init": 1, "text": 2},
+        "cost_usd": 0.5, "input_tokens": 11, "output_tokens": 7, "sessions": 1,
+        "elapsed": 0.25, "errors": ["b.jsonl: truncated"], "files": [f.to_dict() for f in summary.files],
+    }  # fmt: skip
+    data["by_type"]["init"] = 99
+    assert summary.by_type == {"init": 1, "text": 2}
+    assert set(summary.to_dict(per_file=False)) == set(data) - {"files"}
+
+
+def test_file_copy_shares_no_counts() -> None:
+    first = two_files().files[0]
+    copy = first.copy()
+    assert copy == first and copy is not first
+    copy.by_type["init"] = 5
+    assert first.by_type == {"init": 1, "text": 2}
+
+
+# -- counts per type: the known ones in report order, the others after them, sorted -----------
+
+
+def test_ordered_counts_drops_zeros_and_puts_unknown_types_last_sorted() -> None:
+    from sidecar_sync.replay._summary import ordered_counts
+
+    counts = {"zz_custom": 1, "text": 2, "error": 0, "aa_custom": 3, "gone_custom": 0, "init": 1}
+    ordered = ordered_counts(counts)
+    assert ordered == {"init": 1, "text": 2, "aa_custom": 3, "zz_custom": 1}
+    assert list(ordered) == ["init", "text", "aa_custom", "zz_custom"]
+
+
+# -- options: a bad limit is the caller's error, named as the pipeline names it ----------------
+
+
+def test_a_bad_limit_is_an_invalid_option_with_the_pipelines_words(tmp_path: Path) -> None:
+    from sidecar_sync.adapters import new_stream_adapter
+    from sidecar_sync.errors import FramerError, InvalidOptionError
+    from sidecar_sync.pipeline import Pipeline
+
+    with pytest.raises(FramerError) as direct:
+        Pipeline(new_stream_adapter("claude"), max_line_size=0)
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidOptionError) as caught:
+        replay(path, max_line_size=0)
+    assert str(caught.value) == str(direct.value) and str(direct.value)

@@ -7,30 +7,35 @@ runner in tests/runners/probe_runner.py.
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import os
 import select
 import signal
 import subprocess
 import sys
+import termios
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-from sidecar_sync.runners._base import Runner, RunnerHost, Turn
-from sidecar_sync.runners._output import CommandReader
 
 from sidecar_sync.protocol import encode, ping_command, query_command, stop_command
-from tests._proc import is_alive, wait_gone
+from sidecar_sync.runners._base import Runner, RunnerHost, Turn
+from sidecar_sync.runners._output import CommandReader
+from tests._proc import is_alive, wait_gone, wait_until
 from tests.runners.client import RunnerClient, events, types
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = [sys.executable, "-m", "tests.runners.probe_runner"]
+SpawnRunner = Callable[..., RunnerClient]
 
 
-def probe(spawn_runner, **kwargs):
+def probe(spawn_runner: SpawnRunner, **kwargs: object) -> RunnerClient:
     return spawn_runner(argv=PROBE, cwd=REPO, **kwargs)
 
 
@@ -43,7 +48,7 @@ def assert_quiet_stderr(client: RunnerClient) -> None:
 # -- liveness and bad commands ------------------------------------------------------
 
 
-def test_ready_then_pong(spawn_runner):
+def test_ready_then_pong(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(ping_command())
     assert runner.read() == {"type": "pong"}
@@ -69,7 +74,9 @@ def test_ready_then_pong(spawn_runner):
         (b'{"type": "ping", "x": "\xff\xfe"}\n', "invalid JSON"),  # invalid UTF-8
     ],
 )
-def test_bad_command_is_an_error_line_and_the_runner_goes_on(spawn_runner, raw, fragment):
+def test_bad_command_is_an_error_line_and_the_runner_goes_on(
+    spawn_runner: SpawnRunner, raw: bytes, fragment: str
+) -> None:
     runner = spawn_runner("echo")
     runner.send_raw(raw)
     line = runner.read()
@@ -83,13 +90,13 @@ def test_bad_command_is_an_error_line_and_the_runner_goes_on(spawn_runner, raw, 
     assert runner.read() == {"type": "pong"}
 
 
-def test_blank_and_crlf_lines_are_fine(spawn_runner):
+def test_blank_and_crlf_lines_are_fine(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send_raw(b"\n   \n\r\n" + b'{"type":"ping"}\r\n')
     assert runner.read() == {"type": "pong"}
 
 
-def test_commands_split_across_writes(spawn_runner):
+def test_commands_split_across_writes(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     data = encode(ping_command()) + encode(query_command("s", "split"))
     for i in range(0, len(data), 3):
@@ -101,7 +108,7 @@ def test_commands_split_across_writes(spawn_runner):
 # -- turns ------------------------------------------------------------------------
 
 
-def test_turn_is_bracketed_and_events_are_wrapped(spawn_runner):
+def test_turn_is_bracketed_and_events_are_wrapped(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "hi"))
     turn = runner.read_turn()
@@ -109,7 +116,7 @@ def test_turn_is_bracketed_and_events_are_wrapped(spawn_runner):
     assert [e["type"] for e in events(turn)] == ["system", "assistant", "result"]
 
 
-def test_follow_ups_keep_the_first_querys_options(spawn_runner, tmp_path):
+def test_follow_ups_keep_the_first_querys_options(spawn_runner: SpawnRunner, tmp_path: Path) -> None:
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "one", {"cwd": str(tmp_path), "provider_config": {"chunks": 2}}))
     first = events(runner.read_turn())
@@ -124,7 +131,7 @@ def test_follow_ups_keep_the_first_querys_options(spawn_runner, tmp_path):
     assert len({evs[0]["uuid"] for evs in (first, second, third)}) == 3  # one id set per turn
 
 
-def test_queries_during_a_turn_are_queued_in_order(spawn_runner):
+def test_queries_during_a_turn_are_queued_in_order(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "q1", {"provider_config": {"delay": 0.05}}))
     runner.send(query_command("s1", "q2"))
@@ -141,7 +148,7 @@ def test_queries_during_a_turn_are_queued_in_order(spawn_runner):
     assert results == ["q1", "q2", "q3"]
 
 
-def test_exception_in_a_turn_is_agent_error_and_the_runner_survives(spawn_runner):
+def test_exception_in_a_turn_is_agent_error_and_the_runner_survives(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "raise"))
     turn = runner.read_turn()
@@ -152,7 +159,7 @@ def test_exception_in_a_turn_is_agent_error_and_the_runner_survives(spawn_runner
     assert turn[-1] == {"type": "agent_stopped"}
 
 
-def test_sys_exit_in_a_turn_is_an_agent_error_too(spawn_runner):
+def test_sys_exit_in_a_turn_is_an_agent_error_too(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "exit"))
     assert runner.read_turn()[-1] == {"type": "agent_error", "message": "SystemExit: 3"}
@@ -160,7 +167,7 @@ def test_sys_exit_in_a_turn_is_an_agent_error_too(spawn_runner):
     assert runner.read_turn()[-1] == {"type": "agent_stopped"}
 
 
-def test_invalid_session_options_fail_every_turn(spawn_runner):
+def test_invalid_session_options_fail_every_turn(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send({**query_command("s1", "hi"), "maxTurns": "many"})
     turn = runner.read_turn()
@@ -181,7 +188,7 @@ def test_invalid_session_options_fail_every_turn(spawn_runner):
         ("systemPrompt", "a\x00b", "system_prompt"),
     ],
 )
-def test_each_bad_option_is_named(spawn_runner, key, value, fragment):
+def test_each_bad_option_is_named(spawn_runner: SpawnRunner, key: str, value: object, fragment: str) -> None:
     runner = spawn_runner("echo")
     runner.send({**query_command("s1", "hi"), key: value})
     turn = runner.read_turn()
@@ -192,7 +199,7 @@ def test_each_bad_option_is_named(spawn_runner, key, value, fragment):
 # -- stop ---------------------------------------------------------------------------
 
 
-def test_stop_interrupts_a_slow_turn_and_exits_0(spawn_runner):
+def test_stop_interrupts_a_slow_turn_and_exits_0(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "slow", {"provider_config": {"delay": 30}}))
     assert runner.read()["type"] == "agent_started"
@@ -204,7 +211,7 @@ def test_stop_interrupts_a_slow_turn_and_exits_0(spawn_runner):
     assert_quiet_stderr(runner)
 
 
-def test_stop_drops_queued_queries(spawn_runner):
+def test_stop_drops_queued_queries(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "slow", {"provider_config": {"delay": 30}}))
     runner.send(query_command("s1", "queued"))
@@ -216,14 +223,14 @@ def test_stop_drops_queued_queries(spawn_runner):
     assert runner.wait(5) == 0
 
 
-def test_stop_when_idle_exits_0_without_output(spawn_runner):
+def test_stop_when_idle_exits_0_without_output(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send(stop_command("s1"))
     assert runner.read_all(timeout=5) == []
     assert runner.wait(5) == 0
 
 
-def test_stop_ends_a_turn_that_ignores_it(spawn_runner):
+def test_stop_ends_a_turn_that_ignores_it(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "hang"))
     runner.read_until("agent_event")
@@ -232,7 +239,7 @@ def test_stop_ends_a_turn_that_ignores_it(spawn_runner):
     assert runner.wait(5) == 0
 
 
-def test_stop_ends_the_runners_children(spawn_runner):
+def test_stop_ends_the_runners_children(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "child"))
     info = runner.read_until("agent_event")[-1]["event"]
@@ -250,7 +257,7 @@ def test_stop_ends_the_runners_children(spawn_runner):
 # -- stdin EOF (the host is gone), EPIPE, signals ----------------------------------
 
 
-def test_stdin_eof_ends_the_running_turn_drops_queued_ones_and_exits_0(spawn_runner):
+def test_stdin_eof_ends_the_running_turn_drops_queued_ones_and_exits_0(spawn_runner: SpawnRunner) -> None:
     """EOF means the host is gone: the slow turn is cut short, the queued one never starts."""
     runner = spawn_runner("echo")
     runner.send(query_command("s1", "first", {"provider_config": {"delay": 30}}))
@@ -265,7 +272,7 @@ def test_stdin_eof_ends_the_running_turn_drops_queued_ones_and_exits_0(spawn_run
     assert runner.stderr() == ""
 
 
-def test_stdin_eof_when_idle_exits_0_quietly(spawn_runner):
+def test_stdin_eof_when_idle_exits_0_quietly(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.close_stdin()
     assert runner.read_all() == []
@@ -273,7 +280,7 @@ def test_stdin_eof_when_idle_exits_0_quietly(spawn_runner):
     assert runner.stderr() == ""
 
 
-def test_unterminated_last_command_is_still_read_at_eof(spawn_runner):
+def test_unterminated_last_command_is_still_read_at_eof(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.send_raw(orjson.dumps(ping_command()))
     runner.close_stdin()
@@ -281,7 +288,7 @@ def test_unterminated_last_command_is_still_read_at_eof(spawn_runner):
     assert runner.wait() == 0
 
 
-def test_stdin_eof_ends_children_that_ignore_sigterm(spawn_runner):
+def test_stdin_eof_ends_children_that_ignore_sigterm(spawn_runner: SpawnRunner) -> None:
     """A child that ignores SIGTERM is killed, and so is its grandchild in a session of its own."""
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "stubborn"))
@@ -299,7 +306,7 @@ def test_stdin_eof_ends_children_that_ignore_sigterm(spawn_runner):
                 os.kill(pid, signal.SIGKILL)
 
 
-def _spawn_raw(argv: list[str], **kwargs) -> subprocess.Popen[bytes]:
+def _spawn_raw(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
@@ -320,7 +327,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "mid-turn"])
-def test_epipe_exits_0_quietly(busy):
+def test_epipe_exits_0_quietly(busy: bool) -> None:
     proc = _spawn_raw([sys.executable, "-m", "sidecar_sync.runners.echo"])
     try:
         assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
@@ -340,7 +347,7 @@ def test_epipe_exits_0_quietly(busy):
         _kill(proc)
 
 
-def test_sigterm_mid_turn_reports_ends_children_and_exits_143(spawn_runner):
+def test_sigterm_mid_turn_reports_ends_children_and_exits_143(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "child"))
     child_pid = runner.read_until("agent_event")[-1]["event"]["pid"]
@@ -351,7 +358,7 @@ def test_sigterm_mid_turn_reports_ends_children_and_exits_143(spawn_runner):
     assert not wait_gone({child_pid}, timeout=5)
 
 
-def test_sigterm_when_idle_exits_143(spawn_runner):
+def test_sigterm_when_idle_exits_143(spawn_runner: SpawnRunner) -> None:
     runner = spawn_runner("echo")
     runner.signal(signal.SIGTERM)
     assert runner.read_all(timeout=5) == []
@@ -362,7 +369,7 @@ def test_sigterm_when_idle_exits_143(spawn_runner):
 # -- isolation of the protocol stream ---------------------------------------------
 
 
-def test_stray_prints_never_reach_the_protocol_stream(spawn_runner):
+def test_stray_prints_never_reach_the_protocol_stream(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "print"))
     turn = runner.read_turn()
@@ -375,7 +382,7 @@ def test_stray_prints_never_reach_the_protocol_stream(spawn_runner):
     assert "stray print" in runner.stderr() and "stray fd1 write" in runner.stderr()
 
 
-def test_children_inheriting_stdio_get_dev_null_and_stderr(spawn_runner):
+def test_children_inheriting_stdio_get_dev_null_and_stderr(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "inherit"))
     turn = runner.read_turn()
@@ -388,7 +395,7 @@ def test_children_inheriting_stdio_get_dev_null_and_stderr(spawn_runner):
     assert "''" in runner.stderr()  # the child's stdin was /dev/null, not our command pipe
 
 
-def test_every_thread_is_named(spawn_runner):
+def test_every_thread_is_named(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "threads"))
     names = events(runner.read_turn())[0]["names"]
@@ -396,14 +403,14 @@ def test_every_thread_is_named(spawn_runner):
     assert not [n for n in names if n.startswith("Thread-")], names
 
 
-def test_emit_many_writes_every_event_in_order(spawn_runner):
+def test_emit_many_writes_every_event_in_order(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "big:50000"))
     evs = events(runner.read_turn())
     assert [e["i"] for e in evs] == list(range(50000))
 
 
-def test_emit_lines_wraps_objects_and_skips_the_rest(spawn_runner):
+def test_emit_lines_wraps_objects_and_skips_the_rest(spawn_runner: SpawnRunner) -> None:
     runner = probe(spawn_runner)
     runner.send(query_command("s1", "lines"))
     turn = runner.read_turn()
@@ -421,7 +428,7 @@ class _Recorder(Runner):
         turn.emit({"type": "got", "prompt": turn.prompt})
 
 
-def test_host_rejects_oversized_command_lines_and_continues():
+def test_host_rejects_oversized_command_lines_and_continues() -> None:
     cmd_r, cmd_w = os.pipe()
     out_r, out_w = os.pipe()
     host = RunnerHost(_Recorder(), cmd_r, out_w, handle_signals=False, max_command_line=100)
@@ -453,7 +460,7 @@ def test_host_rejects_oversized_command_lines_and_continues():
     ]
 
 
-def test_command_reader_framing():
+def test_command_reader_framing() -> None:
     reader = CommandReader(max_line=10)
     assert reader.feed(b"ab") == []
     assert reader.feed(b"c\n  \nde") == [b"abc"]
@@ -467,7 +474,7 @@ def test_command_reader_framing():
 
 
 @pytest.mark.parametrize("how", ["stop", "sigterm"])
-def test_exit_even_when_the_output_pipe_is_full(how):
+def test_exit_even_when_the_output_pipe_is_full(how: str) -> None:
     """A manager that stopped reading must not keep the runner alive past stop or SIGTERM."""
     proc = _spawn_raw([sys.executable, "-m", "sidecar_sync.runners.echo"])
     try:
@@ -476,7 +483,8 @@ def test_exit_even_when_the_output_pipe_is_full(how):
         proc.stdin.write(encode(query_command("s1", "x" * 1000, {"provider_config": {"chunks": 10_000_000}})))
         proc.stdin.flush()
         proc.stdout.read(10_000)  # the turn is running; from now on nobody reads: the pipe fills up
-        time.sleep(0.3)
+        stdout = proc.stdout.fileno()
+        wait_until(lambda: pipe_is_full(stdout), "the runner's stdout pipe full", timeout=30)
         if how == "stop":
             proc.stdin.write(encode(stop_command("s1")))
             proc.stdin.flush()
@@ -488,7 +496,14 @@ def test_exit_even_when_the_output_pipe_is_full(how):
         _kill(proc)
 
 
-def test_unexpected_arguments_are_refused_before_ready():
+def pipe_is_full(fd: int) -> bool:
+    """True when the pipe ``fd`` holds as many bytes as it can (FIONREAD == F_GETPIPE_SZ)."""
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count[0] >= fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+
+
+def test_unexpected_arguments_are_refused_before_ready() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sidecar_sync.runners.echo", "--bogus"],
         capture_output=True,
