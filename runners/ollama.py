@@ -253,8 +253,13 @@ class OllamaRunner(Runner):
 
     def run_turn(self, turn: Turn) -> None:
         self._health_check(turn)
-        init = {"type": "system", "subtype": "init", "session_id": turn.session_id, "model": self.model}
-        init["cwd"] = self.cwd
+        init = {
+            "type": "system",
+            "subtype": "init",
+            "session_id": turn.session_id,
+            "model": self.model,
+            "cwd": self.cwd,
+        }
         if self.agent_version is not None:
             init["agent_version"] = self.agent_version
         turn.emit(init)
