@@ -26,6 +26,18 @@ message, or its last stderr lines (without the noise it prints on every run,
 "could not create PATH aliases" and "Reading additional input from stdin", and
 without backtrace frames).
 
+Version
+-------
+When the session is configured the runner starts ``<cli> --version`` in the
+background (once per runner process, bounded by 5 s; see
+:mod:`runners._cli_version`). Its ``codex-cli 0.169.0`` becomes ``Codex 0.169.0``
+(another answer: its trimmed first line), added as ``"agent_version"`` to each
+forwarded ``thread.started`` event (the raw line gets the key appended, nothing
+else of it changes), which the codex adapter reads into
+``SessionState.agent_version``. ``thread.started`` waits for the answer only while
+``--version`` is still within its bound; a CLI whose ``--version`` fails or hangs
+gives no ``agent_version`` key (logged at debug level).
+
 ``stop`` sends SIGTERM to the running ``codex`` (the npm shim forwards it to the
 native binary, which ends the commands it started); whatever of its process tree
 is still alive after a grace is SIGKILLed, then the runner exits. Codex runs each
@@ -94,9 +106,20 @@ from sidecar_sync.discovery import search_codex_cli
 from ._base import InvalidOptionError, ProviderConfig, SessionOptions, Turn, TurnError, run
 from ._children import PIPE, ChildProcess
 from ._cli_process import CliOutput, CliRunner, ProcessTree, stderr_summary, wait_exit
+from ._cli_version import CliVersion, first_line
 from ._options import existing_directory
 
-__all__ = ["CodexRunner", "CodexPlan", "plan_codex", "codex_argv", "toml_value", "SANDBOX_BY_PERMISSION", "main"]
+__all__ = [
+    "CodexRunner",
+    "CodexPlan",
+    "plan_codex",
+    "codex_argv",
+    "toml_value",
+    "codex_version",
+    "with_agent_version",
+    "SANDBOX_BY_PERMISSION",
+    "main",
+]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +146,7 @@ STDERR_NOISE: Final = (
 )
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\Z")
 _THREAD_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_VERSION_RE: Final = re.compile(r"(?:codex(?:-cli)?\s+)?v?(\d+\.\d+\S*)\Z", re.IGNORECASE)
 
 
 def toml_value(value: Any, where: str = "value") -> str:
@@ -242,6 +266,28 @@ def codex_argv(cli: str, plan: CodexPlan, thread_id: str | None = None) -> list[
     return [*argv, "-"]
 
 
+def codex_version(output: bytes) -> str | None:
+    """What ``codex --version`` printed, as an agent version: ``codex-cli 0.169.0`` -> ``Codex 0.169.0``.
+
+    Output that does not look like that is reported as its trimmed first line; blank output is None.
+    """
+    line = first_line(output)
+    if line is None:
+        return None
+    match = _VERSION_RE.match(line)
+    return f"Codex {match.group(1)}" if match else line
+
+
+def with_agent_version(raw: bytes, version: str) -> bytes:
+    """A JSON object line with ``"agent_version": version`` appended; nothing else of it changes."""
+    body = raw.rstrip()
+    if not body.endswith(b"}"):
+        return raw
+    head = body[:-1]
+    separator = b"" if head.strip() == b"{" else b","
+    return head + separator + b'"agent_version":' + orjson.dumps(version) + b"}"
+
+
 def _send_prompt(proc: ChildProcess, prompt: str) -> None:
     """Write the prompt to Codex's stdin and close it (EOF ends the prompt)."""
     stdin = proc.stdin
@@ -289,11 +335,14 @@ class CodexRunner(CliRunner):
         self._thread_id: str | None = None
         self._lock = threading.Lock()  # guards _tree between the turn and control threads
         self._tree: ProcessTree | None = None
+        self._version: CliVersion | None = None
 
     def configure(self, options: SessionOptions) -> None:
-        self.find_cli()
+        cli = self.find_cli()
         self._plan = plan_codex(options)
         self._thread_id = self._plan.thread_id
+        if self._version is None:  # once per runner process, in the background
+            self._version = CliVersion(self, [cli, "--version"], codex_version, cwd=self._plan.cwd, env=self._plan.env)
 
     def run_turn(self, turn: Turn) -> None:
         assert self._cli is not None and self._plan is not None
@@ -329,12 +378,14 @@ class CodexRunner(CliRunner):
             if not batch:
                 return state
             tree.refresh()  # remember its helpers while they are still its descendants
-            for _raw, event in batch:
+            lines = [raw for raw, _event in batch]
+            for index, (raw, event) in enumerate(batch):
                 kind = event.get("type")
                 if kind == "thread.started":
                     thread_id = event.get("thread_id")
                     if isinstance(thread_id, str) and thread_id:
                         self._thread_id = thread_id
+                    lines[index] = self._versioned(turn, raw, event)
                 elif kind == "turn.completed":
                     state.completed = True
                 elif kind == "turn.failed":
@@ -342,7 +393,14 @@ class CodexRunner(CliRunner):
                 elif kind == "error":
                     state.last_error = _message_of(event)
             # always wrapped: Codex's own "error" events must not read as protocol errors
-            turn.emit_lines([raw for raw, _event in batch])
+            turn.emit_lines(lines)
+
+    def _versioned(self, turn: Turn, raw: bytes, event: dict[str, Any]) -> bytes:
+        """``thread.started`` with the CLI's version added, when it is known (and the event has none)."""
+        if self._version is None or "agent_version" in event:
+            return raw
+        version = self._version.result(lambda: turn.stopped)
+        return raw if version is None else with_agent_version(raw, version)
 
     def _failure_message(self, proc: ChildProcess, state: _TurnState, code: int | None) -> str:
         reason = state.failure or state.last_error

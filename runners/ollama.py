@@ -10,17 +10,22 @@ does not inherit a half-answered one.
 
 Events (agreed with the ollama adapter; each wrapped in ``agent_event``)::
 
-    {"type":"system","subtype":"init","session_id":..,"model":..,"cwd":..}   first, every turn
+    {"type":"system","subtype":"init","session_id":..,"model":..,"cwd":..,   first, every turn
+     "agent_version":..}                                                      (when known: see below)
     {"type":"chunk", <the Ollama chunk as received>}                          one per streamed line
     {"type":"error","message":..}                                             on any failure
 
 A turn starts with ``GET /api/version`` (5 s timeout): an unreachable server fails
-it at once with an ``agent_error`` naming the host (and an ``error`` event). An
-HTTP error status (e.g. 404 for a model that was never pulled) and an ``error``
-line in the middle of the stream become an ``error`` event plus ``agent_error``;
-so does a stream that ends before its ``done: true`` chunk. ``stop`` shuts the
-HTTP connection down, which wakes the blocked read at once; the turn then ends
-with ``agent_stopped``.
+it at once with an ``agent_error`` naming the host (and an ``error`` event), as does
+an error status other than 404 / 405 / 501. Its ``{"version": "0.6.3"}`` is the
+session's ``agent_version`` (``Ollama 0.6.3``), taken from the first answer that has
+one; a server without that endpoint (404, 405, 501: a proxy or another server
+speaking ``/api/chat``) is no failure, its version stays unknown and the init
+carries no ``agent_version``. An HTTP error status of the chat (e.g. 404 for a
+model that was never pulled) and an ``error`` line in the middle of the stream
+become an ``error`` event plus ``agent_error``; so does a stream that ends before
+its ``done: true`` chunk. ``stop`` shuts the HTTP connection down, which wakes the
+blocked read at once; the turn then ends with ``agent_stopped``.
 
 Session options used: ``model`` (default ``llama3.2``, the model of Ollama's own
 API examples; pull it or pass yours), ``systemPrompt``, ``sessionId`` (as the
@@ -80,6 +85,8 @@ ERROR_BODY_LIMIT: Final = 64 * 1024
 #: A streamed line longer than this is a broken stream.
 MAX_CHUNK_LINE: Final = 16 * 2**20
 THINK_LEVELS: Final = ("low", "medium", "high")
+#: Answers to ``GET /api/version`` that mean "no such endpoint" (the turn goes on, version unknown).
+NO_VERSION_ENDPOINT: Final = (404, 405, 501)
 
 
 class OllamaHost:
@@ -169,6 +176,18 @@ def _error_message(body: bytes) -> str:
     return text[:500] or "(empty body)"
 
 
+def _version_of(body: bytes) -> str | None:
+    """``Ollama <version>`` from a ``/api/version`` body (``{"version": "0.6.3"}``), else None."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    version = obj.get("version") if isinstance(obj, dict) else None
+    if not isinstance(version, str) or not version.strip():
+        return None
+    return f"Ollama {version.strip()[:200]}"
+
+
 class OllamaRunner(Runner):
     """Streams ``/api/chat`` replies, keeping the conversation between turns."""
 
@@ -184,6 +203,8 @@ class OllamaRunner(Runner):
         self.read_timeout = READ_TIMEOUT
         self.messages: list[dict[str, Any]] = []
         self.cwd = ""
+        #: ``Ollama <version>`` from the server's ``/api/version``, once it said.
+        self.agent_version: str | None = None
         # The socket of the request in flight, so that stop can shut it down.
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -232,9 +253,16 @@ class OllamaRunner(Runner):
 
     def run_turn(self, turn: Turn) -> None:
         self._health_check(turn)
-        turn.emit(
-            {"type": "system", "subtype": "init", "session_id": turn.session_id, "model": self.model, "cwd": self.cwd}
-        )
+        init = {
+            "type": "system",
+            "subtype": "init",
+            "session_id": turn.session_id,
+            "model": self.model,
+            "cwd": self.cwd,
+        }
+        if self.agent_version is not None:
+            init["agent_version"] = self.agent_version
+        turn.emit(init)
         body = self.chat_request(turn.prompt)
         conn = self._open(turn, self.read_timeout)
         try:
@@ -280,6 +308,9 @@ class OllamaRunner(Runner):
             self._fail(turn, f"Ollama server not reachable at {self.host.url}: {_describe_connect_error(exc)}")
         finally:
             self._close(conn)
+        if response.status in NO_VERSION_ENDPOINT:
+            log.debug("Ollama at %s has no /api/version (HTTP %d); version unknown", self.host.url, response.status)
+            return
         if response.status != 200:
             self._fail(
                 turn,
@@ -287,6 +318,8 @@ class OllamaRunner(Runner):
                 f"{_error_message(body)}",
             )
         log.debug("Ollama at %s: %s", self.host.url, body[:200])
+        if self.agent_version is None:
+            self.agent_version = _version_of(body)
 
     def _open(self, turn: Turn, read_timeout: float) -> http.client.HTTPConnection:
         """Connect (within :data:`CONNECT_TIMEOUT`), and publish the socket for :meth:`interrupt`."""

@@ -97,8 +97,11 @@ class SessionState:
             token count, a cost that is not a finite number >= 0).
         turns: how each turn went so far (:class:`~sidecar_sync.turns.TurnResult`),
             kept after the session ends.
-        agent_version: the agent program and version the session ran, when it said
-            (``Claude Code 2.1.330``); None for runners that do not.
+        agent_version: the agent program and version the session ran, from its init
+            event: ``Claude Code 2.1.330`` (the CLI's ``claude_code_version``),
+            ``Codex 0.169.0`` (the codex runner asks ``codex --version``), ``Ollama
+            0.6.3`` (the ollama runner asks the server's ``/api/version``); None when
+            the runner does not say (or could not learn it).
     """
 
     session_id: str

@@ -5,8 +5,10 @@ docs/real-clis.md, "Ollama"): ``application/x-ndjson`` lines sent with
 chunked transfer encoding, one ``{"model", "created_at", "message": {"role":
 "assistant", "content": ...}, "done": false}`` object per piece, then a final
 ``done: true`` object carrying ``done_reason`` and the counters. It also answers
-``GET /api/version``, and ``404 {"error": "model \\"x\\" not found, try pulling it
-first"}`` for a model it does not have.
+``GET /api/version`` with ``{"version": <version>}`` (:data:`VERSION` unless
+given; :meth:`FakeOllama.set_version_status` makes it answer an error status
+instead, e.g. 404 like a server without that endpoint), and ``404 {"error":
+"model \\"x\\" not found, try pulling it first"}`` for a model it does not have.
 
 Replies are scripted with :class:`Reply` objects queued by the test
 (:meth:`FakeOllama.reply`); with none queued it answers ``You said: <last user
@@ -84,6 +86,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     closing: threading.Event = field(default_factory=threading.Event)
     version_status: int = 200
+    version: str = VERSION
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -118,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             if state.version_status != 200:
                 self._send_json(state.version_status, {"error": "version unavailable"})
             else:
-                self._send_json(200, {"version": VERSION})
+                self._send_json(200, {"version": state.version})
         else:
             self._send_json(404, {"error": "not found"})
 
@@ -137,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             reply = state.replies.popleft() if state.replies else None
         if reply is None:
-            last = next((m.get("content") for m in reversed(request.get("messages", [])) if m.get("role") == "user"), "")
+            users = (m.get("content") for m in reversed(request.get("messages", [])) if m.get("role") == "user")
+            last = next(users, "")
             reply = Reply(text=f"You said: {last}")
         if reply.status != 200:
             self._send_json(reply.status, {"error": reply.error or "fake failure"})
@@ -218,15 +222,19 @@ class FakeOllama:
 
     Args:
         models: the model names it "has"; others get HTTP 404.
+        version: what ``GET /api/version`` answers as ``version``.
     """
 
-    def __init__(self, models: tuple[str, ...] = ("llama3.2", "qwen3:8b")) -> None:
+    def __init__(self, models: tuple[str, ...] = ("llama3.2", "qwen3:8b"), version: str = VERSION) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.state = _State(models=set(models))
+        self._server.state = _State(models=set(models), version=version)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-ollama-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-ollama-{self.port}",
+            daemon=True,
         )
 
     def __enter__(self) -> FakeOllama:

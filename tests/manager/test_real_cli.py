@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import realcli
 from tests.fakes import anthropic as fa
 from tests.fakes import openai_responses as fr
 from tests.manager.conftest import Recorder
@@ -71,6 +72,9 @@ def test_codex_session_through_the_manager(
     assert kinds[0] == "init" and kinds[-1] == "cost", kinds
     assert "Hello from fake codex" in recorder.texts
     assert state.input_tokens > 0
+    # from `codex --version` (codex-cli 0.169.0), added to thread.started by the runner
+    assert state.agent_version is not None and state.agent_version.startswith("Codex ")
+    assert state.agent_version == f"Codex {realcli.CODEX.version}"
     manager.stop_session("x")
     recorder.wait_final(TIMEOUT)
     assert manager.get_session("x").status == "done"

@@ -6,11 +6,12 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
 
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
 from sidecar_sync.protocol import query_command, stop_command
+from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
+from tests.fakes.ollama import VERSION as FAKE_VERSION
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.runners.client import RunnerClient, events, types
 
@@ -41,6 +42,7 @@ def test_a_plain_turn(spawn_runner, fake, tmp_path):
         "session_id": "sess-1",
         "model": DEFAULT_MODEL,
         "cwd": str(tmp_path),
+        "agent_version": f"Ollama {FAKE_VERSION}",  # from GET /api/version
     }
     chunks = evs[1:]
     assert all(c["type"] == "chunk" and c["model"] == DEFAULT_MODEL for c in chunks)
@@ -179,6 +181,27 @@ def test_failing_health_check(spawn_runner, fake):
     assert turn[-1]["type"] == "agent_error"
     assert "/api/version" in turn[-1]["message"] and "503" in turn[-1]["message"]
     assert fake.chats == []
+
+
+def test_every_init_of_the_session_names_the_server_version(spawn_runner):
+    with FakeOllama(version=" 0.12.6 ") as fake:
+        runner = start(spawn_runner, fake, "first")
+        first = runner.read_turn()
+        runner.send(query_command("sess-1", "second"))
+        second = runner.read_turn()
+    assert [events(turn)[0]["agent_version"] for turn in (first, second)] == ["Ollama 0.12.6"] * 2
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+def test_a_server_without_api_version_has_no_version_and_still_answers(spawn_runner, fake, status):
+    """Not Ollama's own server, but speaking /api/chat: no version, no failure."""
+    fake.set_version_status(status)
+    runner = start(spawn_runner, fake)
+    turn = runner.read_turn()
+    assert turn[-1] == {"type": "agent_stopped"}
+    init = events(turn)[0]
+    assert init["subtype"] == "init" and "agent_version" not in init
+    assert len(fake.chats) == 1
 
 
 def test_host_with_a_path_prefix(spawn_runner, fake):
