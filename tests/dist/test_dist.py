@@ -244,6 +244,46 @@ def test_twenty_echo_sessions_with_follow_ups(client: Client) -> None:
     assert not runners()
 
 
+def test_per_worker_bounds_the_sessions_running_at_once_on_each_worker(client: Client) -> None:
+    """Workers declare 4 session slots; per_worker=2 lets each run only 2 of the 10 sessions at once.
+
+    Watched two ways: runner processes per worker (sampled from /proc while the run goes on), and
+    the sessions' own start and end times (at most 2 workers x 2 sessions overlap at any instant)."""
+    per_worker = 2
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            by_worker: dict[int, int] = {}
+            for parent in runners().values():
+                by_worker[parent] = by_worker.get(parent, 0) + 1
+            for parent, count in by_worker.items():
+                peaks[parent] = max(peaks.get(parent, 0), count)
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample, name="test-sampler", daemon=True)
+    sampler.start()
+    try:
+        results = dist.run_sessions(
+            [echo(f"c{i}", "x", delay=0.3) for i in range(10)], client=client, per_worker=per_worker, timeout=CALL
+        )
+    finally:
+        stop.set()
+        sampler.join(timeout=CALL)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert peaks and max(peaks.values()) == per_worker, peaks  # sessions did overlap, never beyond 2
+    events = []
+    for result in results:
+        assert result.state is not None and result.state.ended_at is not None
+        events += [(result.state.started_at, 1), (result.state.ended_at, -1)]
+    running = most = 0
+    for _, step in sorted(events):  # an end sorts before a start at the same instant
+        running += step
+        most = max(most, running)
+    assert 2 <= most <= 2 * per_worker, most
+
+
 def test_failed_starts_turns_and_runners_are_results_not_exceptions(client: Client) -> None:
     specs = [
         echo("ok", "fine", delay=0),
