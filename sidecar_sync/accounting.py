@@ -11,8 +11,8 @@ Providers report usage in ``cost`` messages (:class:`~sidecar_sync.messages.Cost
   cumulative totals into per-turn deltas), so they are added up.
 
 Values that cannot be usage (a negative count, a cost that is not a finite number
->= 0, a count in the provider's usage object that is not a number) are ignored and
-counted in
+>= 0, a count in the provider's usage object that is not a number or is a float
+beyond any int's range) are ignored and counted in
 :attr:`Usage.invalid_values`, so one buggy adapter or runner cannot make the
 totals negative or raise on the reader thread. Whether anything was reported at
 all is kept apart from zero (:attr:`Usage.cost_reported`): a provider that never
@@ -28,6 +28,9 @@ __all__ = ["Usage"]
 
 #: Token counts in the providers' usage objects (Claude, Codex).
 _TOKEN_KEYS = ("input_tokens", "output_tokens")
+#: Floats the adapters take as token counts (``7.0``); beyond these they read 0 (as ``adapters._common.as_int``).
+_FLOAT_INT_MIN = -(2.0**63)
+_FLOAT_INT_MAX = 2.0**63
 
 
 class Usage:
@@ -81,7 +84,10 @@ class Usage:
         if type(raw) is dict:  # the provider's own object: a count there that is not a number
             for key in _TOKEN_KEYS:
                 value = raw.get(key)
-                if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+                if value is None or type(value) is int:
+                    continue
+                # a float is a count only within an int's range (adapters read 1e30 as 0)
+                if type(value) is not float or not _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
                     self.invalid_values += 1
         value = getattr(content, "input_tokens", None)
         if type(value) is int and value >= 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,6 +244,46 @@ def test_twenty_echo_sessions_with_follow_ups(client: Client) -> None:
     assert not runners()
 
 
+def test_per_worker_bounds_the_sessions_running_at_once_on_each_worker(client: Client) -> None:
+    """Workers declare 4 session slots; per_worker=2 lets each run only 2 of the 10 sessions at once.
+
+    Watched two ways: runner processes per worker (sampled from /proc while the run goes on), and
+    the sessions' own start and end times (at most 2 workers x 2 sessions overlap at any instant)."""
+    per_worker = 2
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            by_worker: dict[int, int] = {}
+            for parent in runners().values():
+                by_worker[parent] = by_worker.get(parent, 0) + 1
+            for parent, count in by_worker.items():
+                peaks[parent] = max(peaks.get(parent, 0), count)
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample, name="test-sampler", daemon=True)
+    sampler.start()
+    try:
+        results = dist.run_sessions(
+            [echo(f"c{i}", "x", delay=0.3) for i in range(10)], client=client, per_worker=per_worker, timeout=CALL
+        )
+    finally:
+        stop.set()
+        sampler.join(timeout=CALL)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert peaks and max(peaks.values()) == per_worker, peaks  # sessions did overlap, never beyond 2
+    events = []
+    for result in results:
+        assert result.state is not None and result.state.ended_at is not None
+        events += [(result.state.started_at, 1), (result.state.ended_at, -1)]
+    running = most = 0
+    for _, step in sorted(events):  # an end sorts before a start at the same instant
+        running += step
+        most = max(most, running)
+    assert 2 <= most <= 2 * per_worker, most
+
+
 def test_failed_starts_turns_and_runners_are_results_not_exceptions(client: Client) -> None:
     specs = [
         echo("ok", "fine", delay=0),
@@ -396,6 +437,71 @@ def test_preflight_names_a_worker_without_the_package_and_one_without_the_c_fram
             texts = sorted(problems.values())
             assert any("cannot import sidecar_sync" in t and "No module named 'sidecar_sync'" in t for t in texts)
             assert any("C framer is not loaded" in t and "'python'" in t for t in texts)
+            with pytest.raises(dist.PreflightError):
+                dist.run_sessions([echo("never", "x")], client=client, timeout=CALL)
+            assert not runners()
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=15)
+
+
+def other_version_venv(root: Path, version: str) -> Path:
+    """A virtual environment with a copy of this sidecar_sync installed as ``version``; dask comes
+    from this environment's site-packages (a .pth entry). Returns its interpreter."""
+    import sidecar_sync
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=CALL)
+    python = root / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, timeout=CALL,
+    ).stdout.decode().strip()  # fmt: skip
+    site = Path(purelib)
+    (site / "this-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    package = site / "sidecar_sync"
+    shutil.copytree(Path(sidecar_sync.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    init = package / "__init__.py"
+    source = init.read_text()
+    assert f'__version__ = "{sidecar_sync.__version__}"' in source
+    init.write_text(source.replace(f'__version__ = "{sidecar_sync.__version__}"', f'__version__ = "{version}"'))
+    return python
+
+
+def test_preflight_names_a_worker_with_another_version_installed(tmp_path: Path) -> None:
+    """One worker has this package; another runs an environment where the same package is
+    installed under another version number: only that one is named, with both versions."""
+    import sidecar_sync
+
+    python = other_version_venv(tmp_path / "venv", "0.0.1.post99+other")
+    with (
+        dd.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, **QUIET) as cluster,
+        dd.Client(cluster, set_as_default=False) as client,
+    ):
+        (good,) = client.scheduler_info()["workers"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DASK_", "SIDECAR_SYNC_"))}
+        worker = subprocess.Popen(
+            [str(python), "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--nthreads", "1",
+             "--no-nanny", "--no-dashboard"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            client.wait_for_workers(2, timeout=CALL)
+            (other,) = set(client.scheduler_info()["workers"]) - {good}
+            with pytest.raises(dist.PreflightError) as info:
+                dist.preflight(client)
+            assert list(info.value.problems) == [other]
+            assert info.value.problems[other] == (
+                f"sidecar_sync 0.0.1.post99+other there, {sidecar_sync.__version__} here: "
+                "install the same version everywhere"
+            )
+            assert other in str(info.value) and good not in str(info.value)
             with pytest.raises(dist.PreflightError):
                 dist.run_sessions([echo("never", "x")], client=client, timeout=CALL)
             assert not runners()

@@ -3,19 +3,20 @@ runners that never speak the protocol, and pipes held open by processes that esc
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from sidecar_sync import SessionNotActiveError, SidecarManager, StopStep
 from tests._proc import is_alive, wait_gone
-from tests.manager.conftest import TIMEOUT, Recorder, scripted
+from tests.manager.conftest import TIMEOUT, Recorder, scripted, sidecar_threads
 
 
 def pids_announced(recorder: Recorder) -> list[int]:
@@ -174,7 +175,8 @@ def test_a_runner_that_never_speaks_the_protocol_fails_its_start(make_manager: C
 
 def test_a_silent_start_names_the_stderr_tail(make_manager: Callable[..., SidecarManager]) -> None:
     manager = make_manager(start_timeout=0.5)
-    manager.register_provider("mute", [sys.executable, "-c", "import sys, time; print('no key found', file=sys.stderr, flush=True); time.sleep(30)"])
+    mute = "import sys, time; print('no key found', file=sys.stderr, flush=True); time.sleep(30)"
+    manager.register_provider("mute", [sys.executable, "-c", mute])
     manager.start_session("s", "mute", "x")
     state = manager.wait("s", TIMEOUT)
     assert state.status == "error" and "stderr: no key found" in (state.error or "")
@@ -198,6 +200,33 @@ def test_a_setsid_daemon_holding_a_pipe_does_not_delay_the_end(
     (daemon,) = pids_announced(recorder)
     assert not wait_gone({daemon}, timeout=5.0), "the daemon holding the pipe was left running"
     assert recorder.texts == ["1:0", "1:1", "1:2"]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("hold", ["stdout", "stderr"])
+def test_a_setsid_daemon_holding_a_pipe_is_named_killed_and_leaves_no_fd(
+    manager: SidecarManager, recorder: Recorder, hold: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the holder's pid and command line; the daemon is killed; once the
+    session is final its threads end and every fd it opened is closed (the report: a thread,
+    3 fds and the daemon leaked)."""
+    manager.register_provider("daemon", scripted("daemon", hold=hold, sleep=61.5))
+    fds_before = open_fds()
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.session"):
+        manager.start_session("s", "daemon", "x", on_message=recorder.on_message)
+        state = manager.wait("s", TIMEOUT, until="final")
+    assert state.status == "done" and state.exit_code == 0, state
+    (daemon,) = pids_announced(recorder)
+    assert not wait_gone({daemon}, timeout=5.0), "the daemon holding the pipe was left running"
+    held = [r.getMessage() for r in caplog.records if "stayed open" in r.getMessage()]
+    assert len(held) == 1, [r.getMessage() for r in caplog.records]
+    assert f"held by {daemon} (" in held[0] and "time.sleep(61.5)" in held[0], held[0]  # pid and command line
+    readers = {"sidecar-stdout-s", "sidecar-stderr-s", "sidecar-watch-s"}  # the cleanup timer lives on, by design
+    wait_for(lambda: not readers & {t.name for t in sidecar_threads()}, timeout=5.0)
+    wait_for(lambda: open_fds() <= fds_before, timeout=5.0)  # the session stays listed; its fds are closed
 
 
 # -- nothing read before the final status is lost ---------------------------------------------

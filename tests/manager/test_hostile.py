@@ -4,11 +4,13 @@ or is bounded in time, and loses nothing else."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from sidecar_sync import (
     SidecarManager,
 )
 from tests._proc import descendants, wait_gone
-from tests.manager.conftest import TIMEOUT, Recorder, scripted, sidecar_threads
+from tests.manager.conftest import TIMEOUT, scripted, sidecar_threads
 
 BAD = "lone \udcff surrogate"
 
@@ -225,3 +227,26 @@ def test_the_manager_refuses_use_after_shutdown(manager: SidecarManager) -> None
     manager.shutdown()
     with pytest.raises(SidecarError, match="shut down"):
         manager.start_session("s", "echo", "x")
+
+
+def test_usage_values_that_cannot_be_usage_are_ignored_and_counted(manager: SidecarManager) -> None:
+    """A runner reporting a negative cost and token count, a count as a string and as a bool,
+    a count out of any int's range, and a NaN cost (not JSON: the line is invalid)."""
+    patches = [
+        {"total_cost_usd": -0.5, "usage": {"input_tokens": -3, "output_tokens": 6}},  # 2 invalid
+        {"usage": {"input_tokens": "7", "output_tokens": True}},  # 2 invalid
+        {"usage": {"input_tokens": 1e30, "output_tokens": 2.0}},  # 1 invalid; 2.0 is a count of 2
+        {"total_cost_usd": float("nan")},  # printed as NaN: the line is not JSON
+        {"total_cost_usd": 2.5, "usage": {"input_tokens": 10, "output_tokens": 20}},  # all fine
+    ]
+    manager.register_provider("p", scripted("good", count=1, patch=json.dumps(patches)))
+    manager.start_session("s", "p", "turn 1")
+    for turn in range(2, len(patches) + 1):
+        assert manager.wait("s", TIMEOUT).status == "idle"
+        manager.write_prompt("s", f"turn {turn}")
+    state = manager.wait("s", TIMEOUT)
+    assert state.status == "idle" and len(state.turns) == 5, state
+    assert state.invalid_usage == 5
+    assert state.invalid_lines == 1
+    assert state.cost_usd == 2.5 and state.cost_reported  # the latest valid running cost
+    assert (state.input_tokens, state.output_tokens) == (10, 6 + 2 + 20)

@@ -79,3 +79,32 @@ def test_ollama_unreachable_host_names_the_host(manager: SidecarManager) -> None
     state = manager.wait("o", timeout=TIMEOUT)
     assert state.error and f"127.0.0.1:{port}" in state.error
     manager.stop_session("o")
+
+
+def test_ollama_error_in_a_200_stream_is_an_api_error_turn(manager: SidecarManager) -> None:
+    """Ollama may answer 200 and then put ``{"error": ...}`` in the stream: the turn is an api_error
+    (the text names no HTTP or connection failure, so only the runner's outcome can say so)."""
+    with FakeOllama() as fake:
+        fake.reply(Reply(text="half an answer", error="model runner has unexpectedly stopped", error_after=1))
+        manager.start_session("o", "ollama", "hi", model="qwen3:8b", provider_config={"host": fake.url})
+        state = manager.wait("o", timeout=TIMEOUT)
+        assert state.status == "error" and not state.finished, state
+        (turn,) = state.turns
+        assert turn.outcome == "api_error", turn
+        assert turn.error is not None and "unexpectedly stopped" in turn.error
+        manager.write_prompt("o", "again")  # the runner lives on; the next turn succeeds
+        state = manager.wait("o", timeout=TIMEOUT)
+        assert [t.outcome for t in state.turns] == ["api_error", "success"], state.turns
+        manager.stop_session("o")
+        assert manager.wait("o", TIMEOUT).status == "done"
+
+
+def test_ollama_connection_refused_is_an_api_error_turn(manager: SidecarManager) -> None:
+    with socket.socket() as sock:  # a free port that nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    manager.start_session("o", "ollama", "hi", provider_config={"host": f"http://127.0.0.1:{port}"})
+    state = manager.wait("o", timeout=TIMEOUT)
+    (turn,) = state.turns
+    assert turn.outcome == "api_error", turn
+    assert turn.error is not None and "connection refused" in turn.error

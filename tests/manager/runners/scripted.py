@@ -14,7 +14,9 @@ Modes:
                  control lines; ``delay=S`` sleeps per event;
                  ``exit_after=N`` exits with ``code`` after N turns; ``trailing=N`` prints N
                  more events after each ``agent_stopped``; ``fail_outcome=O`` names the
-                 outcome in each ``agent_error``; ``error_line=1``
+                 outcome in each ``agent_error``; ``patch=JSON`` (a list of objects)
+                 merges object ``(turn - 1) % len`` into that turn's ``result``
+                 (``NaN`` allowed); ``error_line=1``
                  prints a protocol ``error`` line first in each turn; ``pong=1`` an
                  unsolicited ``pong`` and ``ready``. On ``stop``: exit 0.
                  On stdin EOF: exit 0.
@@ -89,7 +91,7 @@ def assistant(turn: int, i: int) -> dict:
 def result(turn: int) -> dict:
     cost = float(opt("cost", "0.5")) * turn
     tokens = int(opt("tokens", "10"))
-    return {
+    event = {
         "type": "result",
         "subtype": "success",
         "is_error": False,
@@ -100,6 +102,10 @@ def result(turn: int) -> dict:
         "result": "ok",
         "usage": {"input_tokens": tokens, "output_tokens": 2 * tokens},
     }
+    patches = json.loads(opt("patch", "[]"))
+    if patches:
+        event.update(patches[(turn - 1) % len(patches)])
+    return event
 
 
 def commands():
