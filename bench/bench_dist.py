@@ -57,15 +57,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import dask  # noqa: E402
-import distributed  # noqa: E402
-import orjson  # noqa: E402
+import dask
+import distributed
+import orjson
 
-from bench.transcript import build_block, parse_size  # noqa: E402
-from sidecar_sync import SidecarManager, __version__, dist  # noqa: E402
-from sidecar_sync.dist._engine import PRE_SPAWN, SPAWN_ENV  # noqa: E402
-from sidecar_sync.dist._replay import replay_batch  # noqa: E402
-from sidecar_sync.replay import ReplaySummary, replay  # noqa: E402
+from bench.transcript import build_block, parse_size
+from sidecar_sync import SidecarManager, __version__, dist
+from sidecar_sync.dist._engine import PRE_SPAWN, SPAWN_ENV
+from sidecar_sync.dist._replay import replay_batch
+from sidecar_sync.replay import ReplaySummary, replay
 
 dd: Any = distributed
 QUIET: dict[str, Any] = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}

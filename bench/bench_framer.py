@@ -262,7 +262,9 @@ def test_decode(benchmark, request: pytest.FixtureRequest, input_name: str, cont
     require_c(contender)
     chunks = chunked(input_name, CHUNKS["64KiB"])
     benchmark.group = f"decode {input_name} lines, 64KiB chunks"
-    benchmark.extra_info.update(contender=contender, input=input_name, chunk=CHUNKS["64KiB"], bytes=len(stream(input_name)))
+    benchmark.extra_info.update(
+        contender=contender, input=input_name, chunk=CHUNKS["64KiB"], bytes=len(stream(input_name))
+    )
     paired(benchmark, request, DECODERS[contender], split_loads, (chunks,))
     correct = DECODERS[contender](chunks) == expected_events(input_name)
     benchmark.extra_info["correct"] = correct

@@ -43,20 +43,21 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from bench.transcript import ensure, parse_size  # noqa: E402
-from sidecar_sync.adapters import new_stream_adapter, parse_message  # noqa: E402
-from sidecar_sync.decoder import EventDecoder  # noqa: E402
-from sidecar_sync.framer import BACKEND, LineFramer  # noqa: E402
-from sidecar_sync.messages import AgentMessage, StreamAdapter  # noqa: E402
-from sidecar_sync.pipeline import PIECE_SIZE, Pipeline  # noqa: E402
-from sidecar_sync.session import READ_SIZE  # noqa: E402
+from bench.transcript import ensure, parse_size
+from sidecar_sync.adapters import new_stream_adapter, parse_message
+from sidecar_sync.decoder import EventDecoder
+from sidecar_sync.framer import BACKEND, LineFramer
+from sidecar_sync.messages import AgentMessage, StreamAdapter
+from sidecar_sync.pipeline import PIECE_SIZE, Pipeline
+from sidecar_sync.session import READ_SIZE
 
 TUNED_GC = (100_000, 50, 100)
 

@@ -38,8 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import orjson
 
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         path = str(ensure(args.variant, parse_size(args.size), seed=args.seed)[0])
     size = os.path.getsize(path)
     print(
-        f"# {path}: {size / 2**20:,.0f} MiB; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}"
+        f"# {path}: {size / 2**20:,.0f} MiB; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; "
+        f"python {sys.version.split()[0]}"
     )
     floor(path)  # warm the page cache
     load_start = os.getloadavg()[0]
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             for mode in modes:
                 med, best, cmed = statistics.median(jtimes[mode]), min(jtimes[mode]), statistics.median(jcpu[mode])
                 print(
-                    f"{'':<{len(str(args.files)) + 8}}{mode:<12} {med:9.2f} {j1 / med:7.2f} {best:10.2f} {b1 / best:7.2f}"
+                    f"{'':<{len(str(args.files)) + 8}}{mode:<12} {med:9.2f} {j1 / med:7.2f}"
+                    f" {best:10.2f} {b1 / best:7.2f}"
                     f" {cmed:8.2f} {cmed / c1:6.2f}"
                 )
                 results[mode] = {

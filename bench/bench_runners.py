@@ -127,7 +127,9 @@ def main() -> None:
         mb = size / 1e6
         results["cat_devnull_MBps"] = mb / timed(lambda: to_devnull(["cat", str(path)], b""), args.repeat)
         results["cat_pipe_MBps"] = mb / timed(lambda: through_pipe(["cat", str(path)], b"", size), args.repeat)
-        results["replay_devnull_MBps"] = mb / timed(lambda: to_devnull(runner_argv("replay"), replay_stdin), args.repeat)
+        results["replay_devnull_MBps"] = mb / timed(
+            lambda: to_devnull(runner_argv("replay"), replay_stdin), args.repeat
+        )
         results["replay_pipe_MBps"] = mb / timed(
             lambda: through_pipe(runner_argv("replay"), replay_stdin, size), args.repeat
         )
@@ -150,7 +152,10 @@ def main() -> None:
         meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
         print(json.dumps({"meta": meta, "size_bytes": size, "events": args.events, "results": results}, indent=2))
         return
-    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; transcript {size / 2**20:.0f} MiB")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"transcript {size / 2**20:.0f} MiB"
+    )
     print(f"{'figure':32} {'value':>14}  ratio")
     base = {
         "replay_devnull_MBps": "cat_devnull_MBps",

@@ -21,7 +21,8 @@ TABLES = {
 
 
 def main(path: str) -> None:
-    run = json.loads(open(path, encoding="utf-8").read())
+    with open(path, encoding="utf-8") as f:
+        run = json.load(f)
     groups: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in run["benchmarks"]:
         groups[bench["group"]][bench["extra_info"]["contender"]] = bench

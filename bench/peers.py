@@ -63,7 +63,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from bench.transcript import TranscriptInfo, ensure  # noqa: E402
+from bench.transcript import TranscriptInfo, ensure
 
 CACHE = BENCH / ".cache"
 PEERS_DIR = BENCH / "peers"

@@ -350,7 +350,7 @@ class AgentMessage:
 
     id: str
     type: str
-    content: Any
+    content: Content | dict[str, Any]
     parent_id: str | None
     timestamp: int
 

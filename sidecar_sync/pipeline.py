@@ -187,6 +187,8 @@ class Pipeline:
         "_turn_reported_error",
         "_evidence",
         "agent_version",
+        "_max_line_size",
+        "_drop_logged",
     )
 
     def __init__(
@@ -203,6 +205,8 @@ class Pipeline:
         #: provider event its adapter could map (anything but ``unknown``).
         self.recognized = False
         self._decoder = EventDecoder(max_line_size, max_pending, label=label)
+        self._max_line_size = max_line_size
+        self._drop_logged = False  # the first oversized line is logged with its size
         self._pieces = self._decoder.feed_pieces
         self._adapt = adapter.adapt_batch
         self._bytes = 0
@@ -235,13 +239,31 @@ class Pipeline:
             self._unbilled += nbytes
             if events:
                 yield from process(events)
-        if size > 0:  # blank lines and the start of a line: billed with the next batch
+        if size > 0:  # blank lines, the start of a line, dropped lines: billed with the next batch
             self._unbilled += size
+            if not self._drop_logged:
+                self._log_first_drop()
 
     def receive_eof(self) -> list[Output]:
         """End of stream: the outputs of an unterminated last line, if any."""
         events = self._decoder.finish()
+        if not self._drop_logged:
+            self._log_first_drop()
         return self._process(events) if events else []
+
+    def _log_first_drop(self) -> None:
+        """Log the first line dropped for its size, with that size; later ones are only counted."""
+        stats = self._decoder.stats
+        if stats.oversized_lines:
+            self._drop_logged = True
+            lines = "a line" if stats.oversized_lines == 1 else f"{stats.oversized_lines} lines"
+            log.warning(
+                "%s: dropped %s of %d bytes (max_line_size is %d); further oversized lines are only counted",
+                self.label,
+                lines,
+                stats.dropped_bytes,
+                self._max_line_size,
+            )
 
     # -- routing ----------------------------------------------------------------------
 

@@ -156,6 +156,20 @@ def test_bad_lines_are_counted_and_skipped() -> None:
     assert pipeline.stats.invalid_lines == 5
 
 
+def test_the_first_oversized_read_is_logged_with_its_size_and_later_ones_only_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pipeline = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=1000, label="t")
+    reads = (b"x" * 250 + b"\n" + b"y" * 220 + b"\n", b"z" * 300 + b"\n", lines(envelope(text_event("a", "u1"))))
+    with caplog.at_level("WARNING", logger="sidecar_sync.pipeline"):
+        for data in reads:
+            list(pipeline.receive_data(data))
+        pipeline.receive_eof()
+    drops = [r.getMessage() for r in caplog.records]
+    assert drops == ["t: dropped 2 lines of 470 bytes (max_line_size is 200); further oversized lines are only counted"]
+    assert pipeline.stats.oversized_lines == 3 and pipeline.stats.messages == 1
+
+
 def test_cost_is_the_latest_per_agent_session_summed_over_sessions_and_tokens_add_up() -> None:
     data = lines(
         init("a"),

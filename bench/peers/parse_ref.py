@@ -17,7 +17,8 @@ import orjson
 
 
 def main() -> int:
-    data = open(sys.argv[1], "rb").read()
+    with open(sys.argv[1], "rb") as f:
+        data = f.read()
     repeat = int(os.environ.get("SIDECAR_BENCH_REPEAT", "1"))
     lines = data.splitlines()
     batches: list[bytes] = []

@@ -324,10 +324,9 @@ def _stream_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> No
     # The hottest handler: with --include-partial-messages three lines in four are
     # stream events, most of them text/thinking deltas. Field checks are inlined (no
     # helper calls), and the two objects of a delta are built without a class call:
-    # __new__ plus slot stores cost ~40% less than AgentMessage(...) on Python 3.11,
-    # where calling a class runs __init__ in a frame of its own (bench/README.md
-    # "Hot path"). Every field is set, so the objects are exactly what the
-    # constructors make.
+    # __new__ plus slot stores are cheaper than AgentMessage(...), whose __init__ runs
+    # in a frame of its own (bench/README.md, "Hot path"). Every field is set, so the
+    # objects are exactly what the constructors make.
     inner = event.get("event")
     if type(inner) is dict and inner.get("type") == "content_block_delta":
         delta = inner.get("delta")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -89,12 +89,22 @@ def test_garbage_lines_are_counted_and_skipped(manager: SidecarManager, recorder
     assert state.messages == 7
 
 
-def test_line_cap_is_configurable(make_manager: Callable[..., SidecarManager], recorder: Recorder) -> None:
+def test_line_cap_is_configurable(
+    make_manager: Callable[..., SidecarManager], recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cap holds at any size; the first line dropped is logged with its size."""
+    caplog.set_level(logging.WARNING, logger="sidecar_sync.pipeline")
     manager = make_manager(max_line_size=4096, max_pending=8192)
     manager.register_provider("garbage", scripted("garbage", big=5000))
     manager.start_session("s", "garbage", "x", on_message=recorder.on_message)
     state = manager.wait("s", timeout=TIMEOUT)
     assert state.dropped_lines == 1 and recorder.texts == [f"1:{i}" for i in range(6)]
+    drops = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(drops) == 1
+    line = b'{"type":"agent_event","event":{"pad":"' + b"x" * 5000 + b'"}}'  # what the runner wrote
+    assert drops[0] == f"session 's': dropped a line of {len(line)} bytes (max_line_size is 4096); " + (
+        "further oversized lines are only counted"
+    )
 
 
 def test_stderr_flood_does_not_block_the_session(manager: SidecarManager, recorder: Recorder, caplog) -> None:  # noqa: ANN001
