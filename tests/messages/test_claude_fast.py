@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sidecar_sync.adapters import _claude, _common
 from sidecar_sync.adapters._claude import HANDLERS, ClaudeStreamAdapter
 from sidecar_sync.adapters._common import DispatchStreamAdapter
-from sidecar_sync.messages import AgentMessage
+from sidecar_sync.messages import AgentMessage, TextContent
 from tests.messages.conftest import DATA, load_events
 
 RECORDED = [e for path in sorted(DATA.glob("claude/*.jsonl")) for e in load_events(str(path.relative_to(DATA)))]
@@ -155,4 +155,6 @@ def test_a_delta_with_a_key_missing_goes_to_the_handler() -> None:
     event = {"type": "stream_event", "event": {"type": "content_block_delta", "delta": {"type": "text_delta"}}}
     fast, reference = _both([event, _Missing(event)])
     _same(fast, reference)
-    assert fast[0].type == "text" and fast[0].content.index is None and fast[0].id == "gen-1"
+    content = fast[0].content
+    assert fast[0].type == "text" and isinstance(content, TextContent) and content.index is None
+    assert fast[0].id == "gen-1"
