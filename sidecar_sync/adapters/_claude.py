@@ -43,6 +43,7 @@ Mapping (``parent_id`` is the line's ``parent_tool_use_id`` throughout):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from ..messages import (
@@ -67,6 +68,7 @@ from ..messages import (
     ToolCallContent,
     ToolResultContent,
     new_message_id,
+    now_ms,
     unknown_message,
 )
 from ._common import (
@@ -378,3 +380,62 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
 
     def __init__(self, provider: str = "claude") -> None:
         super().__init__(provider, HANDLERS)
+
+    def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        # Stream events in the shape the CLI prints them are adapted inline: subscripts,
+        # no handler call, objects built slot by slot (as _stream_event does). Any other
+        # event, or a stream event with a key missing, goes to the handlers, which give
+        # the same messages.
+        out: list[AgentMessage] = []
+        append = out.append
+        timestamp = now_ms()
+        dispatch = self._dispatch
+        for event in events:
+            try:
+                if type(event) is dict and event["type"] == "stream_event":
+                    inner = event["event"]
+                    content: Any = None
+                    if type(inner) is dict and inner["type"] == "content_block_delta":
+                        delta = inner["delta"]
+                        kind = delta["type"] if type(delta) is dict else None
+                        if kind == "text_delta":
+                            text = delta["text"]
+                            index = inner["index"]
+                            api_id = event["api_message_id"]
+                            uuid = event["uuid"]
+                            parent = event["parent_tool_use_id"]
+                            content = _new(TextContent)
+                            content.text = text if type(text) is str else ""
+                            content.delta = True
+                            content.message_id = api_id if type(api_id) is str else None
+                            content.index = index if type(index) is int else int_or_none(index)
+                            mtype = TEXT
+                        elif kind == "thinking_delta":
+                            text = delta["thinking"]
+                            index = inner["index"]
+                            api_id = event["api_message_id"]
+                            uuid = event["uuid"]
+                            parent = event["parent_tool_use_id"]
+                            content = _new(ThinkingContent)
+                            content.text = text if type(text) is str else ""
+                            content.delta = True
+                            content.message_id = api_id if type(api_id) is str else None
+                            content.index = index if type(index) is int else int_or_none(index)
+                            mtype = THINKING
+                    message = _new(AgentMessage)
+                    if content is None:  # any other stream event: unknown, as unknown_message makes it
+                        uuid = event.get("uuid")
+                        parent = None
+                        mtype = UNKNOWN
+                        content = event
+                    message.id = uuid if type(uuid) is str and uuid else new_message_id()
+                    message.type = mtype
+                    message.content = content
+                    message.parent_id = parent if type(parent) is str and parent else None
+                    message.timestamp = timestamp
+                    append(message)
+                    continue
+            except KeyError:
+                pass
+            dispatch(event, out, timestamp)
+        return out

@@ -115,10 +115,25 @@ class DispatchStreamAdapter(StreamAdapter):
             try:
                 handler(event, out, timestamp)
             except Exception:  # a bug, not bad input: keep the reader alive
-                kind = event.get("type")
-                log.exception("%s adapter failed on a %r event; passing it on as 'unknown'", self.provider, kind)
-                out.append(unknown_message(event, timestamp))
+                self._failed(event, out, timestamp)
         return out
+
+    def _dispatch(self, event: dict[str, Any], out: list[AgentMessage], timestamp: int) -> None:
+        """Adapt one event as :meth:`adapt_batch` does (for subclasses' own loops)."""
+        try:
+            handler = self._handlers[event["type"]]
+        except Exception:  # odd input, as in adapt_batch
+            out.append(unknown_message(event, timestamp))
+            return
+        try:
+            handler(event, out, timestamp)
+        except Exception:  # a bug, not bad input: keep the reader alive
+            self._failed(event, out, timestamp)
+
+    def _failed(self, event: dict[str, Any], out: list[AgentMessage], timestamp: int) -> None:
+        kind = event.get("type")
+        log.exception("%s adapter failed on a %r event; passing it on as 'unknown'", self.provider, kind)
+        out.append(unknown_message(event, timestamp))
 
     def stateless(self, event: dict[str, Any]) -> list[AgentMessage]:
         """Adapt one event (for :func:`sidecar_sync.adapters.parse_message`)."""
