@@ -73,6 +73,7 @@ class Usage:
 
     def note_cost(self, content: Any) -> None:
         """A ``cost`` message: keep its session's running cost, add its tokens."""
+        self.invalid_values += getattr(content, "unusable_values", 0)
         cost = getattr(content, "total_cost_usd", None)
         if cost is not None:
             if type(cost) in (int, float) and math.isfinite(cost) and cost >= 0:

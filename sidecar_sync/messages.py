@@ -285,6 +285,9 @@ class CostContent:
     """HTTP status of the API error that ended the turn (Claude)."""
     usage: Any = None
     """The provider's usage object as sent (Codex: cumulative for the thread)."""
+    unusable_values: int = 0
+    """How many of the provider's numbers the adapter could not use and left unknown
+    (a ``total_cost_usd`` of ``"0.5"`` or ``true``): counted in ``Usage.invalid_values``."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (see :meth:`AgentMessage.to_dict`)."""
@@ -302,6 +305,7 @@ class CostContent:
             "terminal_reason": self.terminal_reason,
             "api_error_status": self.api_error_status,
             "usage": self.usage,
+            "unusable_values": self.unusable_values,
         }
 
 

@@ -277,8 +277,12 @@ def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         usage = None
         tokens_in = tokens_out = cached = 0
     cost = get("total_cost_usd")
+    unusable = 0
     if type(cost) is not float:
+        reported = cost
         cost = float_or_none(cost)
+        if cost is None and reported is not None:
+            unusable = 1
     duration = get("duration_ms")
     if type(duration) is not int:
         duration = int_or_none(duration)
@@ -306,7 +310,20 @@ def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         or reason == "api_error"
     )
     content = CostContent(
-        cost, duration, tokens_in, tokens_out, turns, failed, result, errors, cached, subtype, reason, status, usage
+        cost,
+        duration,
+        tokens_in,
+        tokens_out,
+        turns,
+        failed,
+        result,
+        errors,
+        cached,
+        subtype,
+        reason,
+        status,
+        usage,
+        unusable,
     )
     base = get("uuid")
     if type(base) is not str or not base:

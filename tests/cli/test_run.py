@@ -44,6 +44,7 @@ CONTENT_KEYS = {
         "terminal_reason",
         "api_error_status",
         "usage",
+        "unusable_values",
     },
     "error": {"message"},
 }

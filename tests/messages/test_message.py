@@ -36,6 +36,7 @@ CONTENT_KEYS = {
         {
             "total_cost_usd", "duration_ms", "input_tokens", "output_tokens", "cached_input_tokens", "num_turns",
             "is_error", "result", "errors", "subtype", "terminal_reason", "api_error_status", "usage",
+            "unusable_values",
         },
     ),
     "error": (ErrorContent("e"), {"message"}),
