@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import orjson
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from sidecar_sync import SessionState, WaitTimeoutError
 from sidecar_sync.cli import _run, build_parser
 from sidecar_sync.cli._exit import UsageError
 from sidecar_sync.cli._signals import Signals
 from sidecar_sync.errors import SessionNotActiveError
 from sidecar_sync.messages import AgentMessage, CostContent, ErrorContent
-from sidecar_sync import SessionState, WaitTimeoutError
 
 STATE = SessionState(
     session_id="s",

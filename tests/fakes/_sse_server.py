@@ -24,9 +24,10 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Deque, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -95,7 +96,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, fake: "FakeSseServer") -> None:
+    def __init__(self, fake: FakeSseServer) -> None:
         self.fake = fake
         self._request_counter = 0
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -167,16 +168,15 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)  # no terminating chunk: a broken stream
                     return
-                if index and answer.delay:
-                    if fake._closing.wait(answer.delay):  # noqa: SLF001 - server shutting down
-                        raise ConnectionAbortedError("fake server closing")
+                if index and answer.delay and fake._closing.wait(answer.delay):  # noqa: SLF001 - server closing
+                    raise ConnectionAbortedError("fake server closing")
                 chunk = b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
                 fake._note_event()  # noqa: SLF001
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             # the client went away mid-stream: an interrupted turn
             fake._note_disconnect()  # noqa: SLF001
             self.close_connection = True
@@ -197,7 +197,7 @@ class FakeSseServer(Generic[R]):
     def __init__(self, name: str, default: R | Callable[[RecordedRequest], R]) -> None:
         self.name = name
         self.default: R | Callable[[RecordedRequest], R] = default
-        self._queue: Deque[R | Callable[[RecordedRequest], R]] = collections.deque()
+        self._queue: collections.deque[R | Callable[[RecordedRequest], R]] = collections.deque()
         self._requests: list[RecordedRequest] = []
         self._cond = threading.Condition()  # guards _queue, _requests and the counters
         self._events_sent = 0
@@ -208,7 +208,7 @@ class FakeSseServer(Generic[R]):
 
     # -- life cycle ------------------------------------------------------------------
 
-    def start(self) -> "FakeSseServer[R]":
+    def start(self) -> FakeSseServer[R]:
         """Bind 127.0.0.1:0 and serve in a daemon thread; returns self."""
         self._server = _Server(self)
         self._thread = threading.Thread(
@@ -231,7 +231,7 @@ class FakeSseServer(Generic[R]):
             if self._thread.is_alive():
                 raise RuntimeError(f"{self.name}: serving thread did not stop")
 
-    def __enter__(self) -> "FakeSseServer[R]":
+    def __enter__(self) -> FakeSseServer[R]:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -26,8 +26,9 @@ Typical use::
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 import orjson
 
@@ -79,7 +80,7 @@ class ToolUse:
     pieces: int = 2
 
 
-Block = Union[Text, Thinking, ToolUse]
+Block = Text | Thinking | ToolUse
 
 
 @dataclass
@@ -126,7 +127,7 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 
-AnthropicReply = Union[Reply, ApiError]
+AnthropicReply = Reply | ApiError
 
 
 def text(value: str, **kwargs: Any) -> Reply:

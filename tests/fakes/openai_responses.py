@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 import orjson
 
@@ -86,7 +87,7 @@ class Reasoning:
     id: str = field(default_factory=lambda: _next_id("rs"))
 
 
-Item = Union[Message, FunctionCall, Reasoning]
+Item = Message | FunctionCall | Reasoning
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Failed:
     code: str = "server_error"
 
 
-ResponsesReply = Union[Reply, ApiError, Failed]
+ResponsesReply = Reply | ApiError | Failed
 
 
 def text(value: str, **kwargs: Any) -> Reply:

@@ -111,9 +111,8 @@ def test_config_dir_and_extra_env_are_added() -> None:
     ],
 )
 def test_rejected_extra_env_keys(key: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="sidecar_sync.env"):
-        with pytest.raises(ExtraEnvRejectedError) as info:
-            validate_extra_env({"GOOD": "1", key: "v"})
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.env"), pytest.raises(ExtraEnvRejectedError) as info:
+        validate_extra_env({"GOOD": "1", key: "v"})
     assert list(info.value.rejected) == [key]
     assert isinstance(info.value, InvalidOptionError) and isinstance(info.value, ValueError)
     assert repr(key) in str(info.value)

@@ -81,7 +81,13 @@ def test_max_tokens_counts_input_and_output(manager: SidecarManager) -> None:
 
 @pytest.mark.parametrize(
     "limits",
-    [{"turn_timeout": 0}, {"idle_timeout": -1}, {"max_cost_usd": float("nan")}, {"max_tokens": 1.5}, {"turn_timeout": "1"}],
+    [
+        {"turn_timeout": 0},
+        {"idle_timeout": -1},
+        {"max_cost_usd": float("nan")},
+        {"max_tokens": 1.5},
+        {"turn_timeout": "1"},
+    ],
 )
 def test_bad_limits_are_refused_before_spawning(manager: SidecarManager, limits: dict[str, Any]) -> None:
     with pytest.raises(InvalidOptionError):

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 from hypothesis import given, settings
@@ -293,7 +294,7 @@ def test_every_field_of_every_shape_replaced_by_odd_values() -> None:
                 deletable = not isinstance(path[-1], int)
                 for value in ([_DELETE] if deletable else []) + ODD_VALUES:
                     event = _with(shape, path, value)
-                    for provider, adapter in zip(PROVIDERS, adapters):
+                    for provider, adapter in zip(PROVIDERS, adapters, strict=True):
                         check(parse_message(provider, event))
                         check(adapter.adapt(event))
                     cases += 1

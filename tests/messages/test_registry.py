@@ -148,9 +148,9 @@ def test_auto_decides_mid_batch_and_across_batches() -> None:
 
 
 def test_message_types_constant() -> None:
-    assert MESSAGE_TYPES == {
+    assert {
         "init", "text", "thinking", "tool_call", "tool_result", "status", "compaction", "cost", "error", "unknown",
-    }
+    } == MESSAGE_TYPES
 
 
 def test_ids_are_unique_and_cheap() -> None:

@@ -15,9 +15,9 @@ import textwrap
 import time
 
 import pytest
+
 from sidecar_sync.runners._children import PIPE, ChildProcess
 from sidecar_sync.runners._cli_process import CliOutput, ProcessTree, descendants, stderr_summary
-
 from tests._proc import is_alive, wait_gone
 
 

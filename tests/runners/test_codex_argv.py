@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import tomllib
-from sidecar_sync.runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 
 from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
+from sidecar_sync.runners.codex import SANDBOX_BY_PERMISSION, codex_argv, plan_codex, toml_value
 
 
 def options(**wire: object) -> SessionOptions:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sidecar_sync.runners.echo import turn_ids
 
 from sidecar_sync.protocol import query_command, stop_command
+from sidecar_sync.runners.echo import turn_ids
 from tests.runners.client import events, types
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "runners"

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sidecar_sync.runners.replay import PaceClock, detect_format, parse_timestamp
 
 from sidecar_sync.protocol import CONTROL_TYPES, encode, query_command, stop_command
+from sidecar_sync.runners.replay import PaceClock, detect_format, parse_timestamp
 from tests.runners.client import RunnerClient, types
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runners"

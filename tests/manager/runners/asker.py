@@ -26,6 +26,7 @@ import threading
 from typing import Any
 
 import orjson
+
 from sidecar_sync.runners._base import PermissionResponse, Runner, Turn, run
 
 
