@@ -27,7 +27,7 @@ def home(tmp_path: Path) -> Path:
     return home
 
 
-def test_claude_candidates_are_the_seeds_list(home: Path) -> None:
+def test_claude_candidates_are_the_known_install_locations(home: Path) -> None:
     """The well-known Claude Code locations, in the order they are checked."""
     assert discovery.claude_candidates(home) == [
         str(home / ".local/bin/claude"),
