@@ -26,6 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, cast
 
+from ._readbuf import read_buffer
 from .pipeline import PermissionSignal, TurnSignal
 from .process import READ_SIZE
 from .supervisor import Supervisor
@@ -110,7 +111,7 @@ class SessionThreads:
 
     def _read_stdout(self) -> None:
         session = self._session
-        buffer = bytearray(READ_SIZE)  # filled again only once the pipeline is done with a view of it
+        buffer = read_buffer(READ_SIZE)  # filled again only once the pipeline is done with a view of it
         view = memoryview(buffer)
         readv = os.readv
         fd = session.process.stdout_fd

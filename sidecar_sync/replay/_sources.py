@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Final, cast
 
+from .._readbuf import read_buffer
 from ..errors import ReplayError, ReplaySourceMissingError
 
 __all__ = [
@@ -148,7 +149,7 @@ def _read_path(
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         # One buffer for the whole file: no allocation (and no fresh mapping of a
         # large block) per read.
-        buffer = bytearray(chunk_size)
+        buffer = read_buffer(chunk_size)
         view = memoryview(buffer)
         readv = os.readv
         while True:
