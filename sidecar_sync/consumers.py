@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 import weakref
@@ -102,6 +103,17 @@ class _Subscription:
             self._cond.notify_all()
 
 
+def _unsubscribe(owner_pid: int, owner: Consumers, subscription: _Subscription) -> None:
+    """An iterator's finalizer: unsubscribe, except in a forked child.
+
+    A forked child runs it at its exit (atexit) or when it closes the iterator; the
+    subscription is the parent's, and its locks may have been held by another thread
+    at the fork, never to be released in the child: taking them would hang it.
+    """
+    if os.getpid() == owner_pid:
+        owner.unsubscribe(subscription)
+
+
 class MessageIterator(Iterator[AgentMessage]):
     """Yields a session's messages; see :meth:`SidecarManager.iter_messages`.
 
@@ -120,7 +132,7 @@ class MessageIterator(Iterator[AgentMessage]):
         self._index = 0
         self._done = False
         # Unsubscribes when closed or garbage-collected; never references self.
-        self._finalizer = weakref.finalize(self, owner.unsubscribe, subscription)
+        self._finalizer = weakref.finalize(self, _unsubscribe, os.getpid(), owner, subscription)
 
     def __iter__(self) -> MessageIterator:
         return self
