@@ -55,6 +55,15 @@ def test_every_block_of_a_long_line_is_one_message_with_its_id_and_parent(parent
         ]
 
 
+def test_the_ninth_tool_call_of_a_line_has_its_id() -> None:
+    calls = [{"type": "tool_use", "id": f"toolu_{n}", "name": "Read", "input": {"n": n}} for n in range(9)]
+    event = {"type": "assistant", "uuid": "a-1", "message": {"content": calls}}
+    for messages in both(event):
+        assert [(m.id, m.content) for m in messages] == [
+            (f"a-1-tool_call-{n}", ToolCallContent(f"toolu_{n}", "Read", {"n": n})) for n in range(9)
+        ]
+
+
 @pytest.mark.parametrize(
     "event",
     [
