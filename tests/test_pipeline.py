@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -26,6 +27,7 @@ from sidecar_sync.pipeline import (
     Pipeline,
     TurnSignal,
 )
+from sidecar_sync.turns import TurnEvidence
 from tests.framer.twins import TWINS, patch_everywhere
 
 
@@ -571,3 +573,102 @@ def test_usage_adds_only_whole_non_negative_token_counts() -> None:
     assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (0, 0, 3)
     usage.note_cost(CostContent(input_tokens=7, output_tokens=9))
     assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (7, 9, 3)
+
+
+# -- a turn's evidence and the outcome it gives (turns.TurnEvidence) --------------------
+
+
+def test_a_turn_that_stopped_with_nothing_against_it_succeeded() -> None:
+    """No cost and no error: the runner's word that the turn stopped is enough."""
+    evidence = TurnEvidence()
+    assert evidence.outcome("stopped") == ("success", None)
+    assert evidence.outcome("exited") == ("crashed", None)  # the runner went away instead
+    assert evidence.outcome("exited", "runner exited with code 1") == ("crashed", "runner exited with code 1")
+
+
+def test_retry_notices_are_counted_and_do_not_fail_the_turn() -> None:
+    """Codex's "Reconnecting... n/m" errors: the CLI retries by itself."""
+    evidence = TurnEvidence()
+    for attempt in (1, 2, 3):
+        evidence.note_error(ErrorContent(f"Reconnecting... {attempt}/5"))
+    assert evidence.retries == 3 and evidence.last_error is None
+    assert evidence.outcome("stopped") == ("success", None)
+    evidence.note_error(ErrorContent("stream disconnected"))
+    assert evidence.retries == 3
+    assert evidence.outcome("stopped") == ("error", "stream disconnected")  # never got over it
+
+
+def test_a_failed_turn_the_runner_did_not_name_is_classified_by_its_text() -> None:
+    """Without an outcome from the runner, a text naming an endpoint failure is ``api_error``."""
+    assert TurnEvidence().outcome("failed", "HTTP 503 service unavailable") == (
+        "api_error",
+        "HTTP 503 service unavailable",
+    )
+    assert TurnEvidence().outcome("failed", "the tool crashed") == ("error", "the tool crashed")
+    assert TurnEvidence().outcome("failed", "429 too many", hint="success") == ("api_error", "429 too many")
+    evidence = TurnEvidence()
+    evidence.note_error(ErrorContent("connection refused"))
+    assert evidence.outcome("failed") == ("api_error", "connection refused")  # the agent's last error
+    assert evidence.outcome("failed", "exited with code 1") == ("api_error", "exited with code 1")
+    evidence = TurnEvidence()
+    evidence.note_error(ErrorContent("the patch did not apply"))
+    # the agent's own error decides the class; the runner's reason is the text
+    assert evidence.outcome("failed", "API Error: 500") == ("error", "API Error: 500")
+
+
+def test_an_error_the_agent_never_got_over_fails_a_turn_that_never_ended() -> None:
+    """The runner went away after an error: the error decides, not a crash."""
+    evidence = TurnEvidence()
+    evidence.note_error(ErrorContent("the patch did not apply"))
+    assert evidence.outcome("exited", "runner exited with code 1") == ("error", "the patch did not apply")
+    evidence.note_error(ErrorContent("401 Unauthorized"))
+    assert evidence.outcome("exited") == ("api_error", "401 Unauthorized")
+
+
+GAVE_UP = "the model gave up"
+
+
+@pytest.mark.parametrize(
+    ("cost", "outcome"),
+    [
+        (CostContent(is_error=True, result=GAVE_UP, api_error_status=529), ("api_error", GAVE_UP)),
+        (CostContent(is_error=True, result=GAVE_UP, terminal_reason="api_error"), ("api_error", GAVE_UP)),
+        (CostContent(is_error=True, result=GAVE_UP, terminal_reason="other"), ("error", GAVE_UP)),
+        (CostContent(is_error=True, result="", errors=["one", "two"]), ("error", "one; two")),
+        (CostContent(is_error=True, subtype="error_in_a_tool"), ("error", "turn failed (error_in_a_tool)")),
+        (CostContent(is_error=True, terminal_reason="aborted", subtype="x"), ("error", "turn failed (aborted)")),
+    ],
+)
+def test_a_failed_cost_names_the_outcome_whatever_the_end(cost: CostContent, outcome: tuple[str, str]) -> None:
+    """An API failure is known by its status or terminal reason, not only by its text."""
+    evidence = TurnEvidence()
+    evidence.note_cost(cost)
+    assert not evidence.completed and evidence.usage_seen
+    assert evidence.outcome("stopped") == evidence.outcome("failed") == evidence.outcome("exited") == outcome
+
+
+def test_contents_a_custom_adapter_makes_are_read_by_field_name() -> None:
+    """Error and cost messages whose contents are not the library's classes: what they lack is absent."""
+    contents = iter([
+        {"message": "a dict, not an ErrorContent"},  # no attribute: no error text
+        ErrorContent(5),  # type: ignore[arg-type]
+        SimpleNamespace(),  # a cost without is_error: the turn completed
+        SimpleNamespace(message="the adapter's own error"),
+        SimpleNamespace(is_error=True),  # a failed cost and nothing else
+    ])  # fmt: skip
+    kinds = iter(["error", "error", "cost", "error", "cost"])
+
+    def adapter(event: dict[str, Any]) -> list[AgentMessage]:
+        return [AgentMessage(f"m{event['n']}", next(kinds), next(contents), None, 1)]
+
+    pipeline = Pipeline(new_stream_adapter(adapter))
+    out = list(pipeline.receive_data(lines({"type": "agent_started"}, *({"n": n} for n in range(2)))))
+    out += pipeline.receive_data(lines({"n": 2}, {"type": "agent_stopped"}, {"type": "agent_started"}, {"n": 3}))
+    out += pipeline.receive_data(lines({"type": "agent_stopped"}, {"type": "agent_started"}, {"n": 4}))
+    out += pipeline.receive_data(lines({"type": "agent_stopped"}))
+    first, second, third = [item.evidence for item in out if isinstance(item, TurnSignal) and item.kind == STOPPED]
+    assert first is not None and second is not None and third is not None
+    assert first.last_error is None and first.completed
+    assert first.outcome("stopped") == ("success", None)
+    assert second.outcome("stopped") == ("error", "the adapter's own error")
+    assert third.outcome("stopped") == ("error", "turn failed (error)")

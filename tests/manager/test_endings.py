@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sidecar_sync import SessionNotActiveError, SidecarManager, StopStep
+from sidecar_sync.outcome import EndFacts, final_status
 from tests._proc import is_alive, wait_gone
 from tests.manager.conftest import TIMEOUT, Recorder, scripted, sidecar_threads
 
@@ -275,3 +276,45 @@ def test_a_killed_runner_is_an_error_and_its_pid_is_not_signalled_after(manager:
     assert state.pid is not None and is_alive(state.pid)
     manager.remove_session("s")
     assert not wait_gone({state.pid}, timeout=5.0)
+
+
+# -- the rules alone: final_status from the facts, without a process ---------------------
+
+ENDED = EndFacts(
+    returncode=1,
+    status_lost=False,
+    stop_requested=False,
+    exited_before_stop=False,
+    failure=None,
+    turn_error=None,
+    stderr_tail="Traceback: boom",
+)
+
+
+def test_a_lost_exit_status_is_an_error_that_keeps_the_turns_error() -> None:
+    facts = ENDED._replace(returncode=None, status_lost=True, turn_error="the turn failed", stderr_tail="")
+    assert final_status(facts) == (
+        "error",
+        "the turn failed; runner exit status lost: another handler reaped the runner",
+    )
+    assert final_status(facts._replace(turn_error=None)) == (
+        "error",
+        "runner exit status lost: another handler reaped the runner",
+    )
+
+
+@pytest.mark.parametrize(
+    ("turn_error", "stderr_tail", "reason"),
+    [
+        (None, "Traceback: boom", "runner exited with code 1; stderr: Traceback: boom"),
+        ("the turn failed", "Traceback: boom", "the turn failed; runner exited with code 1; stderr: Traceback: boom"),
+        ("claude said: Traceback: boom", "Traceback: boom", "claude said: Traceback: boom; runner exited with code 1"),
+        ("the turn failed", "", "the turn failed; runner exited with code 1"),
+        (None, "", "runner exited with code 1"),
+    ],
+)
+def test_a_failed_exit_names_the_stderr_tail_unless_the_reason_already_holds_it(
+    turn_error: str | None, stderr_tail: str, reason: str
+) -> None:
+    """The reason is the turn's error, the exit, then the runner's last stderr lines, joined by "; "."""
+    assert final_status(ENDED._replace(turn_error=turn_error, stderr_tail=stderr_tail)) == ("error", reason)

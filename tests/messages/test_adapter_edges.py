@@ -2,7 +2,7 @@
 
 The Claude bare-string reply's parent, Codex's ``item.updated`` in stateless parsing and
 web searches without a query, stateless ``auto`` mapping like the provider it detects,
-and an Ollama reply cut short by an error.
+an Ollama reply cut short by an error, and a Claude result's numbers field by field.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_ollama_thinking_is_assembled_per_reply_with_the_replys_id() -> None:
     assert whole[0].message_id != whole[1].message_id
 
 
-# -- claude: a result's errors ----------------------------------------------------------------
+# -- claude: a result's errors and numbers ----------------------------------------------------
 
 
 def test_a_results_errors_are_strings_whatever_they_were() -> None:
@@ -153,6 +153,81 @@ def test_a_results_errors_are_strings_whatever_they_were() -> None:
     cost, error = parse_message("claude", event)
     assert cost.content.errors == ["lost", "5", "None"]
     assert error.content.message == "lost; 5; None"
+
+
+@pytest.mark.parametrize(
+    ("fields", "want"),
+    [
+        # whole floats are whole numbers; other values are 0 (tokens) or unknown (None)
+        (
+            {
+                "usage": {"input_tokens": 5.0, "output_tokens": 7.0, "cache_read_input_tokens": 3.0},
+                "duration_ms": 1500.0,
+            },
+            {"input_tokens": 5, "output_tokens": 7, "cached_input_tokens": 3, "duration_ms": 1500},
+        ),
+        (
+            {"usage": {"input_tokens": "5", "output_tokens": None, "cache_read_input_tokens": "3"}, "duration_ms": "9"},
+            {"input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 0, "duration_ms": None},
+        ),
+        ({"usage": "none", "num_turns": 2.0}, {"input_tokens": 0, "output_tokens": 0, "usage": None, "num_turns": 2}),
+        ({"num_turns": "2", "duration_ms": True}, {"num_turns": None, "duration_ms": None}),
+        # a cost: an int is a float; anything else is unknown, and counted unless absent
+        ({"total_cost_usd": 2}, {"total_cost_usd": 2.0, "unusable_values": 0}),
+        ({"total_cost_usd": None}, {"total_cost_usd": None, "unusable_values": 0}),
+        ({"total_cost_usd": "0.5"}, {"total_cost_usd": None, "unusable_values": 1}),
+    ],
+)
+def test_a_results_numbers_are_whole_or_unknown(fields: dict[str, Any], want: dict[str, Any]) -> None:
+    """Each number of a result line, field by field, with its type: what is not a number is no number."""
+    (cost,) = parse_message("claude", {"type": "result", "subtype": "success", "uuid": "r-1", **fields})
+    got = {name: getattr(cost.content, name) for name in want}
+    assert got == want
+    assert [type(value) for value in got.values()] == [type(value) for value in want.values()]
+
+
+@pytest.mark.parametrize(
+    ("fields", "failed", "want"),
+    [
+        ({"subtype": "success"}, False, {}),
+        ({"subtype": 5, "terminal_reason": 5, "result": 5}, False, {"subtype": None, "terminal_reason": None}),
+        (
+            {"terminal_reason": "", "api_error_status": "529"},
+            False,
+            {"terminal_reason": None, "api_error_status": None},
+        ),
+        ({"subtype": "error_max_turns"}, True, {"subtype": "error_max_turns"}),  # is_error absent
+        ({"subtype": "success", "api_error_status": 529}, True, {"api_error_status": 529}),
+        ({"subtype": "success", "api_error_status": 529.0}, True, {"api_error_status": 529}),
+        ({"subtype": "success", "terminal_reason": "api_error"}, True, {"terminal_reason": "api_error"}),
+        ({"subtype": "success", "terminal_reason": "completed"}, False, {"terminal_reason": "completed"}),
+    ],
+)
+def test_a_result_failed_by_its_subtype_status_or_terminal_reason(
+    fields: dict[str, Any], failed: bool, want: dict[str, Any]
+) -> None:
+    """API errors say ``subtype: "success"``: the status and the terminal reason fail the turn too."""
+    messages = parse_message("claude", {"type": "result", "uuid": "r-1", **fields})
+    assert [m.type for m in messages] == (["cost", "error"] if failed else ["cost"])
+    content = messages[0].content
+    assert content.is_error is failed and content.result is None
+    assert {name: getattr(content, name) for name in want} == want
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"is_error": True}, "turn failed (error)"),
+        ({"subtype": "error_max_turns"}, "turn failed (error_max_turns)"),
+        ({"subtype": "error_max_turns", "terminal_reason": "max_turns"}, "turn failed (max_turns)"),
+        ({"is_error": True, "errors": ["", "lost"], "subtype": "x"}, "lost"),
+        ({"is_error": True, "errors": [""], "result": ""}, "turn failed (error)"),
+    ],
+)
+def test_a_failed_results_error_text_without_a_result(fields: dict[str, Any], text: str) -> None:
+    """The errors that say something, else what ended the turn: its terminal reason, subtype, or "error"."""
+    cost, error = parse_message("claude", {"type": "result", "uuid": "r-1", **fields})
+    assert (error.id, error.type, error.content) == ("r-1-error", "error", ErrorContent(text))
 
 
 # -- auto: an error line before the provider is known -------------------------------------

@@ -3,6 +3,8 @@
 Mutation testing found most of these texts unchecked: retries (status code or connection
 error, reason, attempt count, delay), permission denials, the ``status`` line, and any
 other subtype. Every case checks the whole :class:`StatusContent`, the raw event included.
+An ``init`` line's agent version (the CLI's, or the runner's own), a compaction's trigger and a
+line without a subtype are here too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from sidecar_sync.adapters import new_stream_adapter, parse_message
-from sidecar_sync.messages import StatusContent
+from sidecar_sync.messages import CompactionContent, InitContent, StatusContent
 
 RETRY = "API connection error; retry"
 
@@ -58,3 +60,43 @@ def test_a_status_line_in_words(fields: dict[str, Any], subtype: str, text: str)
     event = {"type": "system", "subtype": subtype, "uuid": "u-1", **fields}
     for messages in (parse_message("claude", event), new_stream_adapter("claude").adapt(event)):
         assert [(m.id, m.type, m.content) for m in messages] == [("u-1", "status", StatusContent(subtype, text, event))]
+
+
+@pytest.mark.parametrize(
+    ("fields", "version"),
+    [
+        ({"claude_code_version": "2.1.330", "agent_version": "my runner 1"}, "Claude Code 2.1.330"),
+        ({"agent_version": "my runner 1"}, "my runner 1"),  # a runner that names its agent itself
+        ({"claude_code_version": "", "agent_version": "my runner 1"}, "my runner 1"),
+        ({"claude_code_version": 2, "agent_version": "my runner 1"}, "my runner 1"),
+        ({"claude_code_version": 2}, None),
+        ({"agent_version": 3}, None),
+    ],
+)
+def test_an_init_lines_agent_version(fields: dict[str, Any], version: str | None) -> None:
+    """``claude_code_version`` as "Claude Code <version>", else the runner's own ``agent_version``."""
+    event = {"type": "system", "subtype": "init", "session_id": "s-1", "uuid": "u-1", **fields}
+    init = InitContent("s-1", agent_version=version)
+    for messages in (parse_message("claude", event), new_stream_adapter("claude").adapt(event)):
+        assert [(m.id, m.type, m.content) for m in messages] == [("u-1", "init", init)]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "content"),
+    [
+        ({"trigger": "auto", "pre_tokens": 180000}, CompactionContent("auto", 180000)),
+        ({"trigger": 5, "pre_tokens": "many"}, CompactionContent("unknown", 0)),
+        (None, CompactionContent("unknown", 0)),
+    ],
+)
+def test_a_compact_boundary_names_its_trigger_or_unknown(metadata: Any, content: CompactionContent) -> None:
+    event = {"type": "system", "subtype": "compact_boundary", "uuid": "u-1", "compact_metadata": metadata}
+    for messages in (parse_message("claude", event), new_stream_adapter("claude").adapt(event)):
+        assert [(m.id, m.type, m.content) for m in messages] == [("u-1", "compaction", content)]
+
+
+@pytest.mark.parametrize("subtype", [None, "", 5])
+def test_a_system_line_without_a_subtype_is_passed_on_whole(subtype: Any) -> None:
+    event = {"type": "system", "subtype": subtype, "uuid": "u-1"}
+    for messages in (parse_message("claude", event), new_stream_adapter("claude").adapt(event)):
+        assert [(m.id, m.type, m.content) for m in messages] == [("u-1", "unknown", event)]
