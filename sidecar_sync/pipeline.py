@@ -243,8 +243,8 @@ class Pipeline:
                 yield from process(events)
         if size > 0:  # blank lines, the start of a line, dropped lines: billed with the next batch
             self._unbilled += size
-        if not self._drop_logged:  # a line dropped in this call, even one begun in an earlier call
-            self._log_first_drop()
+            if not self._drop_logged:
+                self._log_first_drop()
 
     def receive_eof(self) -> list[Output]:
         """End of stream: the outputs of an unterminated last line, if any."""
@@ -286,8 +286,6 @@ class Pipeline:
 
     def _route(self, events: list[dict[str, Any]]) -> list[Output]:
         """:meth:`_process` line by line: control lines split the piece into runs of events."""
-        if not self._drop_logged:  # before any turn signal: who waits for the turn sees the log
-            self._log_first_drop()
         out: list[Output] = []
         batch: list[dict[str, Any]] = []  # provider events not yet adapted
         messages: list[AgentMessage] = []  # messages not yet handed out
@@ -352,6 +350,8 @@ class Pipeline:
         return bill
 
     def _signal(self, kind: str, event: dict[str, Any]) -> TurnSignal:
+        if not self._drop_logged:  # before the turn signal: who waits for the turn sees the log
+            self._log_first_drop()
         if kind == _AGENT_STARTED:
             return TurnSignal(STARTED)
         evidence = self.take_evidence()

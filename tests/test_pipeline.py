@@ -182,6 +182,19 @@ def test_the_first_oversized_read_is_logged_with_its_size_and_later_ones_only_co
     assert pipeline.stats.oversized_lines == 3 and pipeline.stats.messages == 1
 
 
+def test_a_dropped_line_is_logged_before_the_turn_signal_after_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever acts on the turn's end (a caller whose wait() returned) already sees the warning."""
+    pipeline = Pipeline(new_stream_adapter("claude"), max_line_size=200, max_pending=1000, label="t")
+    data = lines({"type": "agent_started"}) + b"x" * 250 + b"\n" + lines({"type": "agent_stopped"})
+    logged_at_signal = []
+    with caplog.at_level("WARNING", logger="sidecar_sync.pipeline"):
+        for item in pipeline.receive_data(data):
+            if isinstance(item, TurnSignal) and item.kind == STOPPED:
+                logged_at_signal.append(len(caplog.records))
+    assert logged_at_signal == [1]
+    assert caplog.records[0].getMessage().startswith("t: dropped a line of 250 bytes")
+
+
 def test_cost_is_the_latest_per_agent_session_summed_over_sessions_and_tokens_add_up() -> None:
     data = lines(
         init("a"),
