@@ -24,13 +24,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .adapters._common import int_or_none
+
 __all__ = ["Usage"]
 
 #: Token counts in the providers' usage objects (Claude, Codex).
 _TOKEN_KEYS = ("input_tokens", "output_tokens")
-#: Floats the adapters take as token counts (``7.0``); beyond these they read 0 (as ``adapters._common.as_int``).
-_FLOAT_INT_MIN = -(2.0**63)
-_FLOAT_INT_MAX = 2.0**63
 
 
 class Usage:
@@ -85,10 +84,7 @@ class Usage:
         if type(raw) is dict:  # the provider's own object: a count there that is not a number
             for key in _TOKEN_KEYS:
                 value = raw.get(key)
-                if value is None or type(value) is int:
-                    continue
-                # a float is a count only within an int's range (adapters read 1e30 as 0)
-                if type(value) is not float or not _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
+                if value is not None and int_or_none(value) is None:  # what the adapters read as 0
                     self.invalid_values += 1
         value = getattr(content, "input_tokens", None)
         if type(value) is int and value >= 0:
