@@ -69,6 +69,7 @@ import orjson
 from sidecar_sync import __version__
 
 from ._base import InvalidOptionError, ProviderConfig, Runner, SessionOptions, Turn, TurnError, run
+from ._cli_version import MAX_VERSION_TEXT
 
 __all__ = ["OllamaRunner", "OllamaHost", "parse_host", "DEFAULT_HOST", "DEFAULT_MODEL"]
 
@@ -185,7 +186,7 @@ def _version_of(body: bytes) -> str | None:
     version = obj.get("version") if isinstance(obj, dict) else None
     if not isinstance(version, str) or not version.strip():
         return None
-    return f"Ollama {version.strip()[:200]}"
+    return f"Ollama {version.strip()[:MAX_VERSION_TEXT]}"
 
 
 class OllamaRunner(Runner):
