@@ -8,6 +8,7 @@ started by the workers, which are descendants of this process.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -401,6 +402,27 @@ def test_preflight_passes_on_workers_that_have_the_package(client: Client) -> No
         assert (report.version, report.backend, report.problem) == (sidecar_sync.__version__, "c", None)
 
 
+@contextlib.contextmanager
+def foreign_worker(python: str, scheduler: str, env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """A dask worker of another interpreter or environment joined to ``scheduler``; ended on exit."""
+    worker = subprocess.Popen(
+        [python, "-m", "distributed.cli.dask_worker", scheduler, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=15)
+
+
 def test_preflight_names_a_worker_without_the_package_and_one_without_the_c_framer(tmp_path: Path) -> None:
     """One worker runs the pure-Python framer; another has the package only through PYTHONPATH.
 
@@ -420,15 +442,7 @@ def test_preflight_names_a_worker_without_the_package_and_one_without_the_c_fram
     ):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DASK_"))}
         env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
-        worker = subprocess.Popen(
-            [base, "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--nthreads", "1",
-             "--no-nanny", "--no-dashboard"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
+        with foreign_worker(base, cluster.scheduler_address, env, tmp_path):
             client.wait_for_workers(2, timeout=CALL)
             with pytest.raises(dist.PreflightError) as info:
                 dist.preflight(client)
@@ -440,13 +454,6 @@ def test_preflight_names_a_worker_without_the_package_and_one_without_the_c_fram
             with pytest.raises(dist.PreflightError):
                 dist.run_sessions([echo("never", "x")], client=client, timeout=CALL)
             assert not runners()
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=15)
 
 
 def other_version_venv(root: Path, version: str) -> Path:
@@ -483,15 +490,7 @@ def test_preflight_names_a_worker_with_another_version_installed(tmp_path: Path)
     ):
         (good,) = client.scheduler_info()["workers"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DASK_", "SIDECAR_SYNC_"))}
-        worker = subprocess.Popen(
-            [str(python), "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--nthreads", "1",
-             "--no-nanny", "--no-dashboard"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
+        with foreign_worker(str(python), cluster.scheduler_address, env, tmp_path):
             client.wait_for_workers(2, timeout=CALL)
             (other,) = set(client.scheduler_info()["workers"]) - {good}
             with pytest.raises(dist.PreflightError) as info:
@@ -505,13 +504,6 @@ def test_preflight_names_a_worker_with_another_version_installed(tmp_path: Path)
             with pytest.raises(dist.PreflightError):
                 dist.run_sessions([echo("never", "x")], client=client, timeout=CALL)
             assert not runners()
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=15)
 
 
 # -- the command line ------------------------------------------------------------------
