@@ -14,13 +14,8 @@ import pytest
 
 from sidecar_sync import framer
 from tests.cli.conftest import cli, cli_env
+from tests.fakes import closed_port
 from tests.fakes.ollama import VERSION, FakeOllama
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _script(path: Path, body: str) -> None:
@@ -44,7 +39,7 @@ def checks(done: subprocess.CompletedProcess[bytes]) -> dict[str, dict[str, Any]
 
 
 def test_report_on_a_bare_machine(bare_env: dict[str, str]) -> None:
-    port = _free_port()
+    port = closed_port()
     done = cli("doctor", "--ollama-host", f"http://127.0.0.1:{port}", env=bare_env)
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
@@ -126,7 +121,7 @@ def test_something_else_on_the_port(bare_env: dict[str, str]) -> None:
 def test_a_framer_setting_the_library_refuses(bare_env: dict[str, str]) -> None:
     """A bad SIDECAR_SYNC_FRAMER is a failed required check, not a crash: exit 1."""
     env = {**bare_env, "SIDECAR_SYNC_FRAMER": "bogus"}
-    port = _free_port()
+    port = closed_port()
     done = cli("doctor", "--ollama-host", f"127.0.0.1:{port}", env=env)
     assert done.returncode == 1
     assert b"Traceback" not in done.stderr

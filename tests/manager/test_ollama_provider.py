@@ -6,9 +6,8 @@ runner talks to ``tests.fakes.ollama``, which speaks the documented ``/api/chat`
 
 from __future__ import annotations
 
-import socket
-
 from sidecar_sync import SidecarManager
+from tests.fakes import closed_port
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.manager.conftest import TIMEOUT, Recorder
 
@@ -71,9 +70,7 @@ def test_ollama_model_error_fails_the_turn_not_the_session(manager: SidecarManag
 
 def test_ollama_unreachable_host_names_the_host(manager: SidecarManager) -> None:
     """With nothing listening, the health check fails with an error naming the host."""
-    with socket.socket() as sock:  # a free port that nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     host = f"http://127.0.0.1:{port}"
     manager.start_session("o", "ollama", "hi", provider_config={"host": host})
     state = manager.wait("o", timeout=TIMEOUT)
@@ -100,9 +97,7 @@ def test_ollama_error_in_a_200_stream_is_an_api_error_turn(manager: SidecarManag
 
 
 def test_ollama_connection_refused_is_an_api_error_turn(manager: SidecarManager) -> None:
-    with socket.socket() as sock:  # a free port that nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     manager.start_session("o", "ollama", "hi", provider_config={"host": f"http://127.0.0.1:{port}"})
     state = manager.wait("o", timeout=TIMEOUT)
     (turn,) = state.turns

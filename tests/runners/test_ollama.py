@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from sidecar_sync.errors import InvalidOptionError
 from sidecar_sync.options import SessionOptions
 from sidecar_sync.protocol import query_command, stop_command
 from sidecar_sync.runners.ollama import DEFAULT_MODEL, OllamaRunner, parse_host
+from tests.fakes import closed_port
 from tests.fakes.ollama import VERSION as FAKE_VERSION
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.runners.client import RunnerClient, events, types
@@ -155,14 +155,8 @@ def test_stream_ending_before_done(spawn_runner, fake):
     assert events(turn)[-1]["type"] == "error"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_server_names_the_host(spawn_runner):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     runner = start(spawn_runner, url)
     turn = runner.read_turn()
     assert types(turn) == ["agent_started", "agent_event", "agent_error"]
