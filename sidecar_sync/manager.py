@@ -467,12 +467,8 @@ class SidecarManager:
 
     def _shutdown(self, timeout: float | None) -> None:
         deadline = shutdown_deadline(timeout, self._config.session.stop_grace + self._config.session.kill_grace + 1.0)
-        if os.getpid() != self._owner_pid:
-            # A forked child: the runners are the parent's, and so are the locks. Another
-            # thread of the parent may have held one at the fork, and in this process it
-            # is never released, so take none (closing the registry here could hang the
-            # child for ever, typically leaving a ``with`` block by sys.exit).
-            self._finalizer.detach()
+        if os.getpid() != self._owner_pid:  # a forked child: the runners and the locks are the parent's
+            self._finalizer.detach()  # take no lock: one held at the fork is never released here
             return
         sessions, live = begin_shutdown(self._registry)
         if current_session() is not None:
