@@ -42,6 +42,7 @@ import itertools
 import os
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -486,6 +487,15 @@ class StreamAdapter:
             The messages of all events, in event order.
         """
         raise NotImplementedError
+
+    def tally_batch(self, events: Iterable[dict[str, Any]], counts: Counter[str]) -> list[AgentMessage]:
+        """Adapt for a summary, which reads the content only of ``init``, ``cost`` and ``error``.
+
+        An adapter may add other messages to ``counts`` by type instead of building
+        them, and returns the rest as :meth:`adapt_batch` would; counted plus returned
+        types are exactly what :meth:`adapt_batch` makes. This default counts nothing.
+        """
+        return self.adapt_batch(events)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider!r}>"

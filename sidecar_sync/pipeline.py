@@ -56,6 +56,7 @@ CPU caches when the consumer delivers them (bench/README.md, "Hot path").
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from itertools import repeat
 from typing import Any, Final, NamedTuple
@@ -166,6 +167,10 @@ class Pipeline:
         max_line_size: lines longer than this many bytes are dropped whole.
         max_pending: the most bytes held between feeds.
         label: names the stream in log messages (a session id, a file name).
+        tally: for a summary that needs no messages: the adapter may count messages
+            here by type instead of building them (:meth:`StreamAdapter.tally_batch
+            <sidecar_sync.messages.StreamAdapter.tally_batch>`); batches then hold only
+            the others, and every count and total is as without it.
 
     Not thread-safe: a pipeline belongs to the thread that reads its stream. Other
     threads may read :attr:`usage`, :attr:`stats` and :attr:`recognized`.
@@ -189,6 +194,8 @@ class Pipeline:
         "agent_version",
         "_max_line_size",
         "_drop_logged",
+        "_tally",
+        "_tally_batch",
     )
 
     def __init__(
@@ -198,6 +205,7 @@ class Pipeline:
         max_line_size: int = MAX_LINE_SIZE,
         max_pending: int = MAX_PENDING,
         label: str = "stream",
+        tally: Counter[str] | None = None,
     ) -> None:
         self.label = label
         self.usage = Usage()
@@ -208,7 +216,9 @@ class Pipeline:
         self._max_line_size = max_line_size
         self._drop_logged = False  # the first oversized line is logged with its size
         self._pieces = self._decoder.feed_pieces
-        self._adapt = adapter.adapt_batch
+        self._tally = tally
+        self._tally_batch = adapter.tally_batch
+        self._adapt = adapter.adapt_batch if tally is None else self._adapt_tallying
         self._bytes = 0
         self._unbilled = 0  # bytes received that no batch was charged with yet
         self._messages = 0
@@ -383,6 +393,20 @@ class Pipeline:
         log.log(level, "%s: skipped agent_event without an object 'event': %.120r", self.label, event)
 
     # -- accounting -------------------------------------------------------------------
+
+    def _adapt_tallying(self, events: list[dict[str, Any]]) -> list[AgentMessage]:
+        """Adapt, letting the adapter count messages by type in the tally instead of building them."""
+        tally = self._tally
+        assert tally is not None
+        before = tally.total()
+        messages = self._tally_batch(events, tally)
+        counted = tally.total() - before
+        if counted:
+            self._messages += counted
+            self._evidence.messages += counted
+            if not self.recognized:
+                self.recognized = any(count and kind != UNKNOWN for kind, count in tally.items())
+        return messages
 
     def _account(self, messages: list[AgentMessage]) -> None:
         self._messages += len(messages)

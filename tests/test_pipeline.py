@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from sidecar_sync import decoder as decoder_module
 from sidecar_sync import pipeline as pipeline_module
 from sidecar_sync.accounting import Usage
-from sidecar_sync.adapters import new_stream_adapter
+from sidecar_sync.adapters import new_stream_adapter, parse_message
 from sidecar_sync.messages import AgentMessage, CostContent, ErrorContent, InitContent
 from sidecar_sync.pipeline import (
     BAD_ENVELOPE_LOG_LIMIT,
@@ -29,6 +30,7 @@ from sidecar_sync.pipeline import (
 )
 from sidecar_sync.turns import TurnEvidence
 from tests.framer.twins import TWINS, patch_everywhere
+from tests.messages.conftest import DATA
 
 
 def lines(*objects: Any) -> bytes:
@@ -685,3 +687,76 @@ def test_contents_a_custom_adapter_makes_are_read_by_field_name() -> None:
     assert first.outcome("stopped") == ("success", None)
     assert second.outcome("stopped") == ("error", "the adapter's own error")
     assert third.outcome("stopped") == ("error", "turn failed (error)")
+
+
+# -- a tally: counting messages by type instead of building them ----------------------
+
+
+def _recorded(provider: str) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((DATA / provider).glob("*.jsonl"))]
+
+
+def _as_turn(data: bytes) -> bytes:
+    """The recording as the claude runner prints it: enveloped, between turn lines."""
+    events = [orjson.loads(line) for line in data.splitlines() if line.strip()]
+    return lines({"type": "ready"}, {"type": "agent_started"}, *map(envelope, events), {"type": "agent_stopped"})
+
+
+def _fed(pipeline: Pipeline, data: bytes, chunk: int) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(data), chunk):
+        out += pipeline.receive_data(data[start : start + chunk])
+    return out + pipeline.receive_eof()
+
+
+def _state(pipeline: Pipeline, out: list[Any]) -> tuple[Any, ...]:
+    signals = [(s.kind, s.message, s.outcome, vars_of(s.evidence)) for s in out if isinstance(s, TurnSignal)]
+    usage = pipeline.usage
+    totals = (usage.cost_usd, usage.cost_reported, usage.input_tokens, usage.output_tokens, sorted(usage.sessions))
+    return pipeline.stats, totals, pipeline.recognized, pipeline.agent_version, signals
+
+
+def vars_of(evidence: TurnEvidence | None) -> dict[str, Any] | None:
+    return None if evidence is None else {name: getattr(evidence, name) for name in TurnEvidence.__slots__}
+
+
+@pytest.mark.parametrize("provider", ["claude", "auto"])
+@pytest.mark.parametrize("shape", ["bare", "enveloped"])
+@pytest.mark.parametrize("chunk", [7, 4096, 1 << 20])
+def test_a_tallying_pipeline_counts_what_it_does_not_build_and_changes_nothing_else(
+    provider: str, shape: str, chunk: int
+) -> None:
+    data = b"".join(_as_turn(d) if shape == "enveloped" else d for d in _recorded("claude"))
+    full = Pipeline(new_stream_adapter(provider))
+    full_out = _fed(full, data, chunk)
+    tally: Counter[str] = Counter()
+    tallying = Pipeline(new_stream_adapter(provider), tally=tally)
+    out = _fed(tallying, data, chunk)
+
+    assert _state(tallying, out) == _state(full, full_out)
+    built = [m for item in out if type(item) is tuple for m in item[0]]
+    every = [m for item in full_out if type(item) is tuple for m in item[0]]
+    assert tally["text"] and len(built) < len(every)
+    assert tally + Counter(m.type for m in built) == Counter(m.type for m in every)
+
+
+def test_a_tally_sets_recognized_only_for_a_type_other_than_unknown() -> None:
+    unknown = {"type": "stream_event", "event": {"type": "message_stop"}}
+    text = {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "hi"}}, "uuid": "u", "api_message_id": "m",
+            "parent_tool_use_id": None}  # fmt: skip
+    for events, recognized in (([unknown], False), ([unknown, text], True)):
+        tally: Counter[str] = Counter()
+        pipeline = Pipeline(new_stream_adapter("claude"), tally=tally)
+        assert list(pipeline.receive_data(lines(*events))) == []  # nothing built
+        assert pipeline.recognized is recognized
+        assert pipeline.stats.messages == len(events) == tally.total()
+
+
+def test_an_adapter_that_cannot_tally_builds_every_message() -> None:
+    data = b"".join(_recorded("claude"))
+    tally: Counter[str] = Counter()
+    custom = Pipeline(new_stream_adapter(lambda event: parse_message("claude", event)), tally=tally)
+    built = [m.type for item in _fed(custom, data, 4096) for m in item[0]]
+    assert tally == Counter()
+    assert built == [m.type for item in run(data, 4096)[0] for m in item[0]] and "text" in built

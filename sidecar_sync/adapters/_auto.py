@@ -18,6 +18,7 @@ errors, anything else as unknown. Stateless parsing detects on every event.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -93,17 +94,27 @@ class AutoStreamAdapter(StreamAdapter):
         return self._inner.provider if self._inner is not None else None
 
     def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        return self._adapt(events, None)
+
+    def tally_batch(self, events: Iterable[dict[str, Any]], counts: Counter[str]) -> list[AgentMessage]:
+        return self._adapt(events, counts)
+
+    def _adapt(self, events: Iterable[dict[str, Any]], counts: Counter[str] | None) -> list[AgentMessage]:
         inner = self._inner
-        if inner is not None:
-            return inner.adapt_batch(events)
-        events = events if type(events) is list else list(events)
-        for i, event in enumerate(events):
-            provider = detect_provider(event)
-            if provider is not None:
-                inner = self._inner = _FACTORIES[provider]()
-                head = self._neutral.adapt_batch(events[:i]) if i else []
-                return head + inner.adapt_batch(events[i:])
-        return self._neutral.adapt_batch(events)
+        if inner is None:
+            events = events if type(events) is list else list(events)
+            for i, event in enumerate(events):
+                provider = detect_provider(event)
+                if provider is not None:
+                    inner = self._inner = _FACTORIES[provider]()
+                    head = self._neutral.adapt_batch(events[:i]) if i else []
+                    return head + _run(inner, events[i:], counts)
+            return self._neutral.adapt_batch(events)
+        return _run(inner, events, counts)
+
+
+def _run(adapter: StreamAdapter, events: Iterable[dict[str, Any]], counts: Counter[str] | None) -> list[AgentMessage]:
+    return adapter.adapt_batch(events) if counts is None else adapter.tally_batch(events, counts)
 
 
 _STATELESS: Final = {

@@ -43,6 +43,7 @@ Mapping (``parent_id`` is the line's ``parent_tool_use_id`` throughout):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -399,14 +400,24 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
         super().__init__(provider, HANDLERS)
 
     def adapt_batch(self, events: Iterable[dict[str, Any]]) -> list[AgentMessage]:
+        return self._adapt(events, None)
+
+    def tally_batch(self, events: Iterable[dict[str, Any]], counts: Counter[str]) -> list[AgentMessage]:
+        # Stream events make exactly one message each, of a type their inner event
+        # decides: those are counted (three lines in four of a Claude transcript).
+        return self._adapt(events, counts)
+
+    def _adapt(self, events: Iterable[dict[str, Any]], counts: Counter[str] | None) -> list[AgentMessage]:
         # Stream events in the shape the CLI prints them are adapted inline: subscripts,
         # no handler call, objects built slot by slot (as _stream_event does). Any other
         # event, or a stream event with a key missing, goes to the handlers, which give
-        # the same messages.
+        # the same messages. With counts, the inline ones are counted, not built.
         out: list[AgentMessage] = []
         append = out.append
         timestamp = now_ms()
         dispatch = self._dispatch
+        tally = counts is not None
+        texts = thinkings = unknowns = 0
         for event in events:
             try:
                 if type(event) is dict and event["type"] == "stream_event":
@@ -416,6 +427,9 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
                         delta = inner["delta"]
                         kind = delta["type"] if type(delta) is dict else None
                         if kind == "text_delta":
+                            if tally:  # the type is all a count needs
+                                texts += 1
+                                continue
                             text = delta["text"]
                             index = inner["index"]
                             api_id = event["api_message_id"]
@@ -428,6 +442,9 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
                             content.index = index if type(index) is int else int_or_none(index)
                             mtype = TEXT
                         elif kind == "thinking_delta":
+                            if tally:
+                                thinkings += 1
+                                continue
                             text = delta["thinking"]
                             index = inner["index"]
                             api_id = event["api_message_id"]
@@ -439,12 +456,15 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
                             content.message_id = api_id if type(api_id) is str else None
                             content.index = index if type(index) is int else int_or_none(index)
                             mtype = THINKING
-                    message = _new(AgentMessage)
                     if content is None:  # any other stream event: unknown, as unknown_message makes it
+                        if tally:
+                            unknowns += 1
+                            continue
                         uuid = event.get("uuid")
                         parent = None
                         mtype = UNKNOWN
                         content = event
+                    message = _new(AgentMessage)
                     message.id = uuid if type(uuid) is str and uuid else new_message_id()
                     message.type = mtype
                     message.content = content
@@ -455,4 +475,8 @@ class ClaudeStreamAdapter(DispatchStreamAdapter):
             except KeyError:
                 pass
             dispatch(event, out, timestamp)
+        if counts is not None:
+            for kind, n in ((TEXT, texts), (THINKING, thinkings), (UNKNOWN, unknowns)):
+                if n:
+                    counts[kind] += n
         return out

@@ -97,9 +97,12 @@ class Replay:
         Raises:
             ReplayError: a source could not be read to its end (``errors="raise"``).
         """
+        return self._replay(summary_only=False)
+
+    def _replay(self, *, summary_only: bool) -> Iterator[list[AgentMessage]]:
         progress = self._advance if self._progress is not None else None
         for source in self.sources:
-            one = SourceReplay(source, self._options)
+            one = SourceReplay(source, self._options, summary_only=summary_only)
             self._current = one
             started = time.perf_counter()
             try:
@@ -147,7 +150,7 @@ class Replay:
             raise InvalidOptionError(f"jobs must be a positive int, got {jobs!r}")
         started = time.perf_counter()
         if jobs == 1 or sum(map(is_path, self.sources)) < 2:
-            for _ in self.batches():
+            for _ in self._replay(summary_only=True):
                 pass
         else:
             from ._pool import default_start_method, run_parallel  # only parallel runs load multiprocessing

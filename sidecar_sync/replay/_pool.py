@@ -125,7 +125,7 @@ class _StreamReader(threading.Thread):
     def run(self) -> None:
         try:
             for i in self.indexes:
-                self.results[i] = SourceReplay(self.sources[i], self.options).run(self._count)
+                self.results[i] = SourceReplay(self.sources[i], self.options, summary_only=True).run(self._count)
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
 
@@ -237,7 +237,7 @@ def _worker_main(conn: Connection, counter: Any) -> None:
             return
         result: tuple[str, object]
         try:
-            result = ("ok", SourceReplay(task.path, task.options).run(progress))
+            result = ("ok", SourceReplay(task.path, task.options, summary_only=True).run(progress))
         except BaseException as exc:  # every failure goes back to the parent
             result = ("error", exc)
         try:

@@ -61,13 +61,14 @@ def check_options(options: ReplayOptions) -> None:
     _new_pipeline(options, "options")
 
 
-def _new_pipeline(options: ReplayOptions, label: str) -> Pipeline:
+def _new_pipeline(options: ReplayOptions, label: str, tally: Counter[str] | None = None) -> Pipeline:
     try:
         return Pipeline(
             new_stream_adapter(options.provider),
             max_line_size=options.max_line_size,
             max_pending=options.max_pending,
             label=label,
+            tally=tally,
         )
     except FramerError as exc:  # the limits are the caller's option here
         raise InvalidOptionError(str(exc)) from exc
@@ -79,6 +80,9 @@ class SourceReplay:
     Args:
         source: a path or a binary stream.
         options: the replay's options.
+        summary_only: nobody reads the messages: the adapter may count them by
+            type without building them (the summary is the same either way), and
+            :meth:`batches` yields only the messages it did build.
 
     One per source: the pipeline and its stream adapter keep per-stream state
     (Codex token deltas, the ``auto`` provider decision, the agent session that
@@ -87,13 +91,13 @@ class SourceReplay:
 
     __slots__ = ("source", "name", "summary", "_options", "_pipeline", "_counts")
 
-    def __init__(self, source: Source, options: ReplayOptions) -> None:
+    def __init__(self, source: Source, options: ReplayOptions, *, summary_only: bool = False) -> None:
         self.source = source
         self.name = source_name(source)
         self.summary = FileSummary(self.name)
         self._options = options
-        self._pipeline = _new_pipeline(options, self.name)
         self._counts: Counter[str] = Counter()
+        self._pipeline = _new_pipeline(options, self.name, self._counts if summary_only else None)
 
     def batches(self, progress: ByteCounter | None) -> Iterator[list[AgentMessage]]:
         """Yield the messages of the source, one list per pipeline batch (never empty).

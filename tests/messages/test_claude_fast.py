@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import pickle
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -158,3 +159,60 @@ def test_a_delta_with_a_key_missing_goes_to_the_handler() -> None:
     content = fast[0].content
     assert fast[0].type == "text" and isinstance(content, TextContent) and content.index is None
     assert fast[0].id == "gen-1"
+
+
+# -- tally_batch: the inline path counting instead of building ------------------------
+
+_ACCOUNTED = {"init", "cost", "error"}
+
+
+def _without_id(message: AgentMessage) -> tuple[Any, ...]:
+    return (message.type, message.content, message.parent_id, message.timestamp)
+
+
+def _tallied(events: list[Any]) -> tuple[Counter[str], list[AgentMessage], list[AgentMessage]]:
+    counts: Counter[str] = Counter()
+    with _deterministic():
+        built = ClaudeStreamAdapter().tally_batch(events, counts)
+    with _deterministic():
+        full = ClaudeStreamAdapter().adapt_batch(events)
+    return counts, built, full
+
+
+def _tally_agrees(counts: Counter[str], built: list[AgentMessage], full: list[AgentMessage]) -> None:
+    # every type adapt_batch makes is either counted or built, as often
+    assert counts + Counter(m.type for m in built) == Counter(m.type for m in full)
+    assert all(n > 0 for n in counts.values())
+    # what accounting reads is always built, equal to adapt_batch's
+    assert not _ACCOUNTED & counts.keys()
+    built_keys = [_without_id(m) for m in built]
+    assert [k for k in built_keys if k[0] in _ACCOUNTED] == [_without_id(m) for m in full if m.type in _ACCOUNTED]
+    # the built ones are adapt_batch's messages, in order (generated ids aside)
+    remaining = iter([_without_id(m) for m in full])
+    assert all(key in remaining for key in built_keys)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_event, max_size=8))
+def test_a_tally_counts_or_builds_every_message_adapt_batch_makes(events: list[Any]) -> None:
+    _tally_agrees(*_tallied(events))
+
+
+def test_a_tally_of_recordings_counts_the_stream_events_and_builds_the_rest() -> None:
+    counts, built, full = _tallied(RECORDED)
+    _tally_agrees(counts, built, full)
+    streams = sum(1 for e in RECORDED if e.get("type") == "stream_event")
+    assert streams and counts.total() == streams  # each stream event counted, none built
+    assert counts["text"] and counts["unknown"]
+    assert len(built) == len(full) - streams
+
+
+def test_a_stream_event_the_inline_path_cannot_read_is_built_not_counted() -> None:
+    events = [
+        {"type": "stream_event"},  # no "event": the handler makes an unknown message
+        {"type": "stream_event", "event": {"type": "content_block_delta", "delta": {"text": "x"}}},
+        _Missing({"type": "stream_event", "event": {"type": "content_block_delta", "delta": {"type": "text_delta"}}}),
+    ]
+    counts, built, full = _tallied(events)
+    assert counts == Counter() and [m.type for m in built] == ["unknown", "unknown", "text"]
+    _tally_agrees(counts, built, full)

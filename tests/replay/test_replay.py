@@ -15,6 +15,7 @@ import pytest
 from sidecar_sync.errors import InvalidOptionError, ReplayError, UnknownProviderError
 from sidecar_sync.framer import FEED_WINDOW
 from sidecar_sync.replay import Replay, ReplaySummary, replay
+from sidecar_sync.replay._source import ReplayOptions, SourceReplay
 from tests.replay.conftest import (
     ALL_FILES,
     CLAUDE_FILES,
@@ -72,6 +73,17 @@ def test_iteration_and_summary_agree() -> None:
     summary = rep.summary
     assert count == summary.messages == sum(summary.by_type.values())
     assert summary == replay([DATA / n for n in ALL_FILES])
+
+
+@pytest.mark.parametrize("name", CLAUDE_FILES)
+def test_a_summary_counts_stream_events_without_building_their_messages(name: str) -> None:
+    iterated = Replay(DATA / name)
+    every = sum(1 for _ in iterated)
+    summary_only = SourceReplay(DATA / name, ReplayOptions(), summary_only=True)
+    built = sum(len(batch) for batch in summary_only.batches(None))
+    streams = sum(1 for e in load_events(DATA / name) if e.get("type") == "stream_event")
+    assert built == every - streams
+    assert summary_only.summary == iterated.summary.files[0]
 
 
 # -- runner output: agent_event wrappers and protocol lines ------------------------------
