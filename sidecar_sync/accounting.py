@@ -11,8 +11,8 @@ Providers report usage in ``cost`` messages (:class:`~sidecar_sync.messages.Cost
   cumulative totals into per-turn deltas), so they are added up.
 
 Values that cannot be usage (a negative count, a cost that is not a finite number
->= 0, a count in the provider's usage object that is not a number or is a float
-beyond any int's range) are ignored and counted in
+>= 0, a token count in the provider's usage object that is not a whole number,
+such as ``"5"``, ``5.5`` or a float beyond any int's range) are ignored and counted in
 :attr:`Usage.invalid_values`, so one buggy adapter or runner cannot make the
 totals negative or raise on the reader thread. Whether anything was reported at
 all is kept apart from zero (:attr:`Usage.cost_reported`): a provider that never
@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .adapters._common import int_or_none
+from .adapters._common import count_or_none
 
 __all__ = ["Usage"]
 
 #: Token counts in the providers' usage objects (Claude, Codex).
-_TOKEN_KEYS = ("input_tokens", "output_tokens")
+_TOKEN_KEYS = ("input_tokens", "output_tokens", "prompt_eval_count", "eval_count")  # Ollama's names last
 
 
 class Usage:
@@ -59,7 +59,7 @@ class Usage:
         self.cost_reports = 0
         """Cost messages that carried a usable ``total_cost_usd``."""
         self.invalid_values = 0
-        """Usage values ignored: negative, not finite, or not numbers."""
+        """Usage values ignored: negative, not finite, not numbers, or token counts that are not whole."""
         self.sessions: set[str] = set()
         """Distinct agent session ids seen in ``init`` messages."""
 
@@ -84,7 +84,7 @@ class Usage:
         if type(raw) is dict:  # the provider's own object: a count there that is not a number
             for key in _TOKEN_KEYS:
                 value = raw.get(key)
-                if value is not None and int_or_none(value) is None:  # what the adapters read as 0
+                if value is not None and count_or_none(value) is None:  # what the adapters read as 0
                     self.invalid_values += 1
         value = getattr(content, "input_tokens", None)
         if type(value) is int and value >= 0:

@@ -229,6 +229,8 @@ def test_unusable_usage_values_are_ignored_and_counted() -> None:
     [
         (5, 0, 5),
         (7.0, 0, 7),  # a float that is a whole count
+        (5.5, 1, 0),  # not a count
+        (0.1, 1, 0),
         (-5, 1, 0),
         ("5", 1, 0),
         (True, 1, 0),
@@ -245,6 +247,23 @@ def test_each_kind_of_unusable_token_count_is_ignored_and_counted_once(
     assert usage.invalid_values == invalid
     assert (usage.input_tokens, usage.output_tokens) == (counted, 3)
     assert usage.cost_usd == 0.1
+
+
+@pytest.mark.parametrize(
+    ("provider", "turn_end"),
+    [
+        ("codex", {"type": "turn.completed", "usage": {"input_tokens": "IN", "output_tokens": 3}}),
+        ("ollama", {"type": "chunk", "done": True, "done_reason": "stop", "prompt_eval_count": "IN", "eval_count": 3}),
+    ],
+)
+@pytest.mark.parametrize(("tokens_in", "invalid", "counted"), [(5, 0, 5), (7.0, 0, 7), (5.5, 1, 0), ("5", 1, 0)])
+def test_every_provider_ignores_and_counts_a_token_count_that_is_not_a_whole_number(
+    provider: str, turn_end: dict[str, Any], tokens_in: Any, invalid: int, counted: int
+) -> None:
+    line = orjson.loads(orjson.dumps(turn_end).replace(b'"IN"', orjson.dumps(tokens_in)))
+    _, pipeline = run(lines(line), provider=provider)
+    usage = pipeline.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.invalid_values) == (counted, 3, invalid)
 
 
 def test_a_nan_cost_is_not_json_so_its_line_is_invalid() -> None:
@@ -559,8 +578,10 @@ def test_usage_counts_each_value_it_cannot_use() -> None:
     usage.note_cost(CostContent(total_cost_usd=0.5, input_tokens=3, output_tokens=4, usage=raw))
     assert (usage.invalid_values, usage.cost_reports) == (4, 1)
     assert (usage.input_tokens, usage.output_tokens, usage.cost_usd) == (3, 4, 0.5)
-    usage.note_cost(CostContent(usage={"input_tokens": None, "output_tokens": 2.5}))
-    assert usage.invalid_values == 4  # absent and finite values are fine
+    usage.note_cost(CostContent(usage={"input_tokens": None, "output_tokens": 2.0}))
+    assert usage.invalid_values == 4  # absent values and whole numbers are fine
+    usage.note_cost(CostContent(usage={"input_tokens": 2.5, "eval_count": -0.5}))
+    assert usage.invalid_values == 6  # a count is a whole number (Ollama's names too)
 
 
 def test_the_agent_version_comes_from_init_messages_that_name_one() -> None:

@@ -75,8 +75,8 @@ from ..messages import (
 from ._common import (
     DispatchStreamAdapter,
     Handler,
+    as_count,
     as_dict,
-    as_int,
     as_str,
     float_or_none,
     int_or_none,
@@ -163,7 +163,7 @@ def system_event(event: dict[str, Any], out: list[AgentMessage], ts: int) -> Non
         )
     elif subtype == "compact_boundary":
         meta = as_dict(event.get("compact_metadata"))
-        content = CompactionContent(as_str(meta.get("trigger"), "unknown"), as_int(meta.get("pre_tokens")))
+        content = CompactionContent(as_str(meta.get("trigger"), "unknown"), as_count(meta.get("pre_tokens")))
         out.append(AgentMessage(_event_id(event), COMPACTION, content, None, ts))
     elif type(subtype) is str and subtype:
         out.append(AgentMessage(_event_id(event), STATUS, _system_status(subtype, event), None, ts))
@@ -271,9 +271,9 @@ def _result(event: dict[str, Any], out: list[AgentMessage], ts: int) -> None:
         tokens_in = usage.get("input_tokens")
         tokens_out = usage.get("output_tokens")
         cached = usage.get("cache_read_input_tokens")
-        tokens_in = tokens_in if type(tokens_in) is int else as_int(tokens_in)
-        tokens_out = tokens_out if type(tokens_out) is int else as_int(tokens_out)
-        cached = cached if type(cached) is int else as_int(cached)
+        tokens_in = tokens_in if type(tokens_in) is int else as_count(tokens_in)
+        tokens_out = tokens_out if type(tokens_out) is int else as_count(tokens_out)
+        cached = cached if type(cached) is int else as_count(cached)
     else:
         usage = None
         tokens_in = tokens_out = cached = 0

@@ -76,7 +76,7 @@ from ..messages import (
     new_message_id,
     unknown_message,
 )
-from ._common import EMPTY, DispatchStreamAdapter, as_dict, as_int, as_str, str_or_none
+from ._common import EMPTY, DispatchStreamAdapter, as_count, as_dict, as_str, str_or_none
 
 __all__ = ["CodexStreamAdapter"]
 
@@ -155,9 +155,9 @@ class CodexStreamAdapter(DispatchStreamAdapter):
         usage = event.get("usage")
         if type(usage) is not dict:
             usage = EMPTY
-        total_in = as_int(usage.get("input_tokens"))
-        total_cached = as_int(usage.get("cached_input_tokens"))
-        total_out = as_int(usage.get("output_tokens"))
+        total_in = as_count(usage.get("input_tokens"))
+        total_cached = as_count(usage.get("cached_input_tokens"))
+        total_out = as_count(usage.get("output_tokens"))
         tokens_in, tokens_cached, tokens_out = total_in, total_cached, total_out
         if self._stateful:
             previous = self._totals.get(self._thread_id)

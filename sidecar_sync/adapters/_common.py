@@ -41,15 +41,6 @@ _FLOAT_INT_MIN: Final = -(2.0**63)
 _FLOAT_INT_MAX: Final = 2.0**63
 
 
-def as_int(value: Any, default: int = 0) -> int:
-    """``value`` as an int if it is a JSON integer, or a float within the int64 range; else ``default``."""
-    if type(value) is int:
-        return value
-    if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
-        return int(value)
-    return default
-
-
 def int_or_none(value: Any) -> int | None:
     """``value`` as an int if it is a JSON integer, or a float within the int64 range; else ``None``."""
     if type(value) is int:
@@ -57,6 +48,22 @@ def int_or_none(value: Any) -> int | None:
     if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX:
         return int(value)
     return None
+
+
+def count_or_none(value: Any) -> int | None:
+    """``value`` if it is a whole number (a JSON integer, or a float of integral value within
+    the int64 range) as an int, else ``None``: a token count of 5.5 is not a count."""
+    if type(value) is int:
+        return value
+    if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX and value.is_integer():
+        return int(value)
+    return None
+
+
+def as_count(value: Any) -> int:
+    """``value`` as a whole number (see :func:`count_or_none`), else 0."""
+    count = count_or_none(value)
+    return 0 if count is None else count
 
 
 def float_or_none(value: Any) -> float | None:

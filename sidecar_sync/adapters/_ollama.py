@@ -55,7 +55,7 @@ from ..messages import (
     new_message_id,
     unknown_message,
 )
-from ._common import DispatchStreamAdapter, as_dict, as_int, as_str, int_or_none, str_list, str_or_none
+from ._common import DispatchStreamAdapter, as_count, as_dict, as_str, int_or_none, str_list, str_or_none
 
 __all__ = ["OllamaStreamAdapter"]
 
@@ -178,8 +178,8 @@ class OllamaStreamAdapter(DispatchStreamAdapter):
             eval_ns = int_or_none(event.get("eval_duration"))
             content = CostContent(
                 duration_ms=eval_ns // 1_000_000 if eval_ns is not None else None,
-                input_tokens=as_int(event.get("prompt_eval_count")),
-                output_tokens=as_int(event.get("eval_count")),
+                input_tokens=as_count(event.get("prompt_eval_count")),
+                output_tokens=as_count(event.get("eval_count")),
                 num_turns=1,
                 is_error=done_reason == "error",
                 result=result,
