@@ -18,6 +18,7 @@ from sidecar_sync import decoder as decoder_module
 from sidecar_sync import pipeline as pipeline_module
 from sidecar_sync.accounting import Usage
 from sidecar_sync.adapters import new_stream_adapter, parse_message
+from sidecar_sync.adapters._common import count_or_none
 from sidecar_sync.messages import AgentMessage, CostContent, ErrorContent, InitContent
 from sidecar_sync.pipeline import (
     BAD_ENVELOPE_LOG_LIMIT,
@@ -25,6 +26,7 @@ from sidecar_sync.pipeline import (
     PIECE_SIZE,
     STARTED,
     STOPPED,
+    PermissionSignal,
     Pipeline,
     TurnSignal,
 )
@@ -249,6 +251,12 @@ def test_each_kind_of_unusable_token_count_is_ignored_and_counted_once(
     assert usage.cost_usd == 0.1
 
 
+def test_a_count_is_a_whole_number_that_an_int64_holds() -> None:
+    assert [count_or_none(v) for v in (3, 3.0, -2.0, 3.5, True, "3", None)] == [3, 3, -2, None, None, None, None]
+    assert count_or_none(-(2.0**63)) == -(2**63)  # the least int64
+    assert count_or_none(2.0**63) is None  # one past the greatest: orjson could not write it again
+
+
 @pytest.mark.parametrize(
     ("provider", "turn_end"),
     [
@@ -430,6 +438,13 @@ def run_labelled(data: bytes, label: str = "stream") -> tuple[list[Any], Pipelin
     return out, pipeline
 
 
+def test_a_stream_without_a_label_is_called_stream_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    pipeline = Pipeline(new_stream_adapter("claude"))
+    with caplog.at_level(logging.WARNING, logger="sidecar_sync.pipeline"):
+        list(pipeline.receive_data(lines({"type": "agent_event", "event": 5})))
+    assert [r.getMessage()[:8] for r in caplog.records] == ["stream: "]
+
+
 def test_a_bad_envelope_is_runner_output_so_a_later_error_line_is_the_runners() -> None:
     bad = {"type": "agent_event", "event": "not an object"}
     out, pipeline = run_labelled(lines(bad, {"type": "error", "message": "boom"}))
@@ -554,6 +569,35 @@ def test_the_bills_add_up_to_the_bytes_received(chunk: int | None) -> None:
     assert sum(bills) == len(data) == pipeline.stats.bytes
 
 
+@pytest.mark.parametrize("chunk", [None, 1, 7, 1000])
+def test_the_bills_of_bare_provider_events_add_up_to_the_bytes_received(chunk: int | None) -> None:
+    data = lines(*[text_event(f"line {n}", f"u{n}") for n in range(500)])  # > 2 pieces in one feed
+    out, pipeline = run(data, chunk)
+    bills = [item[1] for item in out]
+    assert len(bills) > 1 and sum(bills) == len(data) == pipeline.stats.bytes
+
+
+def test_permission_and_recording_marker_lines_keep_every_line_after_them_in_order() -> None:
+    request = {"type": "permission_request", "request_id": "r1", "tool_name": "Bash", "input": {"command": "ls"}}
+    cancel = {"type": "permission_cancel", "request_id": "r1"}
+    data = lines(
+        {"type": "sidecar.recording", "version": 1},
+        envelope(text_event("one", "u1")),
+        request,
+        envelope(text_event("two", "u2")),
+        {"type": "sidecar.prompt", "text": "go on"},
+        envelope(text_event("three", "u3")),
+        cancel,
+        envelope(text_event("four", "u4")),
+    )
+    out, _ = run(data)  # one piece
+    assert [type(item).__name__ for item in out] == ["tuple", "PermissionSignal", "tuple", "PermissionSignal", "tuple"]
+    assert out[1] == PermissionSignal("permission_request", request)
+    assert out[3] == PermissionSignal("permission_cancel", cancel)
+    texts = [[m.content.text for m in item[0]] for item in out if type(item) is tuple]
+    assert texts == [["one"], ["two", "three"], ["four"]]
+
+
 def test_a_turns_evidence_counts_the_error_messages_the_runner_made() -> None:
     data = lines(
         {"type": "ready"},
@@ -593,6 +637,7 @@ def test_the_agent_version_comes_from_init_messages_that_name_one() -> None:
         return [AgentMessage(f"m{event['n']}", "init", next(contents), None, 1)]
 
     pipeline = Pipeline(new_stream_adapter(adapter))
+    assert pipeline.agent_version is None  # none named yet
     versions = []
     for n in range(len(inits)):
         list(pipeline.receive_data(lines({"n": n})))

@@ -91,7 +91,7 @@ class SourceReplay:
 
     __slots__ = ("source", "name", "summary", "_options", "_pipeline", "_counts")
 
-    def __init__(self, source: Source, options: ReplayOptions, *, summary_only: bool = False) -> None:
+    def __init__(self, source: Source, options: ReplayOptions, *, summary_only: bool) -> None:
         self.source = source
         self.name = source_name(source)
         self.summary = FileSummary(self.name)

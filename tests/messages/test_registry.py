@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
 from sidecar_sync import UnknownProviderError
 from sidecar_sync.adapters import adapter_names, new_stream_adapter, parse_message, register_adapter, unregister_adapter
+from sidecar_sync.adapters._auto import AutoStreamAdapter, detect_provider
 from sidecar_sync.messages import (
     MESSAGE_TYPES,
     AgentMessage,
@@ -145,6 +147,30 @@ def test_auto_decides_mid_batch_and_across_batches() -> None:
     rest = auto.adapt_batch(events[1:])
     assert auto.detected == "ollama"
     assert [m.content.text for m in rest if m.type == "text" and not m.content.delta] == ["The sky is blue."]
+
+
+@pytest.mark.parametrize(
+    ("event", "provider"),
+    [
+        ({"type": "system", "subtype": "init", "uuid": "u1"}, "claude"),  # Claude's system lines carry a uuid
+        ({"type": "system", "subtype": "init"}, None),  # the Ollama runner's do not
+        ({"type": "status", "uuid": "u1"}, None),  # a uuid alone says nothing
+        ({"type": "chunk"}, "ollama"),
+        ({"type": ["system"]}, None),
+        ("system", None),
+    ],
+)
+def test_detect_provider(event: Any, provider: str | None) -> None:
+    assert detect_provider(event) == provider
+
+
+def test_auto_is_named_auto_and_takes_any_iterable_of_events() -> None:
+    events = load_events("ollama/shapes_chat.jsonl")
+    auto = new_stream_adapter("auto")
+    assert auto.provider == AutoStreamAdapter().provider == "auto"
+    got = auto.adapt_batch(iter(events))  # undecided at the start: a generator, not a list
+    assert auto.detected == "ollama"
+    assert normalized(got) == normalized(new_stream_adapter("auto").adapt_batch(events))
 
 
 def test_message_types_constant() -> None:

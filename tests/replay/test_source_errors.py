@@ -52,7 +52,11 @@ def test_a_source_in_which_no_line_parsed_is_an_error(tmp_path: Path) -> None:
 def test_oversized_lines_only_is_an_error_and_an_empty_file_is_not(tmp_path: Path) -> None:
     big = tmp_path / "big.jsonl"
     big.write_bytes(b'{"x": "' + b"y" * 2000 + b'"}\n')
-    with pytest.raises(ReplayError, match="no line parsed"):
+    with pytest.raises(ReplayError, match="no line parsed") as raised:
+        replay([big], max_line_size=1000)
+    assert raised.value.source == str(big)
+    big.write_bytes(b"garbage\n" + big.read_bytes() * 2)  # a bad line and two oversized ones
+    with pytest.raises(ReplayError, match=r"no line parsed as a JSON object \(3 lines\)"):
         replay([big], max_line_size=1000)
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"\n\n")
