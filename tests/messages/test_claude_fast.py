@@ -142,8 +142,9 @@ _event = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_event, max_size=8))
-def test_inline_path_equals_the_handlers(events: list[Any]) -> None:
+def test_inline_path_equals_the_handlers_and_a_tally_counts_or_builds_every_message(events: list[Any]) -> None:
     _same(*_both(events))
+    _tally_agrees(*_tallied(events))  # tally_batch: below
 
 
 def test_recordings_equal_the_handlers() -> None:
@@ -190,12 +191,6 @@ def _tally_agrees(counts: Counter[str], built: list[AgentMessage], full: list[Ag
     # the built ones are adapt_batch's messages, in order (generated ids aside)
     remaining = iter([_without_id(m) for m in full])
     assert all(key in remaining for key in built_keys)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_event, max_size=8))
-def test_a_tally_counts_or_builds_every_message_adapt_batch_makes(events: list[Any]) -> None:
-    _tally_agrees(*_tallied(events))
 
 
 def test_a_tally_of_recordings_counts_the_stream_events_and_builds_the_rest() -> None:
