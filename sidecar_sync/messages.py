@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -402,13 +401,13 @@ class AgentMessage:
 # itertools.count is atomic under the GIL, so threads share it safely. A forked
 # child draws a new prefix, so ids stay unique when its results are merged with
 # its parent's.
-_id_prefix = secrets.token_hex(6)
+_id_prefix = os.urandom(6).hex()  # what secrets.token_hex does, without importing secrets
 _id_counter = itertools.count(1)
 
 
 def _new_id_prefix() -> None:
     global _id_prefix, _id_counter
-    _id_prefix = secrets.token_hex(6)
+    _id_prefix = os.urandom(6).hex()
     _id_counter = itertools.count(1)
 
 
