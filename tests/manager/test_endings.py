@@ -110,6 +110,31 @@ RACER = (
 )
 
 
+LEAVER = (
+    "import json, os, subprocess, sys\n"
+    "os.write(1, b'{\"type\":\"ready\"}\\n')\n"
+    "json.loads(sys.stdin.readline())\n"
+    "child = subprocess.Popen([sys.executable, '-I', '-S', '-c', 'import time; time.sleep(60)'],\n"
+    "                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "with open(os.path.join(sys.argv[1], 'child'), 'w') as f:\n"
+    "    f.write(str(child.pid))\n"
+    "os.write(1, b'{\"type\":\"agent_started\"}\\n{\"type\":\"agent_stopped\"}\\n')\n"
+    "os._exit(0)\n"
+)
+
+
+def test_a_process_the_runner_left_in_its_group_is_killed_when_the_session_ends(
+    manager: SidecarManager, tmp_path: Path
+) -> None:
+    """The child holds none of the runner's pipes, so nothing waits for it; it is ended with the group."""
+    manager.register_provider("leaver", [sys.executable, "-I", "-S", "-c", LEAVER, str(tmp_path)], adapter="claude")
+    manager.start_session("s", "leaver", "go")
+    state = manager.wait("s", TIMEOUT, until="final")
+    assert state.finished and state.exit_code == 0, state
+    child = int((tmp_path / "child").read_text())
+    assert not wait_gone({child}, timeout=5.0), "the runner's child outlived the session"
+
+
 def test_a_crash_before_the_stop_stays_an_error(manager: SidecarManager, tmp_path: Path) -> None:
     manager.register_provider("racer", [sys.executable, "-I", "-S", "-c", RACER, str(tmp_path)], adapter="claude")
     manager.start_session("s", "racer", "0")
