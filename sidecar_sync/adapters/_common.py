@@ -53,11 +53,9 @@ def int_or_none(value: Any) -> int | None:
 def count_or_none(value: Any) -> int | None:
     """``value`` if it is a whole number (a JSON integer, or a float of integral value within
     the int64 range) as an int, else ``None``: a token count of 5.5 is not a count."""
-    if type(value) is int:
-        return value
-    if type(value) is float and _FLOAT_INT_MIN <= value < _FLOAT_INT_MAX and value.is_integer():
-        return int(value)
-    return None
+    if type(value) is float and not value.is_integer():
+        return None
+    return int_or_none(value)
 
 
 def as_count(value: Any) -> int:
